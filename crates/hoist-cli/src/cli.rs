@@ -1,0 +1,182 @@
+//! Command-line definitions. Doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Launch, track and explain GPU jobs on any platform, from one durable job store.
+#[derive(Parser, Debug)]
+#[command(
+    name = "hoist",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Store directory (default: $HOIST_HOME, else ~/.hoist).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Submit a job and follow its output until it ends (exit code mirrors the job).
+    Run(RunArgs),
+    /// Show a job's status.
+    Status(JobJson),
+    /// Print a job's output.
+    Logs(LogsArgs),
+    /// Cancel a job (idempotent; a finished job keeps its result).
+    Cancel(JobArg),
+    /// Wait until a job ends; exit code mirrors the job.
+    Wait(JobArg),
+    /// List jobs, newest first.
+    Ls(LsArgs),
+    /// Show everything hoist knows about a job (never a secret value).
+    Show(JobJson),
+    /// Explain why a job failed: class, cause, suggestion, evidence.
+    Why(JobJson),
+    /// Print where a job's results are.
+    Results(JobJson),
+    /// Check that jobs can run on a platform, with a fix for each problem.
+    Preflight(PreflightArgs),
+    /// Remove a finished job from the store (and its logs).
+    Rm(RmArgs),
+    /// Settle submits interrupted by a crash (also done automatically on every command).
+    Reconcile,
+    /// Print shell completions.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// (internal) run one local job under supervision.
+    #[command(name = "__supervise", hide = true)]
+    Supervise { dir: PathBuf },
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Platform: local (default without --image).
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
+    /// Profile from $HOIST_HOME/config.toml.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Container image.
+    #[arg(long)]
+    pub image: Option<String>,
+    /// GPUs per node: 0, a count, all, or ids such as 0,1.
+    #[arg(long, value_name = "SPEC")]
+    pub gpus: Option<String>,
+    /// Number of nodes.
+    #[arg(long)]
+    pub nodes: Option<u32>,
+    /// CPU limit (cores).
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    /// Memory limit, e.g. 512m or 16g.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Environment variable NAME=VALUE, or NAME to pass this shell's value (repeatable).
+    #[arg(long = "env", short = 'e', value_name = "K=V")]
+    pub env: Vec<String>,
+    /// File of NAME=VALUE lines.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+    /// Label KEY=VALUE (repeatable).
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// Job name (default: from the command).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Shell for a one-string command (default /bin/sh).
+    #[arg(long)]
+    pub shell: Option<String>,
+    /// Working directory of the command.
+    #[arg(long, short = 'w')]
+    pub workdir: Option<String>,
+    /// Parent job (id, prefix or name) this one continues.
+    #[arg(long, value_name = "JOB")]
+    pub parent: Option<String>,
+    /// Return after submitting; print the job id.
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Print what would be submitted; submit nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object (job_id, platform, status, …).
+    #[arg(long)]
+    pub json: bool,
+    /// The command (after --).
+    #[arg(last = true, required = false, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct JobArg {
+    /// Job id, unique id prefix, or name.
+    pub job: String,
+}
+
+#[derive(Args, Debug)]
+pub struct JobJson {
+    /// Job id, unique id prefix, or name.
+    pub job: String,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LogsArgs {
+    /// Job id, unique id prefix, or name.
+    pub job: String,
+    /// Only the last N lines.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub tail: Option<usize>,
+    /// Keep printing until the job ends.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Only jobs in this status.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only jobs on this platform.
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// At most N jobs.
+    #[arg(long, short = 'n')]
+    pub limit: Option<usize>,
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PreflightArgs {
+    /// Platform to check (default: the profile's, else local).
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
+    /// Profile from $HOIST_HOME/config.toml.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// A path jobs need, NAME=PATH (repeatable).
+    #[arg(long = "path", value_name = "NAME=PATH")]
+    pub paths: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RmArgs {
+    /// Job id, unique id prefix, or name.
+    pub job: String,
+    /// Cancel a live job first.
+    #[arg(long)]
+    pub force: bool,
+}

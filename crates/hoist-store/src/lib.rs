@@ -1,0 +1,746 @@
+//! The durable job store.
+//!
+//! One SQLite database (`$HOIST_HOME/hoist.db`) in WAL mode, shared by every hoist process on
+//! the machine. Writers take the database lock up front (`BEGIN IMMEDIATE`) so that a
+//! read-check-write is atomic across processes; status changes go through
+//! [`hoist_core::JobStatus::can_transition_to`] inside that transaction, which makes the
+//! transition rules hold no matter how many processes race.
+#![deny(missing_docs)]
+
+mod schema;
+
+use hoist_core::job::{JobMatch, match_job};
+use hoist_core::{JobRecord, JobStatus, LaunchState, RetryAttempt, StatusReport, Submitted};
+use jiff::Timestamp;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+
+pub use schema::SCHEMA_VERSION;
+
+/// Everything that can go wrong with the store. Each message says what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The directory or database could not be created or opened.
+    #[error("cannot open the job store at {path}: {source}")]
+    Open {
+        /// Path tried.
+        path: PathBuf,
+        /// Cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a readable hoist database.
+    #[error(
+        "the job store {path} is damaged or not a hoist database ({detail}); move it aside to start a new one, or restore it from a backup"
+    )]
+    Corrupt {
+        /// Path of the database.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// A newer hoist wrote this store.
+    #[error(
+        "the job store {path} has schema version {found}, newer than this hoist understands ({supported}); upgrade hoist"
+    )]
+    NewerSchema {
+        /// Path of the database.
+        path: PathBuf,
+        /// Version found.
+        found: i64,
+        /// Newest version this build knows.
+        supported: i64,
+    },
+    /// No job matches.
+    #[error("no job matches {0:?}")]
+    NotFound(String),
+    /// Several jobs match a prefix or name.
+    #[error("{arg:?} matches {} jobs: {}", ids.len(), ids.iter().map(|i| &i[..i.len().min(12)]).collect::<Vec<_>>().join(", "))]
+    Ambiguous {
+        /// What was typed.
+        arg: String,
+        /// Matching ids.
+        ids: Vec<String>,
+    },
+    /// A status change that the transition rules forbid.
+    #[error("job {job_id} cannot go from {from} to {to}")]
+    Transition {
+        /// Job id.
+        job_id: String,
+        /// Current status.
+        from: JobStatus,
+        /// Requested status.
+        to: JobStatus,
+    },
+    /// SQLite failed.
+    #[error("job store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be read back.
+    #[error("job store holds an unreadable value in job {job_id} ({field}): {detail}")]
+    BadValue {
+        /// Job id.
+        job_id: String,
+        /// Column.
+        field: &'static str,
+        /// Parse error.
+        detail: String,
+    },
+}
+
+/// Result alias.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A filter for [`Store::list`].
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only jobs in this status.
+    pub status: Option<JobStatus>,
+    /// Only jobs on this platform.
+    pub platform: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// One entry of a job's history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEvent {
+    /// When.
+    pub at: Timestamp,
+    /// `status`, `launch`, `retry`, `cancel`.
+    pub kind: String,
+    /// Status after the event.
+    pub status: Option<JobStatus>,
+    /// Detail.
+    pub message: String,
+}
+
+/// The job store. One per process; cheap to open.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const COLUMNS: &str = "id, name, platform, profile, backend_job_id, backend_identity, status, message, exit_code, created_at, updated_at, started_at, finished_at, retry_count, retry_history, results_location, parent_job_id, workflow_id, spec, launch_state, launch_token, launcher, cancel_requested";
+
+impl Store {
+    /// Open (creating if needed) the store under `home`, migrating an older schema.
+    pub fn open(home: &Path) -> Result<Store> {
+        Self::open_at_version(home, SCHEMA_VERSION)
+    }
+
+    /// Open and migrate only up to `version` (tests build old stores with it).
+    #[doc(hidden)]
+    pub fn open_at_version(home: &Path, version: i64) -> Result<Store> {
+        ensure_private_dir(home)?;
+        let path = home.join("hoist.db");
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt_or(&path, e))?;
+        restrict_file(&path);
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        // journal_mode is the first statement that reads the file header: a file that is not a
+        // database fails here, and that must read as "damaged", not as a generic SQL error.
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(|e| corrupt_or(&path, e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt {
+                path,
+                detail: format!("cannot switch to WAL journal mode (got {mode})"),
+            });
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
+        let mut store = Store { conn, path };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self, target: i64) -> Result<()> {
+        let found: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| corrupt_or(&self.path, e))?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::NewerSchema {
+                path: self.path.clone(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        if found >= target {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the lock: another process may have migrated meanwhile.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        for (v, sql) in schema::MIGRATIONS
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (i as i64 + 1, s))
+        {
+            if v > now && v <= target {
+                tx.execute_batch(sql)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {v}"))?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Schema version of the open database.
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Write a new job row (the launch fence: before the platform is called).
+    pub fn insert(&self, job: &JobRecord) -> Result<()> {
+        let tx = self.immediate()?;
+        insert_on(&tx, job)?;
+        tx.commit()
+    }
+
+    /// One job by exact id.
+    pub fn get(&self, id: &str) -> Result<Option<JobRecord>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                |r| Ok(read_row(r)),
+            )
+            .optional()?
+            .transpose()
+    }
+
+    /// Resolve a JOB argument (id, unique id prefix, or name) to one job.
+    pub fn resolve(&self, arg: &str) -> Result<JobRecord> {
+        let arg = arg.trim();
+        if arg.is_empty() {
+            return Err(StoreError::NotFound(arg.to_string()));
+        }
+        // A range on the primary key finds prefixes through the index: [arg, arg + U+10FFFF).
+        let upper = format!("{arg}\u{10FFFF}");
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name FROM jobs WHERE (id >= ?1 AND id < ?2) OR name = ?1 LIMIT 100",
+        )?;
+        let cands = stmt
+            .query_map(params![arg, upper], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        match match_job(arg, &cands) {
+            JobMatch::One(id) => self
+                .get(&id)?
+                .ok_or_else(|| StoreError::NotFound(arg.to_string())),
+            JobMatch::None => Err(StoreError::NotFound(arg.to_string())),
+            JobMatch::Ambiguous(ids) => Err(StoreError::Ambiguous {
+                arg: arg.to_string(),
+                ids,
+            }),
+        }
+    }
+
+    /// Jobs, newest first.
+    pub fn list(&self, f: &ListFilter) -> Result<Vec<JobRecord>> {
+        let mut sql = format!("SELECT {COLUMNS} FROM jobs WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(s) = f.status {
+            args.push(s.as_str().to_string());
+            sql.push_str(&format!(" AND status = ?{}", args.len()));
+        }
+        if let Some(p) = &f.platform {
+            args.push(p.clone());
+            sql.push_str(&format!(" AND platform = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY created_at DESC, rowid DESC");
+        if let Some(n) = f.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| Ok(read_row(r)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Jobs not yet terminal (the ones a refresh must ask their platform about).
+    pub fn active(&self) -> Result<Vec<JobRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status NOT IN ('Complete','Error','Canceled') ORDER BY created_at DESC, rowid DESC"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok(read_row(r)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Jobs whose launch was never confirmed.
+    pub fn launching(&self) -> Result<Vec<JobRecord>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE launch_state = 'launching'"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok(read_row(r)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
+    /// Close the launch fence: the platform has the job. Only the holder of the token may.
+    pub fn mark_launched(&self, id: &str, token: &str, sub: &Submitted) -> Result<bool> {
+        let tx = self.immediate()?;
+        let n = tx.execute(
+            "UPDATE jobs SET launch_state='launched', backend_job_id=?3, backend_identity=?4, results_location=?5, message=?6, updated_at=?7 WHERE id=?1 AND launch_token=?2 AND launch_state='launching'",
+            params![id, token, sub.backend_job_id, sub.backend_identity, sub.results_location, sub.message, ts(hoist_core::now())],
+        )?;
+        if n == 1 {
+            tx.execute(
+                "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'launch', NULL, ?3)",
+                params![id, ts(hoist_core::now()), format!("backend id {}", sub.backend_job_id)],
+            )?;
+        }
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    /// Close the launch fence the other way: the platform never got the job.
+    pub fn mark_abandoned(&self, id: &str, token: &str, message: &str) -> Result<bool> {
+        let tx = self.immediate()?;
+        let cur: Option<String> = tx
+            .query_row("SELECT status FROM jobs WHERE id=?1 AND launch_token=?2 AND launch_state='launching'", params![id, token], |r| r.get(0))
+            .optional()?;
+        let Some(cur) = cur else { return Ok(false) };
+        let now = ts(hoist_core::now());
+        let terminal = cur
+            .parse::<JobStatus>()
+            .map(|s| s.is_terminal())
+            .unwrap_or(false);
+        if terminal {
+            tx.execute(
+                "UPDATE jobs SET launch_state='abandoned', updated_at=?2 WHERE id=?1",
+                params![id, now],
+            )?;
+        } else {
+            tx.execute(
+                "UPDATE jobs SET launch_state='abandoned', status='Error', message=?2, updated_at=?3, finished_at=?3 WHERE id=?1",
+                params![id, message, now],
+            )?;
+        }
+        tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'launch', 'Error', ?3)", params![id, now, message])?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Apply a platform's report if the transition rules allow it (compare-and-set against
+    /// the stored status; `expected` narrows it further). Returns the stored record after.
+    pub fn apply_report(
+        &self,
+        id: &str,
+        expected: Option<JobStatus>,
+        rep: &StatusReport,
+    ) -> Result<(bool, JobRecord)> {
+        let tx = self.immediate()?;
+        let cur = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                |r| Ok(read_row(r)),
+            )
+            .optional()?
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let allowed =
+            expected.is_none_or(|e| e == cur.status) && cur.status.can_transition_to(rep.status);
+        let unchanged = cur.status == rep.status
+            && cur.message == rep.message
+            && cur.exit_code == rep.exit_code;
+        if !allowed || unchanged {
+            tx.rollback();
+            return Ok((false, cur));
+        }
+        let now = hoist_core::now();
+        let finished = if rep.status.is_terminal() {
+            rep.finished_at.or(Some(now))
+        } else {
+            None
+        };
+        tx.execute(
+            "UPDATE jobs SET status=?2, message=?3, exit_code=COALESCE(?4, exit_code), started_at=COALESCE(started_at, ?5), finished_at=COALESCE(?6, finished_at), updated_at=?7 WHERE id=?1",
+            params![id, rep.status.as_str(), rep.message, rep.exit_code, rep.started_at.map(ts), finished.map(ts), ts(now)],
+        )?;
+        if cur.status != rep.status {
+            tx.execute(
+                "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'status', ?3, ?4)",
+                params![id, ts(now), rep.status.as_str(), rep.message],
+            )?;
+        }
+        let after = tx.query_row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+            [id],
+            |r| Ok(read_row(r)),
+        )??;
+        tx.commit()?;
+        Ok((true, after))
+    }
+
+    /// Set a status directly, under the transition rules (errors when they forbid it).
+    pub fn set_status(&self, id: &str, status: JobStatus, message: &str) -> Result<JobRecord> {
+        let rep = StatusReport {
+            status,
+            message: message.to_string(),
+            exit_code: None,
+            started_at: None,
+            finished_at: None,
+        };
+        let (changed, rec) = self.apply_report(id, None, &rep)?;
+        if !changed && rec.status != status {
+            return Err(StoreError::Transition {
+                job_id: id.to_string(),
+                from: rec.status,
+                to: status,
+            });
+        }
+        Ok(rec)
+    }
+
+    /// Record a cancel request: Canceling unless the job already ended. Returns the record.
+    pub fn request_cancel(&self, id: &str) -> Result<JobRecord> {
+        let tx = self.immediate()?;
+        let now = ts(hoist_core::now());
+        let n = tx.execute(
+            "UPDATE jobs SET status='Canceling', cancel_requested=1, updated_at=?2 WHERE id=?1 AND status NOT IN ('Complete','Error','Canceled')",
+            params![id, now],
+        )?;
+        if n == 1 {
+            tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'cancel', 'Canceling', 'cancel requested')", params![id, now])?;
+        }
+        let rec = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                |r| Ok(read_row(r)),
+            )
+            .optional()?
+            .transpose()?;
+        tx.commit()?;
+        rec.ok_or_else(|| StoreError::NotFound(id.to_string()))
+    }
+
+    /// Record a retry: the old attempt goes to history, the job gets a new backend id.
+    pub fn record_retry(&self, id: &str, reason: &str, sub: &Submitted) -> Result<JobRecord> {
+        let tx = self.immediate()?;
+        let cur = tx
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+                [id],
+                |r| Ok(read_row(r)),
+            )
+            .optional()?
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let mut history = cur.retry_history.clone();
+        history.push(RetryAttempt {
+            attempt: cur.retry_count + 1,
+            backend_job_id: cur.backend_job_id.clone(),
+            reason: reason.to_string(),
+            at: hoist_core::now(),
+        });
+        let hist = serde_json::to_string(&history).map_err(|e| bad(id, "retry_history", e))?;
+        let now = ts(hoist_core::now());
+        tx.execute(
+            "UPDATE jobs SET retry_count=retry_count+1, retry_history=?2, backend_job_id=?3, status=?4, message=?5, exit_code=NULL, finished_at=NULL, updated_at=?6 WHERE id=?1",
+            params![id, hist, sub.backend_job_id, sub.status.as_str(), sub.message, now],
+        )?;
+        tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', ?3, ?4)", params![id, now, sub.status.as_str(), reason])?;
+        let rec = tx.query_row(
+            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+            [id],
+            |r| Ok(read_row(r)),
+        )??;
+        tx.commit()?;
+        Ok(rec)
+    }
+
+    /// Remove a job and its history.
+    pub fn delete(&self, id: &str) -> Result<bool> {
+        Ok(self.conn.execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
+    }
+
+    /// A job's history, oldest first.
+    pub fn events(&self, id: &str) -> Result<Vec<JobEvent>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT at, kind, status, message FROM job_events WHERE job_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, kind, status, message) = row?;
+            out.push(JobEvent {
+                at: parse_ts(id, "event.at", &at)?,
+                kind,
+                status: status.and_then(|s| s.parse().ok()),
+                message,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Number of jobs.
+    pub fn count(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Insert many rows in one transaction (benchmarks and imports).
+    pub fn insert_many(&self, jobs: &[JobRecord]) -> Result<()> {
+        let tx = self.immediate()?;
+        for j in jobs {
+            insert_on(&tx, j)?;
+        }
+        tx.commit()
+    }
+
+    /// Begin a write transaction that holds the database lock from its first statement, so
+    /// a read-check-write inside it cannot interleave with another process.
+    fn immediate(&self) -> Result<Tx<'_>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(Tx {
+            conn: &self.conn,
+            done: false,
+        })
+    }
+}
+
+struct Tx<'c> {
+    conn: &'c Connection,
+    done: bool,
+}
+
+impl Tx<'_> {
+    fn commit(mut self) -> Result<()> {
+        self.done = true;
+        self.conn.execute_batch("COMMIT")?;
+        Ok(())
+    }
+
+    fn rollback(mut self) {
+        self.done = true;
+        let _ = self.conn.execute_batch("ROLLBACK");
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            // An early return by `?` left the transaction open: undo it so the lock is freed.
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
+    let spec =
+        serde_json::to_string(&job.spec.redacted()).map_err(|e| bad(&job.job_id, "spec", e))?;
+    let history = serde_json::to_string(&job.retry_history)
+        .map_err(|e| bad(&job.job_id, "retry_history", e))?;
+    conn.execute(
+        &format!("INSERT INTO jobs ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"),
+        params![
+            job.job_id,
+            job.name,
+            job.platform,
+            job.profile,
+            job.backend_job_id,
+            job.backend_identity,
+            job.status.as_str(),
+            job.message,
+            job.exit_code,
+            ts(job.created_at),
+            ts(job.updated_at),
+            job.started_at.map(ts),
+            job.finished_at.map(ts),
+            job.retry_count,
+            history,
+            job.results_location,
+            job.parent_job_id,
+            job.workflow_id,
+            spec,
+            job.launch_state.as_str(),
+            job.launch_token,
+            job.launcher,
+            job.cancel_requested,
+        ],
+    )?;
+    conn.execute(
+        "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'submit', ?3, ?4)",
+        params![job.job_id, ts(job.created_at), job.status.as_str(), format!("written before launch on {}", job.platform)],
+    )?;
+    Ok(())
+}
+
+fn ts(t: Timestamp) -> String {
+    // Fixed-width UTC with microseconds so that text order is time order (ORDER BY created_at).
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(id: &str, field: &'static str, s: &str) -> Result<Timestamp> {
+    s.parse::<Timestamp>().map_err(|e| StoreError::BadValue {
+        job_id: id.to_string(),
+        field,
+        detail: e.to_string(),
+    })
+}
+
+fn bad(id: &str, field: &'static str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::BadValue {
+        job_id: id.to_string(),
+        field,
+        detail: e.to_string(),
+    }
+}
+
+fn read_row(r: &Row<'_>) -> Result<JobRecord> {
+    let id: String = r.get(0)?;
+    let opt_ts = |i: usize, f: &'static str| -> Result<Option<Timestamp>> {
+        match r.get::<_, Option<String>>(i)? {
+            Some(s) => Ok(Some(parse_ts(&id, f, &s)?)),
+            None => Ok(None),
+        }
+    };
+    let status: String = r.get(6)?;
+    let spec: String = r.get(18)?;
+    let history: String = r.get(14)?;
+    let launch: String = r.get(19)?;
+    Ok(JobRecord {
+        name: r.get(1)?,
+        platform: r.get(2)?,
+        profile: r.get(3)?,
+        backend_job_id: r.get(4)?,
+        backend_identity: r.get(5)?,
+        status: status.parse().map_err(|e| bad(&id, "status", e))?,
+        message: r.get(7)?,
+        exit_code: r.get(8)?,
+        created_at: parse_ts(&id, "created_at", &r.get::<_, String>(9)?)?,
+        updated_at: parse_ts(&id, "updated_at", &r.get::<_, String>(10)?)?,
+        started_at: opt_ts(11, "started_at")?,
+        finished_at: opt_ts(12, "finished_at")?,
+        retry_count: r.get(13)?,
+        retry_history: serde_json::from_str(&history).map_err(|e| bad(&id, "retry_history", e))?,
+        results_location: r.get(15)?,
+        parent_job_id: r.get(16)?,
+        workflow_id: r.get(17)?,
+        spec: serde_json::from_str(&spec).map_err(|e| bad(&id, "spec", e))?,
+        launch_state: LaunchState::parse(&launch)
+            .ok_or_else(|| bad(&id, "launch_state", &launch))?,
+        launch_token: r.get(20)?,
+        launcher: r.get(21)?,
+        cancel_requested: r.get(22)?,
+        job_id: id,
+    })
+}
+
+fn corrupt_or(path: &Path, e: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi::ErrorCode;
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
+        {
+            StoreError::Corrupt {
+                path: path.to_path_buf(),
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            }
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly
+            ) =>
+        {
+            StoreError::Open {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()),
+            }
+        }
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+fn ensure_private_dir(home: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let open_err = |source| StoreError::Open {
+        path: home.to_path_buf(),
+        source,
+    };
+    match std::fs::symlink_metadata(home) {
+        Ok(m) if m.file_type().is_symlink() => {
+            // A symlinked store could be redirected into a directory another user controls.
+            let target = std::fs::metadata(home).map_err(open_err)?;
+            if !target.is_dir() {
+                return Err(open_err(std::io::Error::other(
+                    "it is a symlink to something that is not a directory",
+                )));
+            }
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(open_err(std::io::Error::other(
+                "it exists and is not a directory",
+            )));
+        }
+        Ok(m) => {
+            if m.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700));
+            }
+        }
+        Err(_) => {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(home)
+                .map_err(open_err)?;
+        }
+    }
+    Ok(())
+}
+
+fn restrict_file(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(path) {
+        if m.permissions().mode() & 0o077 != 0 {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        }
+    }
+}

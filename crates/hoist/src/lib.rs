@@ -1,0 +1,756 @@
+//! hoist as a library: the verbs of the CLI (and of the TAO SDK) over the durable store and
+//! every platform.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), hoist::HoistError> {
+//! use hoist::{Hoist, JobRequest};
+//! use hoist_core::Command;
+//! let h = Hoist::open(None)?;
+//! let job = h.create_job(JobRequest::new(Command::Argv(vec!["echo".into(), "hi".into()]))).await?;
+//! let done = h.wait(&job.job_id).await?;
+//! println!("{} {}", done.status, h.logs(&done, None).await?);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+
+use config::{Config, ConfigError, Profile};
+use futures::StreamExt;
+use hoist_core::failure::{FailureAnalysis, analyze};
+use hoist_core::platform::PreflightRequest;
+use hoist_core::{
+    BoxLogStream, CancelOutcome, Command, GpuSpec, InputError, JobRecord, JobSpec, JobStatus,
+    LaunchRecovery, LaunchState, Platform, PlatformError, PreflightCheck, StatusReport,
+    SubmitRequest,
+};
+use hoist_local::proc::{ProcId, hostname};
+use hoist_store::{ListFilter, Store, StoreError};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use hoist_core;
+pub use hoist_store;
+
+/// Platforms this build has, with their aliases.
+pub const PLATFORMS: &[(&str, &[&str])] = &[("local", &["host", "process"])];
+
+/// Errors of the library verbs. [`HoistError::exit_code`] gives the CLI's exit code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HoistError {
+    /// Bad input from the user.
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The store failed or did not find the job.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The platform failed.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The config file is broken.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl HoistError {
+    /// 2 for anything the user can fix by typing something else; 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            HoistError::Input(_)
+            | HoistError::Platform(PlatformError::Input(_))
+            | HoistError::Config(_) => 2,
+            HoistError::Store(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) => 2,
+            _ => 1,
+        }
+    }
+
+    /// The fix to print under the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            HoistError::Input(e) => Some(e.hint.clone()),
+            HoistError::Platform(e) => e.hint(),
+            HoistError::Store(StoreError::NotFound(_)) => Some("list jobs with: hoist ls".into()),
+            HoistError::Store(StoreError::Ambiguous { .. }) => {
+                Some("type more characters of the id".into())
+            }
+            HoistError::Config(_) => {
+                Some("fix $HOIST_HOME/config.toml (see README, Profiles)".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = HoistError> = std::result::Result<T, E>;
+
+/// What a user asks to run, before profile defaults are applied.
+#[derive(Debug, Clone)]
+pub struct JobRequest {
+    /// The command.
+    pub command: Command,
+    /// Name (default: from the command).
+    pub name: Option<String>,
+    /// Platform (default: profile's, else `local` without an image).
+    pub platform: Option<String>,
+    /// Profile.
+    pub profile: Option<String>,
+    /// Image.
+    pub image: Option<String>,
+    /// GPUs per node.
+    pub gpus: Option<GpuSpec>,
+    /// Nodes.
+    pub nodes: Option<u32>,
+    /// CPU limit.
+    pub cpus: Option<f64>,
+    /// Memory limit (bytes).
+    pub memory_bytes: Option<u64>,
+    /// Environment in order of precedence (later wins); `None` takes the submitting
+    /// environment's value.
+    pub env: Vec<(String, Option<String>)>,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Shell for a shell-string command.
+    pub shell: Option<String>,
+    /// Working directory.
+    pub workdir: Option<String>,
+    /// Parent job.
+    pub parent_job_id: Option<String>,
+    /// Workflow.
+    pub workflow_id: Option<String>,
+}
+
+impl JobRequest {
+    /// A request with nothing but a command.
+    pub fn new(command: Command) -> Self {
+        JobRequest {
+            command,
+            name: None,
+            platform: None,
+            profile: None,
+            image: None,
+            gpus: None,
+            nodes: None,
+            cpus: None,
+            memory_bytes: None,
+            env: vec![],
+            labels: BTreeMap::new(),
+            shell: None,
+            workdir: None,
+            parent_job_id: None,
+            workflow_id: None,
+        }
+    }
+}
+
+/// The library entry point: a store plus the configured platforms.
+pub struct Hoist {
+    home: PathBuf,
+    store: Store,
+    config: Config,
+    exe: PathBuf,
+}
+
+/// The default `$HOIST_HOME`: the variable, else `~/.hoist`.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("HOIST_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(h);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    home.join(".hoist")
+}
+
+/// Canonical platform name for a name or alias.
+pub fn canonical_platform(name: &str) -> Result<&'static str, InputError> {
+    let n = name.trim().to_ascii_lowercase();
+    PLATFORMS
+        .iter()
+        .find(|(canon, aliases)| *canon == n || aliases.contains(&n.as_str()))
+        .map(|(c, _)| *c)
+        .ok_or_else(|| {
+            InputError::new(
+                format!("unknown platform {name:?}"),
+                format!(
+                    "this hoist has: {}",
+                    PLATFORMS
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )
+        })
+}
+
+impl Hoist {
+    /// Open the store under `home` (default [`default_home`]) with the hoist binary as the
+    /// local supervisor.
+    pub fn open(home: Option<PathBuf>) -> Result<Hoist> {
+        let exe = std::env::current_exe()
+            .map_err(|e| PlatformError::io("locating the hoist binary", e))?;
+        Self::open_with_exe(home.unwrap_or_else(default_home), exe)
+    }
+
+    /// Open with an explicit binary for the local supervisor (tests, embedding programs).
+    pub fn open_with_exe(home: PathBuf, exe: PathBuf) -> Result<Hoist> {
+        let store = Store::open(&home)?;
+        let config = Config::load(&home)?;
+        Ok(Hoist {
+            home,
+            store,
+            config,
+            exe,
+        })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// `$HOIST_HOME`.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The platform a job (or a request) runs on, configured from its profile.
+    pub fn platform(&self, name: &str, profile: Option<&str>) -> Result<Box<dyn Platform>> {
+        let canon = canonical_platform(name)?;
+        let prof = match profile {
+            Some(p) => self.config.select(Some(p))?.map(|(_, p)| p),
+            None => None,
+        };
+        let settings = prof.map(|p| p.settings).unwrap_or_default();
+        match canon {
+            "local" => {
+                let mut p = hoist_local::LocalPlatform::new(&self.home, self.exe.clone());
+                for (k, v) in &settings {
+                    match (k.as_str(), v) {
+                        ("nvidia_smi", toml::Value::String(s)) => p = p.with_nvidia_smi(s.clone()),
+                        ("grace_seconds", toml::Value::Integer(_)) => {}
+                        _ => {
+                            return Err(InputError::new(
+                                format!("unknown or mistyped setting {k:?} for the local platform"),
+                                "local settings: grace_seconds (integer), nvidia_smi (string)",
+                            )
+                            .into());
+                        }
+                    }
+                }
+                if let Ok(smi) = std::env::var("HOIST_NVIDIA_SMI") {
+                    p = p.with_nvidia_smi(smi);
+                }
+                Ok(Box::new(p))
+            }
+            other => Err(InputError::new(format!("platform {other} is not available"), "").into()),
+        }
+    }
+
+    /// Turn a request into a validated spec (profile defaults applied) and the env values.
+    pub fn prepare(
+        &self,
+        req: &JobRequest,
+    ) -> Result<(String, Option<String>, JobSpec, BTreeMap<String, String>)> {
+        let selected = self.config.select(req.profile.as_deref())?;
+        let (profile_name, profile) = match selected {
+            Some((n, p)) => (Some(n), p),
+            None => (None, Profile::default()),
+        };
+        let image = req.image.clone().or(profile.image.clone());
+        let platform_name = match req
+            .platform
+            .clone()
+            .or(profile.platform.clone())
+            .or_else(|| {
+                std::env::var("HOIST_PLATFORM")
+                    .ok()
+                    .filter(|s| !s.is_empty())
+            }) {
+            Some(p) => canonical_platform(&p)?.to_string(),
+            None if image.is_some() => canonical_platform("docker")
+                .map_err(|_| {
+                    InputError::new(
+                        "--image was given, but this hoist has no container platform",
+                        "drop --image to run on the host (--platform local)",
+                    )
+                })?
+                .to_string(),
+            None => "local".to_string(),
+        };
+        let mut spec = JobSpec::new(req.command.clone());
+        if let Some(n) = &req.name {
+            spec.name = n.clone();
+        }
+        spec.image = image;
+        spec.gpus = match (&req.gpus, &profile.gpus) {
+            (Some(g), _) => g.clone(),
+            (None, Some(g)) => g.parse()?,
+            (None, None) => GpuSpec::None,
+        };
+        spec.nodes = req.nodes.or(profile.nodes).unwrap_or(1);
+        spec.cpus = req.cpus;
+        spec.memory_bytes = req.memory_bytes;
+        spec.shell = req.shell.clone();
+        spec.workdir = req.workdir.clone();
+        spec.labels = profile.labels.clone();
+        spec.labels.extend(req.labels.clone());
+        if let Some(toml::Value::Integer(g)) = profile.settings.get("grace_seconds") {
+            spec.platform_options.local.grace_seconds = u32::try_from(*g).map_err(|_| {
+                InputError::new(
+                    format!("grace_seconds {g} is out of range"),
+                    "use 0 to 3600",
+                )
+            })?;
+        }
+        let mut values = BTreeMap::new();
+        let given = profile
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .chain(req.env.iter().cloned());
+        for (name, value) in given {
+            hoist_core::spec::validate_env_name(&name)?;
+            let v = match value.clone() {
+                Some(v) => v,
+                None => std::env::var(&name).map_err(|_| {
+                    InputError::new(
+                        format!(
+                            "--env {name} takes its value from this shell, but {name} is not set"
+                        ),
+                        format!("export {name}=... first, or pass --env {name}=VALUE"),
+                    )
+                })?,
+            };
+            spec.set_env(&name, value);
+            values.insert(name, v);
+        }
+        spec.validate()?;
+        Ok((platform_name, profile_name, spec, values))
+    }
+
+    /// What `create_job` would submit, in the platform's own form. Writes nothing.
+    pub async fn dry_run(&self, req: &JobRequest) -> Result<String> {
+        let (platform_name, profile, spec, env) = self.prepare(req)?;
+        let platform = self.platform(&platform_name, profile.as_deref())?;
+        let sub = SubmitRequest {
+            job_id: "dry-run".into(),
+            launch_token: "dry-run".into(),
+            spec,
+            env,
+            runner: None,
+        };
+        Ok(platform.dry_run(&sub).await?)
+    }
+
+    /// Submit a job: the row (with its launch token) is written first, then the platform is
+    /// called, then the fence is closed. A crash in between is settled by [`Hoist::reconcile`].
+    pub async fn create_job(&self, req: JobRequest) -> Result<JobRecord> {
+        let (platform_name, profile, spec, env) = self.prepare(&req)?;
+        let platform = self.platform(&platform_name, profile.as_deref())?;
+        let now = hoist_core::now();
+        let job = JobRecord {
+            job_id: uuid::Uuid::new_v4().to_string(),
+            name: spec.name.clone(),
+            platform: platform_name.clone(),
+            profile: profile.clone(),
+            backend_job_id: None,
+            backend_identity: None,
+            status: JobStatus::Pending,
+            message: "launching".into(),
+            exit_code: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+            retry_count: 0,
+            retry_history: vec![],
+            results_location: None,
+            parent_job_id: req.parent_job_id.clone(),
+            workflow_id: req.workflow_id.clone(),
+            spec: spec.clone(),
+            launch_state: LaunchState::Launching,
+            launch_token: uuid::Uuid::new_v4().to_string(),
+            launcher: Some(launcher_id()),
+            cancel_requested: false,
+        };
+        self.store.insert(&job)?;
+        failpoint("after-insert");
+        let sub = SubmitRequest {
+            job_id: job.job_id.clone(),
+            launch_token: job.launch_token.clone(),
+            spec,
+            env,
+            runner: None,
+        };
+        match platform.submit(&sub).await {
+            Ok(submitted) => {
+                failpoint("after-submit");
+                self.store
+                    .mark_launched(&job.job_id, &job.launch_token, &submitted)?;
+                Ok(self.store.get(&job.job_id)?.unwrap_or(job))
+            }
+            Err(PlatformError::Input(e)) => {
+                // Refused before anything was launched: the request was wrong, keep no trace.
+                self.store.delete(&job.job_id)?;
+                Err(e.into())
+            }
+            Err(e) => {
+                self.store.mark_abandoned(
+                    &job.job_id,
+                    &job.launch_token,
+                    &format!("submit failed: {e}"),
+                )?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Find a job by id, unique id prefix or name (no platform call).
+    pub fn resolve(&self, arg: &str) -> Result<JobRecord> {
+        Ok(self.store.resolve(arg)?)
+    }
+
+    /// Current status of a job, asking its platform when it is not terminal.
+    pub async fn status(&self, arg: &str) -> Result<JobRecord> {
+        let job = self.resolve(arg)?;
+        let mut v = self.refresh(vec![job]).await?;
+        v.pop()
+            .ok_or_else(|| StoreError::NotFound(arg.to_string()).into())
+    }
+
+    /// Bring live jobs up to date: one batched status call per platform and profile.
+    pub async fn refresh(&self, jobs: Vec<JobRecord>) -> Result<Vec<JobRecord>> {
+        let mut groups: BTreeMap<(String, Option<String>), Vec<usize>> = BTreeMap::new();
+        for (i, j) in jobs.iter().enumerate() {
+            if !j.status.is_terminal() && j.launch_state == LaunchState::Launched {
+                groups
+                    .entry((j.platform.clone(), j.profile.clone()))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut jobs = jobs;
+        for ((pname, prof), idx) in groups {
+            let reports: Vec<std::result::Result<StatusReport, PlatformError>> =
+                match self.platform(&pname, prof.as_deref()) {
+                    Ok(platform) => {
+                        let identity = platform.identity().await;
+                        let (same, other): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| {
+                            match (&identity, &jobs[i].backend_identity) {
+                                (Ok(cur), Some(rec)) => cur == rec,
+                                _ => true,
+                            }
+                        });
+                        let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
+                        let mut answers: BTreeMap<
+                            usize,
+                            std::result::Result<StatusReport, PlatformError>,
+                        > = BTreeMap::new();
+                        match &identity {
+                            Err(e) => {
+                                for &i in &idx {
+                                    answers.insert(
+                                        i,
+                                        Err(PlatformError::Unreachable {
+                                            what: pname.clone(),
+                                            why: e.to_string(),
+                                            hint: String::new(),
+                                        }),
+                                    );
+                                }
+                            }
+                            Ok(cur) => {
+                                for (&i, r) in same.iter().zip(platform.status(&batch).await) {
+                                    answers.insert(i, r);
+                                }
+                                for &i in &other {
+                                    answers.insert(
+                                        i,
+                                        Err(PlatformError::IdentityMismatch {
+                                            job_id: jobs[i].job_id.clone(),
+                                            recorded: jobs[i]
+                                                .backend_identity
+                                                .clone()
+                                                .unwrap_or_default(),
+                                            current: cur.clone(),
+                                        }),
+                                    );
+                                }
+                            }
+                        }
+                        idx.iter()
+                            .map(|i| {
+                                answers.remove(i).unwrap_or_else(|| {
+                                    Err(PlatformError::Failed {
+                                        message: "no answer".into(),
+                                        hint: String::new(),
+                                    })
+                                })
+                            })
+                            .collect()
+                    }
+                    Err(e) => idx
+                        .iter()
+                        .map(|_| {
+                            Err(PlatformError::Failed {
+                                message: e.to_string(),
+                                hint: String::new(),
+                            })
+                        })
+                        .collect(),
+                };
+            for (i, rep) in idx.into_iter().zip(reports) {
+                let rep = match rep {
+                    Ok(r) => r,
+                    // Never a guessed terminal state: the backend could not say, so Unknown.
+                    Err(e) => StatusReport {
+                        status: JobStatus::Unknown,
+                        message: e.to_string(),
+                        exit_code: None,
+                        started_at: None,
+                        finished_at: None,
+                    },
+                };
+                // A Canceling job reported live stays Canceling until the backend confirms.
+                if jobs[i].status == JobStatus::Canceling && !rep.status.is_terminal() {
+                    continue;
+                }
+                let (_, after) = self.store.apply_report(&jobs[i].job_id, None, &rep)?;
+                jobs[i] = after;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// Jobs, newest first, live ones refreshed.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>> {
+        let jobs = self.store.list(filter)?;
+        if jobs.iter().all(|j| j.status.is_terminal()) {
+            return Ok(jobs);
+        }
+        let mut jobs = self.refresh(jobs).await?;
+        if let Some(s) = filter.status {
+            jobs.retain(|j| j.status == s);
+        }
+        Ok(jobs)
+    }
+
+    fn platform_for(&self, job: &JobRecord) -> Result<Box<dyn Platform>> {
+        self.platform(&job.platform, job.profile.as_deref())
+    }
+
+    async fn checked_platform(&self, job: &JobRecord) -> Result<Box<dyn Platform>> {
+        let p = self.platform_for(job)?;
+        if let Some(rec) = &job.backend_identity {
+            let cur = p.identity().await?;
+            if &cur != rec {
+                return Err(PlatformError::IdentityMismatch {
+                    job_id: job.job_id.clone(),
+                    recorded: rec.clone(),
+                    current: cur,
+                }
+                .into());
+            }
+        }
+        Ok(p)
+    }
+
+    /// The last `tail` lines of a job's output (all with `None`).
+    pub async fn logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<String> {
+        Ok(self.checked_platform(job).await?.logs(job, tail).await?)
+    }
+
+    /// Output from the last `tail` lines on, until the job ends.
+    pub async fn follow_logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<BoxLogStream> {
+        Ok(self
+            .checked_platform(job)
+            .await?
+            .follow_logs(job, tail)
+            .await?)
+    }
+
+    /// Cancel a job. Idempotent: a finished job keeps its result.
+    pub async fn cancel(&self, arg: &str) -> Result<(JobRecord, CancelOutcome)> {
+        let job = self.status(arg).await?;
+        if job.status.is_terminal() {
+            return Ok((job, CancelOutcome::AlreadyFinished));
+        }
+        let platform = self.checked_platform(&job).await?;
+        self.store.request_cancel(&job.job_id)?;
+        let outcome = platform.cancel(&job).await?;
+        let after = self.status(&job.job_id).await?;
+        Ok((after, outcome))
+    }
+
+    /// Block until the job is terminal, polling with a growing interval (50 ms to 1 s).
+    pub async fn wait(&self, arg: &str) -> Result<JobRecord> {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            let job = self.status(arg).await?;
+            if job.status.is_terminal() {
+                return Ok(job);
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(1));
+        }
+    }
+
+    /// Why a job failed; `None` when it did not (completed, or still running).
+    pub async fn failure_analysis(&self, job: &JobRecord) -> Result<Option<FailureAnalysis>> {
+        if !job.status.is_terminal() && job.status != JobStatus::Unknown {
+            return Ok(None);
+        }
+        if job.launch_state != LaunchState::Launched {
+            let input = hoist_core::failure::FailureInput {
+                status: Some(job.status),
+                message: job.message.clone(),
+                ..Default::default()
+            };
+            return Ok(analyze(&input));
+        }
+        let platform = self.checked_platform(job).await?;
+        let mut input = platform.failure_input(job).await?;
+        input.status = Some(job.status);
+        if input.message.is_empty() {
+            input.message = job.message.clone();
+        }
+        Ok(analyze(&input))
+    }
+
+    /// Where a job's results are.
+    pub fn results_dir(&self, job: &JobRecord) -> Option<String> {
+        job.results_location.clone()
+    }
+
+    /// Whether a path exists where jobs of `platform` run.
+    pub async fn check_path(&self, platform: &str, path: &str) -> Result<bool> {
+        Ok(self.platform(platform, None)?.check_path(path).await?)
+    }
+
+    /// Entries under a path where jobs of `platform` run.
+    pub async fn list_path(&self, platform: &str, path: &str) -> Result<Vec<String>> {
+        Ok(self.platform(platform, None)?.list_path(path).await?)
+    }
+
+    /// Preflight checks of a platform, the store's own first.
+    pub async fn preflight(
+        &self,
+        platform: &str,
+        profile: Option<&str>,
+        req: &PreflightRequest,
+    ) -> Result<Vec<PreflightCheck>> {
+        let p = self.platform(platform, profile)?;
+        let mut checks = vec![PreflightCheck {
+            name: "store".into(),
+            ok: true,
+            required: true,
+            detail: format!(
+                "{} (schema {})",
+                self.store.path().display(),
+                self.store.schema_version()?
+            ),
+            remedy: String::new(),
+        }];
+        checks.extend(p.preflight(req).await);
+        Ok(checks)
+    }
+
+    /// Remove a finished job (its row and what the platform keeps). A live job needs
+    /// `force`, which cancels it first.
+    pub async fn remove(&self, arg: &str, force: bool) -> Result<JobRecord> {
+        let mut job = self.status(arg).await?;
+        if !job.status.is_terminal() {
+            if !force {
+                return Err(InputError::new(
+                    format!("job {} is {}", job.short_id(), job.status),
+                    "cancel it first (hoist cancel JOB), or use hoist rm --force",
+                )
+                .into());
+            }
+            job = self.cancel(&job.job_id).await?.0;
+            job = self.wait(&job.job_id).await?;
+        }
+        if job.launch_state == LaunchState::Launched {
+            if let Ok(p) = self.checked_platform(&job).await {
+                p.remove(&job).await?;
+            }
+        }
+        self.store.delete(&job.job_id)?;
+        Ok(job)
+    }
+
+    /// Settle every launch whose launcher died before confirming it: adopt what the platform
+    /// has, fence off what it never got. Launches by live processes are left alone.
+    pub async fn reconcile(&self) -> Result<Vec<(JobRecord, &'static str)>> {
+        let mut out = Vec::new();
+        for job in self.store.launching()? {
+            if launcher_alive(job.launcher.as_deref()) {
+                continue;
+            }
+            let platform = match self.platform_for(&job) {
+                Ok(p) => p,
+                Err(_) => continue,
+            };
+            match platform.recover_launch(&job).await? {
+                LaunchRecovery::Adopted(sub) => {
+                    self.store
+                        .mark_launched(&job.job_id, &job.launch_token, &sub)?;
+                    out.push((job, "adopted"));
+                }
+                LaunchRecovery::NotLaunched => {
+                    self.store.mark_abandoned(&job.job_id, &job.launch_token, "the submitting hoist process died before the job was launched; nothing runs")?;
+                    out.push((job, "abandoned"));
+                }
+                LaunchRecovery::InProgress => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// Follow a job's output into `out` until it ends; returns the final record.
+    pub async fn follow_to_end(
+        &self,
+        job: &JobRecord,
+        tail: Option<usize>,
+        mut out: impl FnMut(&str),
+    ) -> Result<JobRecord> {
+        let mut stream = self.follow_logs(job, tail).await?;
+        while let Some(chunk) = stream.next().await {
+            out(&chunk?);
+        }
+        self.wait(&job.job_id).await
+    }
+}
+
+/// `host/pid:start` of this process.
+fn launcher_id() -> String {
+    let me = ProcId::current().map(|p| p.encode()).unwrap_or_default();
+    format!("{}/{me}", hostname())
+}
+
+/// Whether the process that wrote a launch row is still alive (on this host). A launcher on
+/// another host is presumed alive: only it can settle its launch safely.
+fn launcher_alive(launcher: Option<&str>) -> bool {
+    let Some((host, pid)) = launcher.and_then(|l| l.split_once('/')) else {
+        return false;
+    };
+    if host != hostname() {
+        return true;
+    }
+    ProcId::decode(pid).is_some_and(|p| p.alive())
+}
+
+/// Test hook: `HOIST_FAILPOINT=<name>` makes the process stop dead at that point of a submit
+/// (it prints `failpoint <name>` and waits to be killed), so tests can crash it there.
+fn failpoint(name: &str) {
+    if std::env::var("HOIST_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("failpoint {name}");
+        loop {
+            std::thread::park();
+        }
+    }
+}
