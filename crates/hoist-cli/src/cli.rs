@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Submit a job and follow its output until it ends (exit code mirrors the job).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show a job's status.
     Status(JobJson),
     /// Print a job's output.

@@ -66,7 +66,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     }
     match cli.command {
-        Cmd::Run(args) => run_cmd(&h, args).await,
+        Cmd::Run(args) => run_cmd(&h, *args).await,
         Cmd::Status(a) => {
             let j = h.status(&a.job).await?;
             if a.json {
@@ -289,7 +289,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                         profile: a.profile.clone(),
                         ..JobRequest::new(Command::Argv(vec!["true".into()]))
                     })?
-                    .0
+                    .platform
                 }
             };
             let mut paths = Vec::new();

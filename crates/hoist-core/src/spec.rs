@@ -519,21 +519,15 @@ impl JobSpec {
     /// Check everything that can be checked without touching the world.
     pub fn validate(&self) -> Result<(), InputError> {
         validate_name(&self.name)?;
-        if let Command::Argv(a) = &self.command {
-            if a.is_empty() || a[0].is_empty() {
-                return Err(InputError::new(
-                    "no command given",
-                    "put the command after --",
-                ));
-            }
-        }
-        if let Command::Shell(s) = &self.command {
-            if s.trim().is_empty() {
-                return Err(InputError::new(
-                    "no command given",
-                    "put the command after --",
-                ));
-            }
+        let empty = match &self.command {
+            Command::Argv(a) => a.first().is_none_or(|w| w.is_empty()),
+            Command::Shell(sh) => sh.trim().is_empty(),
+        };
+        if empty {
+            return Err(InputError::new(
+                "no command given",
+                "put the command after --",
+            ));
         }
         if self.nodes == 0 {
             return Err(InputError::new(
@@ -541,26 +535,26 @@ impl JobSpec {
                 "use --nodes 1 or more",
             ));
         }
-        if let Some(c) = self.cpus {
-            if !(c.is_finite() && c > 0.0) {
-                return Err(InputError::new(
-                    format!("bad --cpus value {c}"),
-                    "use a positive number such as 4 or 0.5",
-                ));
-            }
+        if let Some(c) = self.cpus
+            && !(c.is_finite() && c > 0.0)
+        {
+            return Err(InputError::new(
+                format!("bad --cpus value {c}"),
+                "use a positive number such as 4 or 0.5",
+            ));
         }
-        if let Some(img) = &self.image {
-            if img.trim().is_empty() || img.chars().any(char::is_whitespace) {
-                return Err(InputError::new(
-                    format!("bad --image value {img:?}"),
-                    "an image reference has no spaces, e.g. nvcr.io/nvidia/pytorch:24.05-py3",
-                ));
-            }
+        if let Some(img) = &self.image
+            && (img.trim().is_empty() || img.chars().any(char::is_whitespace))
+        {
+            return Err(InputError::new(
+                format!("bad --image value {img:?}"),
+                "an image reference has no spaces, e.g. nvcr.io/nvidia/pytorch:24.05-py3",
+            ));
         }
         for name in self.env.keys() {
             validate_env_name(name)?;
         }
-        for (k, _) in &self.labels {
+        for k in self.labels.keys() {
             if k.is_empty()
                 || k.len() > 63
                 || !k

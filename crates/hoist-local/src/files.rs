@@ -170,12 +170,26 @@ impl JobDir {
     pub fn exit(&self) -> Option<ExitFile> {
         self.read_json("exit.json")
     }
-    /// Write the exit record (first writer wins; an existing record is never replaced).
+    /// Write the exit record. The first writer wins (a hard link cannot replace an existing
+    /// name), so a late "lost" verdict never overwrites the supervisor's real result.
     pub fn write_exit(&self, e: &ExitFile) -> io::Result<()> {
-        if self.file("exit.json").exists() {
+        let target = self.file("exit.json");
+        if target.exists() {
             return Ok(());
         }
-        self.write_json("exit.json", e)
+        let bytes = serde_json::to_vec_pretty(e).map_err(io::Error::other)?;
+        let tmp = self.file(&format!("exit.json.tmp.{}", std::process::id()));
+        {
+            let mut f = std::fs::File::create(&tmp)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+        }
+        let linked = std::fs::hard_link(&tmp, &target);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
     }
     /// Mark that a cancel was asked for.
     pub fn mark_cancel(&self) -> io::Result<()> {

@@ -205,31 +205,31 @@ impl LocalPlatform {
                         r.message = "the supervisor is gone but the command still runs; its exit code will not be known".into();
                         return r;
                     }
-                    let lost = lost_exit(
+                    settle_lost(
+                        &jd,
                         "the supervisor and the command are gone without an exit record (killed, or the host rebooted)",
-                    );
-                    let _ = jd.write_exit(&lost);
-                    exit_report(&lost, Some(st.started_at))
+                        Some(st.started_at),
+                    )
                 }
                 None if sup.alive() => rep(JobStatus::Pending, "starting".into()),
-                None => {
-                    let lost = lost_exit("the supervisor died before starting the command");
-                    let _ = jd.write_exit(&lost);
-                    exit_report(&lost, None)
-                }
+                None => settle_lost(&jd, "the supervisor died before starting the command", None),
             },
         }
     }
 }
 
-fn lost_exit(message: &str) -> ExitFile {
-    ExitFile {
+/// The supervisor is gone: record the job as lost unless its real exit record landed in the
+/// meantime (it may have finished between our first look and now), and report what stands.
+fn settle_lost(jd: &JobDir, message: &str, started_at: Option<jiff::Timestamp>) -> StatusReport {
+    let lost = ExitFile {
         exit_code: None,
         signal: None,
         canceled: false,
         finished_at: jiff::Timestamp::now(),
         message: message.into(),
-    }
+    };
+    let _ = jd.write_exit(&lost);
+    exit_report(&jd.exit().unwrap_or(lost), started_at)
 }
 
 fn exit_report(e: &ExitFile, started_at: Option<jiff::Timestamp>) -> StatusReport {
@@ -429,10 +429,10 @@ impl Platform for LocalPlatform {
                     // record are read in this same pass and never lost.
                     let ended = me.report(&job).status.is_terminal();
                     let mut buf = Vec::new();
-                    if let Ok(mut f) = std::fs::File::open(jd.log()) {
-                        if f.seek(SeekFrom::Start(st.offset)).is_ok() {
-                            let _ = f.read_to_end(&mut buf);
-                        }
+                    if let Ok(mut f) = std::fs::File::open(jd.log())
+                        && f.seek(SeekFrom::Start(st.offset)).is_ok()
+                    {
+                        let _ = f.read_to_end(&mut buf);
                     }
                     st.offset += buf.len() as u64;
                     st.pending.extend_from_slice(&buf);
@@ -486,10 +486,10 @@ impl Platform for LocalPlatform {
                     return Ok(CancelOutcome::Requested);
                 }
                 // No supervisor to escalate: signal the command's group ourselves.
-                if let Some(st) = jd.state() {
-                    if st.child.alive() || proc::group_exists(st.pgid) {
-                        proc::kill_group(st.pgid, libc::SIGKILL).map_err(io)?;
-                    }
+                if let Some(st) = jd.state()
+                    && (st.child.alive() || proc::group_exists(st.pgid))
+                {
+                    proc::kill_group(st.pgid, libc::SIGKILL).map_err(io)?;
                 }
                 let _ = jd.write_exit(&ExitFile {
                     exit_code: None,
@@ -514,16 +514,17 @@ impl Platform for LocalPlatform {
             message: exit.as_ref().map(|e| e.message.clone()).unwrap_or_default(),
             ..Default::default()
         };
-        if let Some(e) = &exit {
-            if e.exit_code.is_none() && !e.canceled {
-                input.findings.push(PlatformFinding {
-                    err_class: ErrClass::Infra,
-                    cause: e.message.clone(),
-                    suggestion: "run the job again; if supervisors keep dying, check the host (OOM killer in dmesg, reboots)".into(),
-                    retriable: true,
-                    event: "supervisor_lost".into(),
-                });
-            }
+        if let Some(e) = &exit
+            && e.exit_code.is_none()
+            && !e.canceled
+        {
+            input.findings.push(PlatformFinding {
+                err_class: ErrClass::Infra,
+                cause: e.message.clone(),
+                suggestion: "run the job again; if supervisors keep dying, check the host (OOM killer in dmesg, reboots)".into(),
+                retriable: true,
+                event: "supervisor_lost".into(),
+            });
         }
         if let (Some(limit), Some(137) | Some(9)) = (job.spec.memory_bytes, input.exit_code) {
             input.findings.push(PlatformFinding {

@@ -77,10 +77,13 @@ pub fn supervise(dir: &Path) -> i32 {
             } else {
                 127
             };
-            let msg = format!(
-                "cannot start {:?}: {e}",
-                launch.argv.first().map(String::as_str).unwrap_or("")
-            );
+            let prog = launch.argv.first().map(String::as_str).unwrap_or("");
+            // Worded as shells word it, so the same failure rules read it the same way.
+            let msg = match e.kind() {
+                std::io::ErrorKind::NotFound => format!("{prog}: command not found"),
+                std::io::ErrorKind::PermissionDenied => format!("{prog}: Permission denied"),
+                _ => format!("cannot start {prog}: {e}"),
+            };
             if let Ok(mut log) = std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -143,17 +143,44 @@ impl Store {
         .map_err(|e| corrupt_or(&path, e))?;
         restrict_file(&path);
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        // journal_mode is the first statement that reads the file header: a file that is not a
-        // database fails here, and that must read as "damaged", not as a generic SQL error.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-            .map_err(|e| corrupt_or(&path, e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt {
-                path,
-                detail: format!("cannot switch to WAL journal mode (got {mode})"),
-            });
-        }
+        let ready = |conn: &Connection| -> Result<bool> {
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                .map_err(|e| corrupt_or(&path, e))?;
+            let v: i64 = conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| corrupt_or(&path, e))?;
+            Ok(mode.eq_ignore_ascii_case("wal") && v >= version)
+        };
+        // Fast path: an initialised store needs no set-up. Otherwise set-up (switching to WAL,
+        // migrating) runs under a file lock: SQLite answers "database is locked" at once, not
+        // after the busy timeout, to a second process switching journal modes concurrently.
+        let _guard = if ready(&conn)? {
+            None
+        } else {
+            let lock = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(home.join("store.lock"))
+                .and_then(|f| f.lock().map(|_| f))
+                .map_err(|source| StoreError::Open {
+                    path: home.join("store.lock"),
+                    source,
+                })?;
+            // journal_mode is the first statement that reads the file header: a file that is
+            // not a database fails here, and must read as "damaged", not a generic SQL error.
+            let mode: String = conn
+                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+                .map_err(|e| corrupt_or(&path, e))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Corrupt {
+                    path,
+                    detail: format!("cannot switch to WAL journal mode (got {mode})"),
+                });
+            }
+            Some(lock)
+        };
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")?;
         let mut store = Store { conn, path };
         store.migrate(version)?;
@@ -738,9 +765,9 @@ fn ensure_private_dir(home: &Path) -> Result<()> {
 
 fn restrict_file(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = std::fs::metadata(path) {
-        if m.permissions().mode() & 0o077 != 0 {
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
+    if let Ok(m) = std::fs::metadata(path)
+        && m.permissions().mode() & 0o077 != 0
+    {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
 }

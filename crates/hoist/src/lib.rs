@@ -145,6 +145,19 @@ impl JobRequest {
     }
 }
 
+/// A request resolved against profiles and validated, ready for a platform.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Canonical platform name.
+    pub platform: String,
+    /// Profile used, if any.
+    pub profile: Option<String>,
+    /// The validated spec (env holds names; secrets have no value).
+    pub spec: JobSpec,
+    /// Env values, secrets included; never stored.
+    pub env: BTreeMap<String, String>,
+}
+
 /// The library entry point: a store plus the configured platforms.
 pub struct Hoist {
     home: PathBuf,
@@ -251,10 +264,7 @@ impl Hoist {
     }
 
     /// Turn a request into a validated spec (profile defaults applied) and the env values.
-    pub fn prepare(
-        &self,
-        req: &JobRequest,
-    ) -> Result<(String, Option<String>, JobSpec, BTreeMap<String, String>)> {
+    pub fn prepare(&self, req: &JobRequest) -> Result<Prepared> {
         let selected = self.config.select(req.profile.as_deref())?;
         let (profile_name, profile) = match selected {
             Some((n, p)) => (Some(n), p),
@@ -329,12 +339,22 @@ impl Hoist {
             values.insert(name, v);
         }
         spec.validate()?;
-        Ok((platform_name, profile_name, spec, values))
+        Ok(Prepared {
+            platform: platform_name,
+            profile: profile_name,
+            spec,
+            env: values,
+        })
     }
 
     /// What `create_job` would submit, in the platform's own form. Writes nothing.
     pub async fn dry_run(&self, req: &JobRequest) -> Result<String> {
-        let (platform_name, profile, spec, env) = self.prepare(req)?;
+        let Prepared {
+            platform: platform_name,
+            profile,
+            spec,
+            env,
+        } = self.prepare(req)?;
         let platform = self.platform(&platform_name, profile.as_deref())?;
         let sub = SubmitRequest {
             job_id: "dry-run".into(),
@@ -349,7 +369,12 @@ impl Hoist {
     /// Submit a job: the row (with its launch token) is written first, then the platform is
     /// called, then the fence is closed. A crash in between is settled by [`Hoist::reconcile`].
     pub async fn create_job(&self, req: JobRequest) -> Result<JobRecord> {
-        let (platform_name, profile, spec, env) = self.prepare(&req)?;
+        let Prepared {
+            platform: platform_name,
+            profile,
+            spec,
+            env,
+        } = self.prepare(&req)?;
         let platform = self.platform(&platform_name, profile.as_deref())?;
         let now = hoist_core::now();
         let job = JobRecord {
@@ -674,10 +699,10 @@ impl Hoist {
             job = self.cancel(&job.job_id).await?.0;
             job = self.wait(&job.job_id).await?;
         }
-        if job.launch_state == LaunchState::Launched {
-            if let Ok(p) = self.checked_platform(&job).await {
-                p.remove(&job).await?;
-            }
+        if job.launch_state == LaunchState::Launched
+            && let Ok(p) = self.checked_platform(&job).await
+        {
+            p.remove(&job).await?;
         }
         self.store.delete(&job.job_id)?;
         Ok(job)
