@@ -10,7 +10,7 @@ use futures::StreamExt;
 use hoist::{Hoist, HoistError, JobRequest};
 use hoist_core::platform::PreflightRequest;
 use hoist_core::spec::{parse_env_arg, parse_env_file, parse_memory};
-use hoist_core::{CancelOutcome, Command, InputError, JobRecord, JobStatus};
+use hoist_core::{CancelOutcome, Command, InputError, JobRecord, JobStatus, JobSummary};
 use hoist_store::ListFilter;
 use serde_json::json;
 use std::io::Write;
@@ -38,6 +38,7 @@ fn main() -> ExitCode {
     };
     match rt.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS, // the reader left (`| head`): not an error
         Err(e) => {
             let (code, hint) = match e.downcast_ref::<HoistError>() {
                 Some(h) => (h.exit_code(), h.hint()),
@@ -72,7 +73,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             if a.json {
                 println!("{}", output::job_json(&j));
             } else {
-                println!("{}", output::jobs_table(std::slice::from_ref(&j)));
+                println!("{}", output::jobs_table(&[JobSummary::from(&j)]));
             }
             Ok(0)
         }
@@ -143,10 +144,11 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 })
                 .await?;
             if a.json {
-                let mut out = std::io::stdout().lock();
-                let arr: Vec<serde_json::Value> = jobs.iter().map(output::job_json).collect();
-                serde_json::to_writer(&mut out, &arr)?;
+                // Buffered: stdout is line-buffered, and ten thousand jobs are one long line.
+                let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+                serde_json::to_writer(&mut out, &jobs)?;
                 let _ = writeln!(out);
+                let _ = out.flush();
             } else if jobs.is_empty() {
                 eprintln!("no jobs yet; start one with: hoist run -- echo hello");
             } else {
@@ -358,6 +360,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Cmd::Completions { .. } | Cmd::Supervise { .. } => Ok(0),
     }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
 }
 
 fn exit_suffix(j: &JobRecord) -> String {

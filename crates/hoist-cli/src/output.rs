@@ -1,7 +1,6 @@
 //! Tables and colour on a terminal, plain text when piped.
 
-use hoist_core::{JobRecord, JobStatus};
-use serde_json::{Value, json};
+use hoist_core::{JobRecord, JobStatus, JobSummary};
 use std::io::IsTerminal;
 
 pub fn color_enabled() -> bool {
@@ -9,23 +8,8 @@ pub fn color_enabled() -> bool {
 }
 
 /// The status fields every platform reports.
-pub fn job_json(j: &JobRecord) -> Value {
-    json!({
-        "job_id": j.job_id,
-        "name": j.name,
-        "platform": j.platform,
-        "profile": j.profile,
-        "status": j.status,
-        "message": j.message,
-        "exit_code": j.exit_code,
-        "backend_job_id": j.backend_job_id,
-        "results_location": j.results_location,
-        "retry_count": j.retry_count,
-        "created_at": j.created_at.to_string(),
-        "updated_at": j.updated_at.to_string(),
-        "started_at": j.started_at.map(|t| t.to_string()),
-        "finished_at": j.finished_at.map(|t| t.to_string()),
-    })
+pub fn job_json(j: &JobRecord) -> String {
+    serde_json::to_string(&JobSummary::from(j)).unwrap_or_default()
 }
 
 pub fn age(t: jiff::Timestamp) -> String {
@@ -38,7 +22,7 @@ pub fn age(t: jiff::Timestamp) -> String {
     }
 }
 
-pub fn jobs_table(jobs: &[JobRecord]) -> String {
+pub fn jobs_table(jobs: &[JobSummary]) -> String {
     let color = color_enabled();
     let header = [
         "ID", "NAME", "PLATFORM", "STATUS", "EXIT", "CREATED", "MESSAGE",
@@ -53,7 +37,7 @@ pub fn jobs_table(jobs: &[JobRecord]) -> String {
             j.platform.clone(),
             j.status.to_string(),
             j.exit_code.map(|c| c.to_string()).unwrap_or_default(),
-            age(j.created_at),
+            j.created_at.parse().map(age).unwrap_or_default(),
             j.message
                 .lines()
                 .next()

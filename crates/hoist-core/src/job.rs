@@ -48,6 +48,7 @@ pub struct RetryAttempt {
     /// Why it was retried.
     pub reason: String,
     /// When the retry was decided.
+    #[serde(with = "crate::ts_serde")]
     pub at: Timestamp,
 }
 
@@ -73,12 +74,16 @@ pub struct JobRecord {
     /// Exit code of the command, once known.
     pub exit_code: Option<i32>,
     /// When the row was written.
+    #[serde(with = "crate::ts_serde")]
     pub created_at: Timestamp,
     /// Last change.
+    #[serde(with = "crate::ts_serde")]
     pub updated_at: Timestamp,
     /// When the command started.
+    #[serde(with = "crate::ts_serde::option")]
     pub started_at: Option<Timestamp>,
     /// When it reached a terminal state.
+    #[serde(with = "crate::ts_serde::option")]
     pub finished_at: Option<Timestamp>,
     /// Retries so far.
     pub retry_count: u32,
@@ -106,6 +111,68 @@ impl JobRecord {
     /// The first 8 characters of the id, as tables show it.
     pub fn short_id(&self) -> &str {
         &self.job_id[..self.job_id.len().min(8)]
+    }
+}
+
+/// The fields `status --json` and `ls --json` print: everything but the spec and history,
+/// so listing ten thousand jobs reads and writes only what is shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    /// Job id.
+    pub job_id: String,
+    /// Name.
+    pub name: String,
+    /// Platform.
+    pub platform: String,
+    /// Profile.
+    pub profile: Option<String>,
+    /// Status.
+    pub status: JobStatus,
+    /// Status detail.
+    pub message: String,
+    /// Exit code.
+    pub exit_code: Option<i32>,
+    /// Backend id.
+    pub backend_job_id: Option<String>,
+    /// Results location.
+    pub results_location: Option<String>,
+    /// Retries so far.
+    pub retry_count: u32,
+    /// Created ([`crate::format_ts`] form, as stored: listings copy it without parsing).
+    pub created_at: String,
+    /// Last change.
+    pub updated_at: String,
+    /// Started.
+    pub started_at: Option<String>,
+    /// Finished.
+    pub finished_at: Option<String>,
+}
+
+impl JobSummary {
+    /// The first 8 characters of the id.
+    pub fn short_id(&self) -> &str {
+        &self.job_id[..self.job_id.len().min(8)]
+    }
+}
+
+impl From<&JobRecord> for JobSummary {
+    fn from(j: &JobRecord) -> Self {
+        JobSummary {
+            job_id: j.job_id.clone(),
+            name: j.name.clone(),
+            platform: j.platform.clone(),
+            profile: j.profile.clone(),
+            status: j.status,
+            message: j.message.clone(),
+            exit_code: j.exit_code,
+            backend_job_id: j.backend_job_id.clone(),
+            results_location: j.results_location.clone(),
+            retry_count: j.retry_count,
+            created_at: crate::format_ts(j.created_at),
+            updated_at: crate::format_ts(j.updated_at),
+            started_at: j.started_at.map(crate::format_ts),
+            finished_at: j.finished_at.map(crate::format_ts),
+        }
     }
 }
 

@@ -16,7 +16,7 @@ pub mod status;
 
 pub use failure::{ErrClass, FailureAnalysis, FailureEvent};
 pub use gpu::GpuSpec;
-pub use job::{JobRecord, LaunchState, RetryAttempt};
+pub use job::{JobRecord, JobSummary, LaunchState, RetryAttempt};
 pub use platform::{
     BoxLogStream, CancelOutcome, LaunchRecovery, LogChunk, Platform, PlatformError, PreflightCheck,
     StatusReport, SubmitRequest, Submitted,
@@ -30,4 +30,52 @@ pub use status::JobStatus;
 /// same format and a helper elsewhere would only be copied.
 pub fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
+}
+
+/// The one timestamp format hoist writes (store, JSON output): UTC, microseconds, fixed
+/// width, so text order is time order and a stored value can be printed without re-parsing.
+pub fn format_ts(t: jiff::Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Serde adapters writing timestamps in [`format_ts`] form.
+pub mod ts_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// For `jiff::Timestamp` fields.
+    pub fn serialize<S: Serializer>(t: &jiff::Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_ts(*t))
+    }
+
+    /// For `jiff::Timestamp` fields.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<jiff::Timestamp, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+
+    /// For `Option<jiff::Timestamp>` fields.
+    pub mod option {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Serialize.
+        pub fn serialize<S: Serializer>(
+            t: &Option<jiff::Timestamp>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::format_ts(*t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Deserialize.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<jiff::Timestamp>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(s) => s.parse().map(Some).map_err(serde::de::Error::custom),
+                None => Ok(None),
+            }
+        }
+    }
 }

@@ -21,7 +21,7 @@ use hoist_core::failure::{FailureAnalysis, analyze};
 use hoist_core::platform::PreflightRequest;
 use hoist_core::{
     BoxLogStream, CancelOutcome, Command, GpuSpec, InputError, JobRecord, JobSpec, JobStatus,
-    LaunchRecovery, LaunchState, Platform, PlatformError, PreflightCheck, StatusReport,
+    JobSummary, LaunchRecovery, LaunchState, Platform, PlatformError, PreflightCheck, StatusReport,
     SubmitRequest,
 };
 use hoist_local::proc::{ProcId, hostname};
@@ -552,16 +552,21 @@ impl Hoist {
     }
 
     /// Jobs, newest first, live ones refreshed.
-    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobRecord>> {
-        let jobs = self.store.list(filter)?;
-        if jobs.iter().all(|j| j.status.is_terminal()) {
-            return Ok(jobs);
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobSummary>> {
+        self.refresh_active(filter.platform.as_deref()).await?;
+        Ok(self.store.list_summaries(filter)?)
+    }
+
+    /// Refresh every live job (of one platform, or all): one batched call per platform.
+    pub async fn refresh_active(&self, platform: Option<&str>) -> Result<()> {
+        let mut active = self.store.active()?;
+        if let Some(p) = platform {
+            active.retain(|j| j.platform == p);
         }
-        let mut jobs = self.refresh(jobs).await?;
-        if let Some(s) = filter.status {
-            jobs.retain(|j| j.status == s);
+        if !active.is_empty() {
+            self.refresh(active).await?;
         }
-        Ok(jobs)
+        Ok(())
     }
 
     fn platform_for(&self, job: &JobRecord) -> Result<Box<dyn Platform>> {
