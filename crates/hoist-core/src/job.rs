@@ -108,6 +108,36 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// A new record for a job about to be launched: `Pending`, launch fence open, created now.
+    pub fn pending(job_id: String, platform: String, spec: JobSpec, launch_token: String) -> Self {
+        let now = crate::now();
+        JobRecord {
+            job_id,
+            name: spec.name.clone(),
+            platform,
+            profile: None,
+            backend_job_id: None,
+            backend_identity: None,
+            status: JobStatus::Pending,
+            message: "launching".into(),
+            exit_code: None,
+            created_at: now,
+            updated_at: now,
+            started_at: None,
+            finished_at: None,
+            retry_count: 0,
+            retry_history: vec![],
+            results_location: None,
+            parent_job_id: None,
+            workflow_id: None,
+            spec,
+            launch_state: LaunchState::Launching,
+            launch_token,
+            launcher: None,
+            cancel_requested: false,
+        }
+    }
+
     /// The first 8 characters of the id, as tables show it.
     pub fn short_id(&self) -> &str {
         &self.job_id[..self.job_id.len().min(8)]

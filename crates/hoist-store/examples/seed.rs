@@ -27,31 +27,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("--seed={i}"),
         ]));
         spec.set_env("EPOCHS", Some("10".into()));
-        batch.push(JobRecord {
-            job_id: uuid_like(i),
-            name: format!("train-{i}"),
-            platform: "local".into(),
-            profile: None,
-            backend_job_id: Some(format!("{}:{}", 10_000 + i, 1_000_000 + i)),
-            backend_identity: Some("local:bench".into()),
-            status,
-            message: msg.into(),
-            exit_code: code,
-            created_at: at,
-            updated_at: at,
-            started_at: Some(at),
-            finished_at: Some(at),
-            retry_count: 0,
-            retry_history: vec![],
-            results_location: Some(format!("{home}/results/{}", uuid_like(i))),
-            parent_job_id: None,
-            workflow_id: None,
-            spec,
-            launch_state: LaunchState::Launched,
-            launch_token: format!("token-{i}"),
-            launcher: None,
-            cancel_requested: false,
-        });
+        let mut j = JobRecord::pending(uuid_like(i), "local".into(), spec, format!("token-{i}"));
+        j.name = format!("train-{i}");
+        j.backend_job_id = Some(format!("{}:{}", 10_000 + i, 1_000_000 + i));
+        j.backend_identity = Some("local:bench".into());
+        (j.status, j.exit_code, j.message) = (status, code, msg.into());
+        (j.created_at, j.updated_at, j.started_at, j.finished_at) = (at, at, Some(at), Some(at));
+        j.results_location = Some(format!("{home}/results/{}", uuid_like(i)));
+        j.launch_state = LaunchState::Launched;
+        batch.push(j);
         if batch.len() == 1000 {
             store.insert_many(&batch)?;
             batch.clear();

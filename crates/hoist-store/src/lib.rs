@@ -247,14 +247,7 @@ impl Store {
 
     /// One job by exact id.
     pub fn get(&self, id: &str) -> Result<Option<JobRecord>> {
-        self.conn
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                |r| Ok(read_row(r)),
-            )
-            .optional()?
-            .transpose()
+        row_by_id(&self.conn, id)
     }
 
     /// Resolve a JOB argument (id, unique id prefix, or name) to one job.
@@ -288,53 +281,41 @@ impl Store {
     /// Jobs, newest first.
     pub fn list(&self, f: &ListFilter) -> Result<Vec<JobRecord>> {
         let (sql, args) = list_sql(COLUMNS, f);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| Ok(read_row(r)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        collect(
+            &self.conn,
+            &sql,
+            rusqlite::params_from_iter(args.iter()),
+            read_row,
+        )
     }
 
     /// Job summaries (no spec, no history), newest first: what listings print.
     pub fn list_summaries(&self, f: &ListFilter) -> Result<Vec<JobSummary>> {
         let (sql, args) = list_sql(SUMMARY_COLUMNS, f);
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            Ok(read_summary(r))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        collect(
+            &self.conn,
+            &sql,
+            rusqlite::params_from_iter(args.iter()),
+            read_summary,
+        )
     }
 
     /// Jobs not yet terminal (the ones a refresh must ask their platform about).
     pub fn active(&self) -> Result<Vec<JobRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE status NOT IN ('Complete','Error','Canceled') ORDER BY created_at DESC, rowid DESC"
-        ))?;
-        let rows = stmt.query_map([], |r| Ok(read_row(r)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        let sql = format!(
+            "SELECT {COLUMNS} FROM jobs WHERE status NOT IN ('Complete','Error','Canceled') ORDER BY rowid DESC"
+        );
+        collect(&self.conn, &sql, [], read_row)
     }
 
     /// Jobs whose launch was never confirmed.
     pub fn launching(&self) -> Result<Vec<JobRecord>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM jobs WHERE launch_state = 'launching'"
-        ))?;
-        let rows = stmt.query_map([], |r| Ok(read_row(r)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        collect(
+            &self.conn,
+            &format!("SELECT {COLUMNS} FROM jobs WHERE launch_state = 'launching'"),
+            [],
+            read_row,
+        )
     }
 
     /// Close the launch fence: the platform has the job. Only the holder of the token may.
@@ -391,15 +372,7 @@ impl Store {
         rep: &StatusReport,
     ) -> Result<(bool, JobRecord)> {
         let tx = self.immediate()?;
-        let cur = tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                |r| Ok(read_row(r)),
-            )
-            .optional()?
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let cur = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         let allowed =
             expected.is_none_or(|e| e == cur.status) && cur.status.can_transition_to(rep.status);
         let unchanged = cur.status == rep.status
@@ -425,11 +398,7 @@ impl Store {
                 params![id, ts(now), rep.status.as_str(), rep.message],
             )?;
         }
-        let after = tx.query_row(
-            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-            [id],
-            |r| Ok(read_row(r)),
-        )??;
+        let after = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
         Ok((true, after))
     }
@@ -465,14 +434,7 @@ impl Store {
         if n == 1 {
             tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'cancel', 'Canceling', 'cancel requested')", params![id, now])?;
         }
-        let rec = tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                |r| Ok(read_row(r)),
-            )
-            .optional()?
-            .transpose()?;
+        let rec = row_by_id(&tx, id)?;
         tx.commit()?;
         rec.ok_or_else(|| StoreError::NotFound(id.to_string()))
     }
@@ -480,15 +442,7 @@ impl Store {
     /// Record a retry: the old attempt goes to history, the job gets a new backend id.
     pub fn record_retry(&self, id: &str, reason: &str, sub: &Submitted) -> Result<JobRecord> {
         let tx = self.immediate()?;
-        let cur = tx
-            .query_row(
-                &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-                [id],
-                |r| Ok(read_row(r)),
-            )
-            .optional()?
-            .transpose()?
-            .ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        let cur = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         let mut history = cur.retry_history.clone();
         history.push(RetryAttempt {
             attempt: cur.retry_count + 1,
@@ -503,11 +457,7 @@ impl Store {
             params![id, hist, sub.backend_job_id, sub.status.as_str(), sub.message, now],
         )?;
         tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', ?3, ?4)", params![id, now, sub.status.as_str(), reason])?;
-        let rec = tx.query_row(
-            &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-            [id],
-            |r| Ok(read_row(r)),
-        )??;
+        let rec = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
         Ok(rec)
     }
@@ -646,6 +596,33 @@ fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
 }
 
 const SUMMARY_COLUMNS: &str = "id, name, platform, profile, status, message, exit_code, backend_job_id, results_location, retry_count, created_at, updated_at, started_at, finished_at";
+
+/// Run a query and read every row with `read`, keeping the first conversion error.
+fn collect<T>(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+    read: fn(&Row<'_>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, |r| Ok(read(r)))?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
+/// One job row by exact id.
+fn row_by_id(conn: &Connection, id: &str) -> Result<Option<JobRecord>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
+        [id],
+        |r| Ok(read_row(r)),
+    )
+    .optional()?
+    .transpose()
+}
 
 fn list_sql(columns: &str, f: &ListFilter) -> (String, Vec<String>) {
     let mut sql = format!("SELECT {columns} FROM jobs WHERE 1=1");

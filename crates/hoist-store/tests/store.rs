@@ -5,32 +5,9 @@ use hoist_core::{Command, JobRecord, JobSpec, JobStatus, LaunchState, StatusRepo
 use hoist_store::{ListFilter, SCHEMA_VERSION, Store, StoreError};
 
 fn job(id: &str, name: &str) -> JobRecord {
-    let now = hoist_core::now();
-    JobRecord {
-        job_id: id.into(),
-        name: name.into(),
-        platform: "local".into(),
-        profile: None,
-        backend_job_id: None,
-        backend_identity: None,
-        status: JobStatus::Pending,
-        message: String::new(),
-        exit_code: None,
-        created_at: now,
-        updated_at: now,
-        started_at: None,
-        finished_at: None,
-        retry_count: 0,
-        retry_history: vec![],
-        results_location: None,
-        parent_job_id: None,
-        workflow_id: None,
-        spec: JobSpec::new(Command::Argv(vec!["true".into()])),
-        launch_state: LaunchState::Launching,
-        launch_token: format!("tok-{id}"),
-        launcher: None,
-        cancel_requested: false,
-    }
+    let mut spec = JobSpec::new(Command::Argv(vec!["true".into()]));
+    spec.name = name.into();
+    JobRecord::pending(id.into(), "local".into(), spec, format!("tok-{id}"))
 }
 
 fn rep(status: JobStatus) -> StatusReport {

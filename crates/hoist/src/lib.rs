@@ -376,32 +376,16 @@ impl Hoist {
             env,
         } = self.prepare(&req)?;
         let platform = self.platform(&platform_name, profile.as_deref())?;
-        let now = hoist_core::now();
-        let job = JobRecord {
-            job_id: uuid::Uuid::new_v4().to_string(),
-            name: spec.name.clone(),
-            platform: platform_name.clone(),
-            profile: profile.clone(),
-            backend_job_id: None,
-            backend_identity: None,
-            status: JobStatus::Pending,
-            message: "launching".into(),
-            exit_code: None,
-            created_at: now,
-            updated_at: now,
-            started_at: None,
-            finished_at: None,
-            retry_count: 0,
-            retry_history: vec![],
-            results_location: None,
-            parent_job_id: req.parent_job_id.clone(),
-            workflow_id: req.workflow_id.clone(),
-            spec: spec.clone(),
-            launch_state: LaunchState::Launching,
-            launch_token: uuid::Uuid::new_v4().to_string(),
-            launcher: Some(launcher_id()),
-            cancel_requested: false,
-        };
+        let mut job = JobRecord::pending(
+            uuid::Uuid::new_v4().to_string(),
+            platform_name,
+            spec.clone(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        job.profile = profile;
+        job.parent_job_id = req.parent_job_id.clone();
+        job.workflow_id = req.workflow_id.clone();
+        job.launcher = Some(launcher_id());
         self.store.insert(&job)?;
         failpoint("after-insert");
         let sub = SubmitRequest {
