@@ -57,7 +57,7 @@ pub enum Cmd {
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Platform: local (default without --image).
+    /// Platform: local (default without --image), docker (default with --image).
     #[arg(long, short = 'p')]
     pub platform: Option<String>,
     /// Profile from $HOIST_HOME/config.toml.
@@ -96,6 +96,28 @@ pub struct RunArgs {
     /// Working directory of the command.
     #[arg(long, short = 'w')]
     pub workdir: Option<String>,
+    /// Docker daemon: unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (default:
+    /// DOCKER_HOST, DOCKER_CONTEXT, the current docker context, the local socket).
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
+    /// Docker: pull the image when it is missing (default), always, or never.
+    #[arg(long, value_name = "POLICY")]
+    pub pull: Option<String>,
+    /// Docker: bind mount SRC:DST[:ro]; SRC is a path on the daemon's host (repeatable).
+    #[arg(long = "mount", short = 'v', value_name = "SRC:DST[:ro]")]
+    pub mounts: Vec<String>,
+    /// Docker: size of /dev/shm (default: a tmpfs that grows with use).
+    #[arg(long, value_name = "SIZE")]
+    pub shm_size: Option<String>,
+    /// Docker: user to run as (uid[:gid] or name).
+    #[arg(long, short = 'u')]
+    pub user: Option<String>,
+    /// Docker: remove the container after saving its logs and exit code.
+    #[arg(long)]
+    pub rm: bool,
+    /// Docker: network (default DOCKER_NETWORK, else hoist_default, created if missing).
+    #[arg(long)]
+    pub network: Option<String>,
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,
@@ -167,6 +189,15 @@ pub struct PreflightArgs {
     /// A path jobs need, NAME=PATH (repeatable).
     #[arg(long = "path", value_name = "NAME=PATH")]
     pub paths: Vec<String>,
+    /// Image jobs will run (checked for presence; used to check paths on a remote daemon).
+    #[arg(long)]
+    pub image: Option<String>,
+    /// Image to run nvidia-smi in, to see the GPUs a job would get.
+    #[arg(long, value_name = "IMG")]
+    pub gpu_smoke_image: Option<String>,
+    /// Docker daemon to check.
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -284,15 +284,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Cmd::Preflight(a) => {
-            let platform = match &a.platform {
-                Some(p) => p.clone(),
-                None => {
-                    h.prepare(&JobRequest {
-                        profile: a.profile.clone(),
-                        ..JobRequest::new(Command::Argv(vec!["true".into()]))
-                    })?
-                    .platform
-                }
+            let req = JobRequest {
+                platform: a.platform.clone(),
+                profile: a.profile.clone(),
+                image: a.image.clone(),
+                docker_host: a.docker_host.clone(),
+                ..JobRequest::new(Command::Argv(vec!["true".into()]))
             };
             let mut paths = Vec::new();
             for p in &a.paths {
@@ -304,11 +301,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 })?;
                 paths.push((n.to_string(), v.to_string()));
             }
-            let checks = h
+            let (platform, checks) = h
                 .preflight(
-                    &platform,
-                    a.profile.as_deref(),
-                    &PreflightRequest { image: None, paths },
+                    &req,
+                    &PreflightRequest {
+                        image: a.image.clone(),
+                        gpu_smoke_image: a.gpu_smoke_image.clone(),
+                        paths,
+                    },
                 )
                 .await?;
             let failed = checks.iter().any(|c| c.required && !c.ok);
@@ -415,6 +415,33 @@ fn request(h: &Hoist, a: &RunArgs) -> anyhow::Result<JobRequest> {
         .transpose()
         .map_err(input)?;
     req.shell = a.shell.clone();
+    req.docker_host = a.docker_host.clone();
+    req.pull = a
+        .pull
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(input)?;
+    req.mounts = a
+        .mounts
+        .iter()
+        .map(|m| m.parse())
+        .collect::<Result<_, _>>()
+        .map_err(input)?;
+    req.shm_size = a
+        .shm_size
+        .as_deref()
+        .map(parse_memory)
+        .transpose()
+        .map_err(|e| {
+            input(InputError::new(
+                e.message.replace("--memory", "--shm-size"),
+                e.hint,
+            ))
+        })?;
+    req.user = a.user.clone();
+    req.auto_remove = a.rm.then_some(true);
+    req.network = a.network.clone();
     req.workdir = a.workdir.clone();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f).map_err(|e| {

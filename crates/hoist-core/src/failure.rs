@@ -117,6 +117,38 @@ pub struct LogRule {
 /// (GPU faults, interconnect and driver failures).
 pub static LOG_RULES: &[LogRule] = &[
     LogRule {
+        name: "nvidia_toolkit_missing",
+        pattern: r#"could not select device driver "[^"]*" with capabilities: \[\[gpu"#,
+        class: ErrClass::Infra,
+        cause: "the Docker daemon cannot give containers GPUs: the NVIDIA Container Toolkit is not installed or not registered",
+        suggestion: "on the daemon's host: install nvidia-container-toolkit, run `nvidia-ctk runtime configure --runtime=docker`, restart dockerd; `hoist preflight --platform docker` checks it",
+        retriable: false,
+    },
+    LogRule {
+        name: "image_pull_auth",
+        pattern: r"pull access denied|unauthorized: authentication required|no basic auth credentials|denied: requested access to the resource is denied|unauthorized: incorrect username or password",
+        class: ErrClass::Config,
+        cause: "the registry refused to send the image: credentials missing or wrong",
+        suggestion: "for nvcr.io export NGC_KEY; otherwise DOCKER_USERNAME/DOCKER_PASSWORD (and DOCKER_SERVER), or docker login on this machine",
+        retriable: false,
+    },
+    LogRule {
+        name: "image_not_found",
+        pattern: r"manifest unknown|manifest for .* not found|No such image|repository does not exist|not found: manifest",
+        class: ErrClass::Config,
+        cause: "the image does not exist (wrong name or tag), or it is not on the daemon and pulling is off",
+        suggestion: "check the image name and tag; with --pull never, load or build it on the daemon's host first",
+        retriable: false,
+    },
+    LogRule {
+        name: "bind_source_missing",
+        pattern: r"bind source path does not exist|invalid mount config.*(no such file|does not exist)|error while creating mount source path",
+        class: ErrClass::Config,
+        cause: "a --mount source path does not exist on the daemon's host",
+        suggestion: "create the path on the host that runs the daemon (for a remote daemon, not this machine), or fix the --mount",
+        retriable: false,
+    },
+    LogRule {
         name: "cuda_oom",
         pattern: r"CUDA out of memory|CUDA error: out of memory|torch\.OutOfMemoryError|CUBLAS_STATUS_ALLOC_FAILED",
         class: ErrClass::Program,
@@ -285,7 +317,8 @@ pub fn analyze(input: &FailureInput) -> Option<FailureAnalysis> {
             message: format!("{sig} ({})", signal_name(sig)),
         });
     }
-    let log_hit = match_log(&input.log_tail);
+    // The status message carries what never reached the log (a failed start, a refused pull).
+    let log_hit = match_log(&format!("{}\n{}", input.log_tail, input.message));
     if let Some((rule, line)) = &log_hit {
         events.insert(
             0,

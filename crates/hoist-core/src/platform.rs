@@ -175,6 +175,8 @@ pub struct PreflightCheck {
 pub struct PreflightRequest {
     /// Image to check, when the platform runs images.
     pub image: Option<String>,
+    /// Image to run nvidia-smi in, to see the GPUs a job would get.
+    pub gpu_smoke_image: Option<String>,
     /// Named paths that must exist where the job will run.
     pub paths: Vec<(String, String)>,
 }
@@ -198,6 +200,10 @@ pub trait Platform: Send + Sync {
 
     /// What would be submitted, in the platform's own form, without submitting anything.
     async fn dry_run(&self, req: &SubmitRequest) -> Result<String, PlatformError>;
+
+    /// Record in the spec what later verbs need to find the job's backend again (the daemon
+    /// endpoint, the login host), so they do not depend on the environment of a later shell.
+    fn pin(&self, _spec: &mut JobSpec) {}
 
     /// Launch the job. Called after the store row and its launch token exist.
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError>;

@@ -426,6 +426,122 @@ pub struct PlatformOptions {
     /// Options of the local (host process) platform.
     #[serde(default)]
     pub local: LocalOptions,
+    /// Options of the Docker platform.
+    #[serde(default)]
+    pub docker: DockerOptions,
+}
+
+/// When to pull an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PullPolicy {
+    /// Pull only when the daemon lacks the image.
+    #[default]
+    Missing,
+    /// Pull before every run.
+    Always,
+    /// Never pull; a missing image is an error.
+    Never,
+}
+
+impl std::str::FromStr for PullPolicy {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "missing" | "if-not-present" => Ok(PullPolicy::Missing),
+            "always" => Ok(PullPolicy::Always),
+            "never" => Ok(PullPolicy::Never),
+            _ => Err(InputError::new(
+                format!("bad --pull value {s:?}"),
+                "use missing, always or never",
+            )),
+        }
+    }
+}
+
+/// A bind mount, `SRC:DST[:ro]`. SRC is a path on the daemon's host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindMount {
+    /// Path on the host that runs the container.
+    pub source: String,
+    /// Path inside the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+impl std::str::FromStr for BindMount {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        let bad = |why: &str| {
+            InputError::new(
+                format!("bad --mount {s:?}: {why}"),
+                "write --mount /host/path:/container/path, or add :ro for read-only",
+            )
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let (source, target, read_only) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, false),
+            [src, dst, "ro"] => (*src, *dst, true),
+            [src, dst, "rw"] => (*src, *dst, false),
+            [_, _, mode] => return Err(bad(&format!("unknown mode {mode:?}"))),
+            _ => return Err(bad("expected SRC:DST[:ro]")),
+        };
+        if !source.starts_with('/') || !target.starts_with('/') {
+            return Err(bad("both paths must be absolute"));
+        }
+        Ok(BindMount {
+            source: source.into(),
+            target: target.into(),
+            read_only,
+        })
+    }
+}
+
+/// Options of the Docker platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct DockerOptions {
+    /// The daemon endpoint the job was submitted to (`unix://`, `tcp://`, `ssh://`); later
+    /// verbs go back to it.
+    pub host: Option<String>,
+    /// Pull policy.
+    pub pull: PullPolicy,
+    /// Bind mounts.
+    pub mounts: Vec<BindMount>,
+    /// /dev/shm size in bytes (default: a tmpfs /dev/shm).
+    pub shm_size: Option<u64>,
+    /// User to run as (`uid[:gid]` or a name).
+    pub user: Option<String>,
+    /// Remove the container once its logs and exit code are saved.
+    pub auto_remove: bool,
+    /// Network (default `DOCKER_NETWORK`, else `hoist_default`).
+    pub network: Option<String>,
+    /// Seconds between SIGTERM and SIGKILL on cancel (default 10).
+    pub stop_timeout: Option<u32>,
+}
+
+/// The rendezvous variables torchrun and TAO containers read, for `nodes` nodes of
+/// `gpus_per_node` GPUs. `node_rank` and `master_addr` are what the platform can say (a
+/// literal, or a shell expansion the job's shell evaluates).
+pub fn rendezvous_env(
+    nodes: u32,
+    gpus_per_node: u32,
+    node_rank: &str,
+    master_addr: &str,
+) -> Vec<(String, String)> {
+    [
+        ("WORLD_SIZE", nodes.to_string()),
+        ("NNODES", nodes.to_string()),
+        ("NUM_GPU_PER_NODE", gpus_per_node.to_string()),
+        ("NPROC_PER_NODE", gpus_per_node.max(1).to_string()),
+        ("NODE_RANK", node_rank.to_string()),
+        ("MASTER_ADDR", master_addr.to_string()),
+        ("MASTER_PORT", "29500".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 /// Options of the local platform.
@@ -831,6 +947,34 @@ mod tests {
         assert!(e.message.contains("dataset.train"));
         spec.spec = Some(json!({"dataset": {"train": "s3://bkt/a"}}));
         assert!(spec.validate().is_ok());
+    }
+
+    #[test]
+    fn mounts_and_pull() {
+        let m: BindMount = "/data:/mnt/data:ro".parse().expect("mount");
+        assert_eq!(
+            (m.source.as_str(), m.target.as_str(), m.read_only),
+            ("/data", "/mnt/data", true)
+        );
+        assert!(!"/a:/b".parse::<BindMount>().expect("rw").read_only);
+        for bad in ["/a", "a:/b", "/a:b", "/a:/b:xx", "/a:/b:ro:x"] {
+            assert!(bad.parse::<BindMount>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "Always".parse::<PullPolicy>().ok(),
+            Some(PullPolicy::Always)
+        );
+        assert!("sometimes".parse::<PullPolicy>().is_err());
+    }
+
+    #[test]
+    fn rendezvous() {
+        let env: BTreeMap<String, String> =
+            rendezvous_env(1, 4, "0", "localhost").into_iter().collect();
+        assert_eq!(env["NPROC_PER_NODE"], "4");
+        assert_eq!(env["WORLD_SIZE"], "1");
+        assert_eq!(env["MASTER_ADDR"], "localhost");
+        assert_eq!(env["MASTER_PORT"], "29500");
     }
 
     #[test]

@@ -34,7 +34,10 @@ pub use hoist_core;
 pub use hoist_store;
 
 /// Platforms this build has, with their aliases.
-pub const PLATFORMS: &[(&str, &[&str])] = &[("local", &["host", "process"])];
+pub const PLATFORMS: &[(&str, &[&str])] = &[
+    ("local", &["host", "process"]),
+    ("docker", &["local-docker", "remote-docker"]),
+];
 
 /// Errors of the library verbs. [`HoistError::exit_code`] gives the CLI's exit code.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +119,20 @@ pub struct JobRequest {
     pub shell: Option<String>,
     /// Working directory.
     pub workdir: Option<String>,
+    /// Docker: daemon endpoint (`--docker-host`).
+    pub docker_host: Option<String>,
+    /// Docker: pull policy.
+    pub pull: Option<hoist_core::spec::PullPolicy>,
+    /// Docker: bind mounts.
+    pub mounts: Vec<hoist_core::spec::BindMount>,
+    /// Docker: /dev/shm size in bytes.
+    pub shm_size: Option<u64>,
+    /// Docker: user to run as.
+    pub user: Option<String>,
+    /// Docker: remove the container once its logs and exit code are saved.
+    pub auto_remove: Option<bool>,
+    /// Docker: network.
+    pub network: Option<String>,
     /// Parent job.
     pub parent_job_id: Option<String>,
     /// Workflow.
@@ -139,6 +156,13 @@ impl JobRequest {
             labels: BTreeMap::new(),
             shell: None,
             workdir: None,
+            docker_host: None,
+            pull: None,
+            mounts: vec![],
+            shm_size: None,
+            user: None,
+            auto_remove: None,
+            network: None,
             parent_job_id: None,
             workflow_id: None,
         }
@@ -232,12 +256,30 @@ impl Hoist {
 
     /// The platform a job (or a request) runs on, configured from its profile.
     pub fn platform(&self, name: &str, profile: Option<&str>) -> Result<Box<dyn Platform>> {
+        self.build_platform(name, profile, None)
+    }
+
+    /// The platform as configured for a job: its profile, plus what it pinned at submit
+    /// (`Platform::pin`), so a later shell's environment cannot send it to another backend.
+    fn build_platform(
+        &self,
+        name: &str,
+        profile: Option<&str>,
+        pinned: Option<&JobSpec>,
+    ) -> Result<Box<dyn Platform>> {
         let canon = canonical_platform(name)?;
         let prof = match profile {
             Some(p) => self.config.select(Some(p))?.map(|(_, p)| p),
             None => None,
         };
         let settings = prof.map(|p| p.settings).unwrap_or_default();
+        let unknown = |k: &str, known: &str| -> HoistError {
+            InputError::new(
+                format!("unknown or mistyped setting {k:?} for the {canon} platform"),
+                format!("{canon} settings: {known}"),
+            )
+            .into()
+        };
         match canon {
             "local" => {
                 let mut p = hoist_local::LocalPlatform::new(&self.home, self.exe.clone());
@@ -246,11 +288,7 @@ impl Hoist {
                         ("nvidia_smi", toml::Value::String(s)) => p = p.with_nvidia_smi(s.clone()),
                         ("grace_seconds", toml::Value::Integer(_)) => {}
                         _ => {
-                            return Err(InputError::new(
-                                format!("unknown or mistyped setting {k:?} for the local platform"),
-                                "local settings: grace_seconds (integer), nvidia_smi (string)",
-                            )
-                            .into());
+                            return Err(unknown(k, "grace_seconds (integer), nvidia_smi (string)"));
                         }
                     }
                 }
@@ -258,6 +296,36 @@ impl Hoist {
                     p = p.with_nvidia_smi(smi);
                 }
                 Ok(Box::new(p))
+            }
+            "docker" => {
+                let mut ds = hoist_docker::DockerSettings::default();
+                for (k, v) in &settings {
+                    match (k.as_str(), v) {
+                        ("docker_host", toml::Value::String(s)) => ds.host = Some(s.clone()),
+                        ("network", toml::Value::String(s)) => ds.network = Some(s.clone()),
+                        ("helper_image", toml::Value::String(s)) => {
+                            ds.helper_image = Some(s.clone())
+                        }
+                        ("pull", toml::Value::String(_))
+                        | ("auto_remove", toml::Value::Boolean(_)) => {}
+                        _ => {
+                            return Err(unknown(
+                                k,
+                                "docker_host, network, helper_image, pull (strings), auto_remove (boolean)",
+                            ));
+                        }
+                    }
+                }
+                if let Some(spec) = pinned {
+                    let o = &spec.platform_options.docker;
+                    if o.host.is_some() {
+                        ds.host = o.host.clone();
+                    }
+                    if o.network.is_some() {
+                        ds.network = o.network.clone();
+                    }
+                }
+                Ok(Box::new(hoist_docker::DockerPlatform::new(&self.home, ds)?))
             }
             other => Err(InputError::new(format!("platform {other} is not available"), "").into()),
         }
@@ -338,6 +406,7 @@ impl Hoist {
             spec.set_env(&name, value);
             values.insert(name, v);
         }
+        self.apply_docker_options(req, &profile, &platform_name, &mut spec)?;
         spec.validate()?;
         Ok(Prepared {
             platform: platform_name,
@@ -345,6 +414,61 @@ impl Hoist {
             spec,
             env: values,
         })
+    }
+
+    /// Docker flags beat the profile, which the environment (TAO names) beats; on another
+    /// platform they are a mistake, said as such.
+    fn apply_docker_options(
+        &self,
+        req: &JobRequest,
+        profile: &Profile,
+        platform: &str,
+        spec: &mut JobSpec,
+    ) -> Result<()> {
+        let given = [
+            ("--docker-host", req.docker_host.is_some()),
+            ("--pull", req.pull.is_some()),
+            ("--mount", !req.mounts.is_empty()),
+            ("--shm-size", req.shm_size.is_some()),
+            ("--user", req.user.is_some()),
+            ("--rm", req.auto_remove.is_some()),
+            ("--network", req.network.is_some()),
+        ];
+        if platform != "docker" {
+            if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+                return Err(InputError::new(
+                    format!("{flag} applies to the docker platform, not {platform}"),
+                    "add --platform docker --image IMAGE, or drop the flag",
+                )
+                .into());
+            }
+            return Ok(());
+        }
+        let o = &mut spec.platform_options.docker;
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let setting = |k: &str| profile.settings.get(k).cloned();
+        o.pull = match (req.pull, env("DOCKER_PULL_POLICY"), setting("pull")) {
+            (Some(p), _, _) => p,
+            (None, Some(e), _) => e.parse()?,
+            (None, None, Some(toml::Value::String(p))) => p.parse()?,
+            _ => Default::default(),
+        };
+        o.auto_remove = match (
+            req.auto_remove,
+            env("DOCKER_AUTO_REMOVE"),
+            setting("auto_remove"),
+        ) {
+            (Some(b), _, _) => b,
+            (None, Some(e), _) => matches!(e.to_ascii_lowercase().as_str(), "1" | "true" | "yes"),
+            (None, None, Some(toml::Value::Boolean(b))) => b,
+            _ => false,
+        };
+        o.host = req.docker_host.clone();
+        o.mounts = req.mounts.clone();
+        o.shm_size = req.shm_size;
+        o.user = req.user.clone();
+        o.network = req.network.clone();
+        Ok(())
     }
 
     /// What `create_job` would submit, in the platform's own form. Writes nothing.
@@ -355,7 +479,7 @@ impl Hoist {
             spec,
             env,
         } = self.prepare(req)?;
-        let platform = self.platform(&platform_name, profile.as_deref())?;
+        let platform = self.build_platform(&platform_name, profile.as_deref(), Some(&spec))?;
         let sub = SubmitRequest {
             job_id: "dry-run".into(),
             launch_token: "dry-run".into(),
@@ -372,10 +496,11 @@ impl Hoist {
         let Prepared {
             platform: platform_name,
             profile,
-            spec,
+            mut spec,
             env,
         } = self.prepare(&req)?;
-        let platform = self.platform(&platform_name, profile.as_deref())?;
+        let platform = self.build_platform(&platform_name, profile.as_deref(), Some(&spec))?;
+        platform.pin(&mut spec);
         let mut job = JobRecord::pending(
             uuid::Uuid::new_v4().to_string(),
             platform_name,
@@ -433,19 +558,24 @@ impl Hoist {
 
     /// Bring live jobs up to date: one batched status call per platform and profile.
     pub async fn refresh(&self, jobs: Vec<JobRecord>) -> Result<Vec<JobRecord>> {
-        let mut groups: BTreeMap<(String, Option<String>), Vec<usize>> = BTreeMap::new();
+        // Jobs share a status call when they share a platform, a profile and what they pinned
+        // at submit (the daemon endpoint, the login host).
+        type Key = (String, Option<String>, String);
+        let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
         for (i, j) in jobs.iter().enumerate() {
             if !j.status.is_terminal() && j.launch_state == LaunchState::Launched {
+                let pinned = serde_json::to_string(&j.spec.platform_options).unwrap_or_default();
                 groups
-                    .entry((j.platform.clone(), j.profile.clone()))
+                    .entry((j.platform.clone(), j.profile.clone(), pinned))
                     .or_default()
                     .push(i);
             }
         }
         let mut jobs = jobs;
-        for ((pname, prof), idx) in groups {
+        for ((pname, prof, _), idx) in groups {
+            let first = jobs[idx[0]].spec.clone();
             let reports: Vec<std::result::Result<StatusReport, PlatformError>> =
-                match self.platform(&pname, prof.as_deref()) {
+                match self.build_platform(&pname, prof.as_deref(), Some(&first)) {
                     Ok(platform) => {
                         let identity = platform.identity().await;
                         let (same, other): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| {
@@ -554,7 +684,7 @@ impl Hoist {
     }
 
     fn platform_for(&self, job: &JobRecord) -> Result<Box<dyn Platform>> {
-        self.platform(&job.platform, job.profile.as_deref())
+        self.build_platform(&job.platform, job.profile.as_deref(), Some(&job.spec))
     }
 
     async fn checked_platform(&self, job: &JobRecord) -> Result<Box<dyn Platform>> {
@@ -608,6 +738,15 @@ impl Hoist {
             if job.status.is_terminal() {
                 return Ok(job);
             }
+            if job.status == JobStatus::Unknown {
+                // An unreachable backend may come back: keep waiting. A different backend at
+                // the job's endpoint never will: say so instead of waiting forever.
+                if let Err(e @ HoistError::Platform(PlatformError::IdentityMismatch { .. })) =
+                    self.checked_platform(&job).await
+                {
+                    return Err(e);
+                }
+            }
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(1));
         }
@@ -650,14 +789,19 @@ impl Hoist {
         Ok(self.platform(platform, None)?.list_path(path).await?)
     }
 
-    /// Preflight checks of a platform, the store's own first.
+    /// Preflight checks of the platform a request would run on, the store's own first.
+    /// Returns the platform's name and the checks.
     pub async fn preflight(
         &self,
-        platform: &str,
-        profile: Option<&str>,
-        req: &PreflightRequest,
-    ) -> Result<Vec<PreflightCheck>> {
-        let p = self.platform(platform, profile)?;
+        req: &JobRequest,
+        checks_for: &PreflightRequest,
+    ) -> Result<(String, Vec<PreflightCheck>)> {
+        let prepared = self.prepare(req)?;
+        let p = self.build_platform(
+            &prepared.platform,
+            prepared.profile.as_deref(),
+            Some(&prepared.spec),
+        )?;
         let mut checks = vec![PreflightCheck {
             name: "store".into(),
             ok: true,
@@ -669,8 +813,8 @@ impl Hoist {
             ),
             remedy: String::new(),
         }];
-        checks.extend(p.preflight(req).await);
-        Ok(checks)
+        checks.extend(p.preflight(checks_for).await);
+        Ok((prepared.platform, checks))
     }
 
     /// Remove a finished job (its row and what the platform keeps). A live job needs

@@ -1,0 +1,625 @@
+//! The docker platform against the real engine. The image, sshd and tcp endpoint come from
+//! scripts/testbed.sh; a missing piece fails with the fix, never a skip.
+
+mod harness;
+use harness::*;
+use std::io::Read;
+
+const IMG: &str = "hoist-test/busybox:latest";
+const SSH_HOST: &str = "ssh://hoist-testbed-ssh";
+const TCP_HOST: &str = "tcp://127.0.0.1:23750";
+
+fn docker(args: &[&str]) -> String {
+    let o = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI (run scripts/testbed.sh)");
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn inspect(id: &str, fmt: &str) -> String {
+    docker(&["inspect", "-f", fmt, &format!("hoist-job-{id}")])
+}
+
+/// A test store whose containers are removed when the test ends, pass or fail.
+struct DEnv(Env);
+
+impl std::ops::Deref for DEnv {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for DEnv {
+    fn drop(&mut self) {
+        let o = self.0.run(&["ls", "--json"]);
+        let jobs: Vec<serde_json::Value> = serde_json::from_str(&o.stdout()).unwrap_or_default();
+        let names: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| j["job_id"].as_str())
+            .map(|id| format!("hoist-job-{id}"))
+            .collect();
+        if !names.is_empty() {
+            let _ = std::process::Command::new("docker")
+                .arg("rm")
+                .arg("-f")
+                .args(&names)
+                .output();
+        }
+    }
+}
+
+fn env() -> DEnv {
+    let e = Env::new();
+    let o = std::process::Command::new("docker")
+        .args(["image", "inspect", IMG])
+        .output()
+        .expect("docker CLI");
+    assert!(
+        o.status.success(),
+        "test image {IMG} is missing: run scripts/testbed.sh"
+    );
+    DEnv(e)
+}
+
+fn drun(e: &DEnv, extra: &[&str], cmd: &[&str]) -> Out {
+    let mut a = vec!["run", "--platform", "docker", "--image", IMG];
+    a.extend_from_slice(extra);
+    a.push("--");
+    a.extend_from_slice(cmd);
+    e.run(&a)
+}
+
+fn dsubmit(e: &DEnv, extra: &[&str], cmd: &[&str]) -> String {
+    let mut a = vec!["--platform", "docker", "--image", IMG];
+    a.extend_from_slice(extra);
+    a.push("--");
+    a.extend_from_slice(cmd);
+    e.submit(&a)
+}
+
+#[test]
+fn run_labels_network_and_exit_codes() {
+    let e = env();
+    let o = drun(
+        &e,
+        &["--name", "dk1", "--label", "team=vision"],
+        &[
+            "sh",
+            "-c",
+            "echo out; echo err >&2; echo $TAO_JOB_ID; exit 3",
+        ],
+    );
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+    // stdout and stderr are separate streams in Docker: their interleaving is not kept.
+    let mut got: Vec<String> = o.stdout().lines().map(str::to_string).collect();
+    got.sort_unstable();
+    let mut want = vec!["out".to_string(), "err".to_string(), id.clone()];
+    want.sort_unstable();
+    assert_eq!(got, want);
+    assert_eq!(
+        inspect(
+            &id,
+            "{{index .Config.Labels \"hoist.job-id\"}} {{index .Config.Labels \"hoist.platform\"}} {{index .Config.Labels \"team\"}}"
+        ),
+        format!("{id} docker vision")
+    );
+    assert_eq!(inspect(&id, "{{.HostConfig.NetworkMode}}"), "hoist_default");
+    assert_eq!(
+        docker(&["network", "inspect", "-f", "{{.Name}}", "hoist_default"]),
+        "hoist_default"
+    );
+    assert_eq!(
+        inspect(&id, "{{.State.Status}}"),
+        "exited",
+        "containers are kept after exit"
+    );
+    let ok = drun(&e, &["--network", "bridge"], &["echo", "a b", "$HOME"]);
+    assert_eq!(
+        (ok.code(), ok.stdout().as_str()),
+        (0, "a b $HOME\n"),
+        "argv words reach the container unexpanded"
+    );
+    let s = e.status_json("dk1");
+    assert_eq!(
+        (s["status"].as_str(), s["exit_code"].as_i64()),
+        (Some("Error"), Some(3))
+    );
+    assert!(s["backend_job_id"].as_str().is_some_and(|b| b.len() == 12));
+}
+
+#[test]
+fn detached_logs_tail_follow_and_reattach() {
+    let e = env();
+    let id = dsubmit(
+        &e,
+        &["--name", "dk-follow"],
+        &[
+            "sh",
+            "-c",
+            "echo one; echo two; while [ ! -e /tmp/go ]; do sleep 0.05; done; echo three",
+        ],
+    );
+    e.wait_status(&id, "Running");
+    wait_for("two lines", || {
+        e.run(&["logs", &id]).stdout() == "one\ntwo\n"
+    });
+    assert_eq!(e.run(&["logs", &id, "--tail", "1"]).stdout(), "two\n");
+    let mut f = e.spawn(&["logs", "-f", "dk-follow"]);
+    let mut out = f.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    while !String::from_utf8_lossy(&seen).contains("two\n") {
+        let n = out.read(&mut buf).expect("read");
+        assert!(n > 0, "follow ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    docker(&["exec", &format!("hoist-job-{id}"), "touch", "/tmp/go"]);
+    out.read_to_end(&mut seen).expect("rest");
+    assert_eq!(String::from_utf8_lossy(&seen), "one\ntwo\nthree\n");
+    assert!(f.wait().expect("follow").success());
+    assert_eq!(e.run(&["wait", &id]).code(), 0);
+    assert_eq!(e.status(&id), "Complete");
+}
+
+#[test]
+fn cancel_keeps_natural_results_and_is_idempotent() {
+    let e = env();
+    let id = dsubmit(&e, &[], &["sleep", "300"]);
+    e.wait_status(&id, "Running");
+    let c = e.run(&["cancel", &id]);
+    assert_eq!(c.code(), 0, "{}", c.stderr());
+    assert_eq!(e.status(&id), "Canceled");
+    assert_eq!(inspect(&id, "{{.State.Status}}"), "exited");
+    assert!(e.run(&["cancel", &id]).stdout().contains("already ended"));
+    let done = dsubmit(&e, &[], &["true"]);
+    assert_eq!(e.run(&["wait", &done]).code(), 0);
+    assert!(
+        e.run(&["cancel", &done])
+            .stdout()
+            .contains("already ended: Complete")
+    );
+    assert_eq!(e.status(&done), "Complete");
+}
+
+#[test]
+fn oomkilled_for_real_and_explained() {
+    let e = env();
+    let o = drun(
+        &e,
+        &["--name", "hog", "--memory", "16m"],
+        &["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"],
+    );
+    assert_eq!(o.code(), 137, "{}", o.stderr());
+    let v: serde_json::Value =
+        serde_json::from_str(&e.run(&["why", "hog", "--json"]).stdout()).expect("json");
+    assert_eq!(
+        (v["rule"].as_str(), v["err_class"].as_str()),
+        (Some("OOMKilled"), Some("ERR_PROGRAM")),
+        "{v}"
+    );
+    assert!(
+        v["cause"].as_str().is_some_and(|c| c.contains("16 MiB")),
+        "{v}"
+    );
+    let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+    assert_eq!(
+        inspect(&id, "{{.HostConfig.Memory}}"),
+        (16 << 20).to_string()
+    );
+}
+
+#[test]
+fn missing_image_is_refused_and_classified() {
+    let e = env();
+    let o = e.run(&[
+        "run",
+        "--platform",
+        "docker",
+        "--image",
+        "hoist-test/does-not-exist:1",
+        "--pull",
+        "never",
+        "--name",
+        "noimg",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    assert!(o.stderr().contains("No such image"), "{}", o.stderr());
+    let v: serde_json::Value =
+        serde_json::from_str(&e.run(&["why", "noimg", "--json"]).stdout()).expect("json");
+    assert_eq!(
+        (v["rule"].as_str(), v["err_class"].as_str()),
+        (Some("log:image_not_found"), Some("ERR_CONFIG")),
+        "{v}"
+    );
+}
+
+#[test]
+fn gpu_requests_reach_the_engine_and_a_missing_toolkit_is_infrastructure() {
+    let e = env();
+    let id = dsubmit(&e, &["--gpus", "2", "--name", "gpu2"], &["nvidia-smi"]);
+    assert_eq!(
+        inspect(&id, "{{json .HostConfig.DeviceRequests}}"),
+        r#"[{"Driver":"","Count":2,"DeviceIDs":null,"Capabilities":[["gpu"]],"Options":null}]"#
+    );
+    assert_eq!(e.run(&["wait", &id]).code(), 1);
+    let v: serde_json::Value =
+        serde_json::from_str(&e.run(&["why", "gpu2", "--json"]).stdout()).expect("json");
+    assert_eq!(
+        (v["rule"].as_str(), v["err_class"].as_str()),
+        (Some("log:nvidia_toolkit_missing"), Some("ERR_INFRA")),
+        "{v}"
+    );
+    assert!(
+        v["suggestion"]
+            .as_str()
+            .is_some_and(|s| s.contains("nvidia-container-toolkit")),
+        "{v}"
+    );
+    let ids = dsubmit(&e, &["--gpus", "0,1"], &["true"]);
+    assert_eq!(
+        inspect(
+            &ids,
+            "{{json (index .HostConfig.DeviceRequests 0).DeviceIDs}}"
+        ),
+        r#"["0","1"]"#
+    );
+    let none = drun(&e, &[], &["sh", "-c", "echo $NVIDIA_VISIBLE_DEVICES"]);
+    assert_eq!(none.stdout(), "void\n");
+    let dry = e.run(&[
+        "run",
+        "--dry-run",
+        "--platform",
+        "docker",
+        "--image",
+        IMG,
+        "--gpus",
+        "4",
+        "--",
+        "torchrun",
+        "train.py",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&dry.stdout()).expect("dry-run json");
+    let envs: Vec<String> = serde_json::from_value(v["create"]["Env"].clone()).expect("env");
+    for want in [
+        "NPROC_PER_NODE=4",
+        "NUM_GPU_PER_NODE=4",
+        "NNODES=1",
+        "NODE_RANK=0",
+        "MASTER_ADDR=localhost",
+        "MASTER_PORT=29500",
+    ] {
+        assert!(envs.contains(&want.to_string()), "{want} in {envs:?}");
+    }
+    let multi = e.run(&[
+        "run",
+        "--platform",
+        "docker",
+        "--image",
+        IMG,
+        "--nodes",
+        "2",
+        "--",
+        "true",
+    ]);
+    assert_eq!(multi.code(), 2);
+    assert!(multi.stderr().contains("one host"), "{}", multi.stderr());
+}
+
+#[test]
+fn remote_daemons_over_ssh_and_tcp() {
+    let e = env();
+    for host in [SSH_HOST, TCP_HOST] {
+        let o = drun(
+            &e,
+            &["--docker-host", host, "--name", "remote"],
+            &["sh", "-c", "echo via $0"],
+        );
+        assert_eq!(o.code(), 0, "{host}: {}", o.stderr());
+        assert_eq!(o.stdout(), "via sh\n");
+        let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+        let show: serde_json::Value =
+            serde_json::from_str(&e.run(&["show", &id, "--json"]).stdout()).expect("show");
+        assert!(
+            show["backend_identity"]
+                .as_str()
+                .is_some_and(|b| b.ends_with(&format!("@{host}"))),
+            "{show}"
+        );
+        // A later shell without --docker-host goes back to the daemon the job was started on.
+        assert_eq!(e.run(&["logs", &id]).stdout(), "via sh\n");
+        assert_eq!(e.run(&["rm", &id]).code(), 0);
+    }
+    let o = e
+        .cmd(&[
+            "run",
+            "--platform",
+            "docker",
+            "--image",
+            IMG,
+            "--",
+            "echo",
+            "env",
+        ])
+        .env("DOCKER_HOST", TCP_HOST)
+        .output()
+        .expect("run");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "DOCKER_HOST is honoured: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn a_job_is_never_looked_up_on_another_daemon() {
+    let e = env();
+    let id = dsubmit(&e, &["--name", "pinned"], &["sleep", "300"]);
+    e.wait_status(&id, "Running");
+    // Make the store say the job was started on another daemon.
+    let db = e.home().join("hoist.db");
+    let sql = format!(
+        "UPDATE jobs SET backend_identity = 'docker:OTHER-DAEMON@unix:///var/run/docker.sock' WHERE id = '{id}';"
+    );
+    assert!(
+        std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(sql)
+            .status()
+            .expect("sqlite3")
+            .success()
+    );
+    let s = e.status_json(&id);
+    assert_eq!(s["status"], "Unknown");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("OTHER-DAEMON")),
+        "{s}"
+    );
+    let logs = e.run(&["logs", &id]);
+    assert_eq!(logs.code(), 1);
+    assert!(
+        logs.stderr().contains("was started on"),
+        "{}",
+        logs.stderr()
+    );
+    let c = e.run(&["cancel", &id]);
+    assert_ne!(
+        c.code(),
+        0,
+        "cancel must not touch a container on the wrong daemon"
+    );
+    assert_eq!(inspect(&id, "{{.State.Status}}"), "running");
+    docker(&["rm", "-f", &format!("hoist-job-{id}")]);
+}
+
+#[test]
+fn rm_flag_saves_logs_and_exit_code_before_removing() {
+    let e = env();
+    let o = drun(
+        &e,
+        &["--rm", "--name", "ephemeral"],
+        &["sh", "-c", "echo kept; exit 5"],
+    );
+    assert_eq!(o.code(), 5, "{}", o.stderr());
+    let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+    let gone = std::process::Command::new("docker")
+        .args(["inspect", &format!("hoist-job-{id}")])
+        .output()
+        .expect("docker");
+    assert!(!gone.status.success(), "container removed");
+    assert_eq!(e.run(&["logs", "ephemeral"]).stdout(), "kept\n");
+    let s = e.status_json("ephemeral");
+    assert_eq!(
+        (s["status"].as_str(), s["exit_code"].as_i64()),
+        (Some("Error"), Some(5))
+    );
+}
+
+#[test]
+fn mounts_user_workdir_and_a_missing_bind_source() {
+    let e = env();
+    let dir = e.path("data");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(dir.join("in.txt"), "payload\n").expect("write");
+    let mount = format!("{}:/data:ro", dir.display());
+    let o = drun(
+        &e,
+        &["--mount", &mount, "--user", "65534", "--workdir", "/data"],
+        &[
+            "sh",
+            "-c",
+            "cat in.txt; id -u; touch x 2>/dev/null || echo read-only",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(o.stdout(), "payload\n65534\nread-only\n");
+    let bad = format!("{}:/data", e.path("absent").display());
+    let o = drun(&e, &["--mount", &bad, "--name", "nomount"], &["true"]);
+    assert_ne!(o.code(), 0);
+    let v: serde_json::Value =
+        serde_json::from_str(&e.run(&["why", "nomount", "--json"]).stdout()).expect("json");
+    assert_eq!(
+        (v["rule"].as_str(), v["err_class"].as_str()),
+        (Some("log:bind_source_missing"), Some("ERR_CONFIG")),
+        "{v}"
+    );
+    let wrong = e.run(&["run", "--mount", "/a:/b", "--", "true"]);
+    assert_eq!(
+        wrong.code(),
+        2,
+        "--mount is a docker flag: {}",
+        wrong.stderr()
+    );
+}
+
+#[test]
+fn preflight_checks_the_daemon_and_paths() {
+    let e = env();
+    let here = e.path("present");
+    std::fs::create_dir_all(&here).expect("mkdir");
+    let o = e.run(&[
+        "preflight",
+        "--platform",
+        "docker",
+        "--image",
+        IMG,
+        "--path",
+        &format!("data={}", here.display()),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&o.stdout()).expect("json");
+    assert_eq!(o.code(), 0, "{v}");
+    let check = |name: &str| {
+        v["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == name).cloned())
+            .unwrap_or_else(|| panic!("no check {name}: {v}"))
+    };
+    assert!(
+        check("daemon")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("Docker 2")),
+        "{v}"
+    );
+    assert_eq!(
+        check("nvidia runtime")["ok"],
+        false,
+        "this testbed has no NVIDIA runtime"
+    );
+    assert!(
+        check("nvidia runtime")["remedy"]
+            .as_str()
+            .is_some_and(|r| r.contains("nvidia-ctk"))
+    );
+    assert_eq!(check("path data")["ok"], true);
+    let missing = e.run(&[
+        "preflight",
+        "--platform",
+        "docker",
+        "--docker-host",
+        TCP_HOST,
+        "--image",
+        IMG,
+        "--path",
+        "data=/no/such/dir",
+        "--json",
+    ]);
+    assert_eq!(missing.code(), 1, "{}", missing.stdout());
+    let v: serde_json::Value = serde_json::from_str(&missing.stdout()).expect("json");
+    let p = v["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["name"] == "path data").cloned())
+        .expect("path check");
+    assert_eq!(
+        p["ok"], false,
+        "checked through a container on the daemon's host: {v}"
+    );
+    let down = e.run(&[
+        "preflight",
+        "--platform",
+        "docker",
+        "--docker-host",
+        "tcp://127.0.0.1:1",
+        "--json",
+    ]);
+    assert_eq!(down.code(), 1);
+    assert!(down.stdout().contains("start dockerd"), "{}", down.stdout());
+}
+
+#[test]
+fn an_unreachable_daemon_reads_unknown_not_terminal() {
+    let e = env();
+    let id = dsubmit(&e, &["--docker-host", TCP_HOST], &["sleep", "300"]);
+    e.wait_status(&id, "Running");
+    let db = e.home().join("hoist.db");
+    // Point the job at an endpoint where nothing listens (as if the tunnel went down).
+    let sql = format!(
+        "UPDATE jobs SET spec = json_set(spec, '$.platform_options.docker.host', 'tcp://127.0.0.1:1') WHERE id = '{id}';"
+    );
+    assert!(
+        std::process::Command::new("sqlite3")
+            .arg(&db)
+            .arg(sql)
+            .status()
+            .expect("sqlite3")
+            .success()
+    );
+    let s = e.status_json(&id);
+    assert_eq!(s["status"], "Unknown", "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("unreachable")),
+        "{s}"
+    );
+    docker(&["rm", "-f", &format!("hoist-job-{id}")]);
+}
+
+#[test]
+fn kill_9_during_a_docker_submit_is_reconciled() {
+    let e = env();
+    let mut buf = [0u8; 256];
+    for (point, name, outcome) in [
+        ("after-submit", "adopt", "adopted"),
+        ("after-insert", "fence", "abandoned"),
+    ] {
+        let mut c = e
+            .cmd(&[
+                "run",
+                "-d",
+                "--platform",
+                "docker",
+                "--image",
+                IMG,
+                "--name",
+                name,
+                "--",
+                "echo",
+                "ran",
+            ])
+            .env("HOIST_FAILPOINT", point)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut err = c.stderr.take().expect("stderr");
+        let mut seen = String::new();
+        while !seen.contains(&format!("failpoint {point}")) {
+            let n = err.read(&mut buf).expect("read");
+            assert!(n > 0, "hoist exited before the failpoint: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        c.kill().expect("kill -9");
+        let _ = c.wait();
+        let r = e.run(&["reconcile"]);
+        assert!(
+            r.stdout().contains(&format!("{name} {outcome}")),
+            "{}",
+            r.stdout()
+        );
+    }
+    assert_eq!(e.run(&["wait", "adopt"]).code(), 0);
+    assert_eq!(e.run(&["logs", "adopt"]).stdout(), "ran\n");
+    assert_eq!(e.status("fence"), "Error");
+    let fence = e.status_json("fence")["job_id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    let none = std::process::Command::new("docker")
+        .args(["inspect", &format!("hoist-job-{fence}")])
+        .output()
+        .expect("docker");
+    assert!(!none.status.success(), "a fenced launch has no container");
+    assert_eq!(e.ls().len(), 2);
+}

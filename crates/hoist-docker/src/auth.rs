@@ -1,0 +1,297 @@
+//! Registry credentials for a pull, from (in order) NGC_KEY for nvcr.io, DOCKER_USERNAME /
+//! DOCKER_PASSWORD / DOCKER_SERVER (or the SKYPILOT_DOCKER_* names), and the docker CLI's
+//! config.json (inline auths, credential helpers). Values never reach a log or the store.
+
+use crate::endpoint::Env;
+use base64::Engine;
+use bollard::auth::DockerCredentials;
+use hoist_core::PlatformError;
+use std::path::Path;
+
+/// The registry host of an image reference (`docker.io` when none is named).
+pub fn registry_of(image: &str) -> String {
+    let first = image.split('/').next().unwrap_or("");
+    if image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost") {
+        first.to_string()
+    } else {
+        "docker.io".to_string()
+    }
+}
+
+fn same_registry(a: &str, b: &str) -> bool {
+    let norm = |s: &str| {
+        let s = s
+            .trim()
+            .trim_start_matches("https://")
+            .trim_start_matches("http://");
+        let s = s.split('/').next().unwrap_or(s);
+        match s {
+            "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
+            other => other.to_string(),
+        }
+    };
+    norm(a) == norm(b)
+}
+
+/// A password given as `$(command …)` is the output of that command, run locally (e.g.
+/// `$(aws ecr get-login-password)`); a `_json_key` password may be a path to the key file.
+fn password_value(raw: &str, user: &str) -> Result<String, PlatformError> {
+    let t = raw.trim();
+    if let Some(cmd) = t.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(cmd)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .map_err(|e| PlatformError::io("running the DOCKER_PASSWORD command", e))?;
+        if !out.status.success() {
+            // The command itself is not echoed: it may embed a secret.
+            return Err(PlatformError::Failed {
+                message: format!("the DOCKER_PASSWORD command failed ({})", out.status),
+                hint: "run it by hand to see why (expired cloud login?)".into(),
+            });
+        }
+        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
+    }
+    if user == "_json_key" && Path::new(t).is_file() {
+        return std::fs::read_to_string(t)
+            .map_err(|e| PlatformError::io("reading the _json_key file", e));
+    }
+    Ok(raw.to_string())
+}
+
+/// Credentials for pulling `image`, or `None` for an anonymous pull.
+pub fn credentials_for(
+    image: &str,
+    env: &dyn Env,
+    docker_config_dir: &Path,
+) -> Result<Option<DockerCredentials>, PlatformError> {
+    let registry = registry_of(image);
+    let creds = |user: String, pass: String| DockerCredentials {
+        username: Some(user),
+        password: Some(pass),
+        serveraddress: Some(registry.clone()),
+        ..Default::default()
+    };
+    if registry == "nvcr.io"
+        && let Some(key) = env.get("NGC_KEY").or_else(|| env.get("NGC_API_KEY"))
+    {
+        return Ok(Some(creds("$oauthtoken".into(), key)));
+    }
+    let pick = |a: &str, b: &str| env.get(a).or_else(|| env.get(b));
+    if let (Some(user), Some(pass)) = (
+        pick("DOCKER_USERNAME", "SKYPILOT_DOCKER_USERNAME"),
+        pick("DOCKER_PASSWORD", "SKYPILOT_DOCKER_PASSWORD"),
+    ) {
+        let server = pick("DOCKER_SERVER", "SKYPILOT_DOCKER_SERVER");
+        if server
+            .as_deref()
+            .is_none_or(|s| same_registry(s, &registry))
+        {
+            let pass = password_value(&pass, &user)?;
+            return Ok(Some(creds(user, pass)));
+        }
+    }
+    from_docker_config(&registry, docker_config_dir)
+}
+
+fn from_docker_config(
+    registry: &str,
+    dir: &Path,
+) -> Result<Option<DockerCredentials>, PlatformError> {
+    let Ok(text) = std::fs::read_to_string(dir.join("config.json")) else {
+        return Ok(None);
+    };
+    let Ok(cfg) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
+    if let Some(auths) = cfg.get("auths").and_then(|a| a.as_object()) {
+        for (server, entry) in auths {
+            if !same_registry(server, registry) {
+                continue;
+            }
+            if let Some(tok) = entry.get("identitytoken").and_then(|t| t.as_str()) {
+                return Ok(Some(DockerCredentials {
+                    identitytoken: Some(tok.into()),
+                    serveraddress: Some(registry.into()),
+                    ..Default::default()
+                }));
+            }
+            if let Some(auth) = entry.get("auth").and_then(|a| a.as_str()) {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(auth.trim())
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok());
+                if let Some((u, p)) = decoded.as_deref().and_then(|d| d.split_once(':')) {
+                    return Ok(Some(DockerCredentials {
+                        username: Some(u.into()),
+                        password: Some(p.into()),
+                        serveraddress: Some(registry.into()),
+                        ..Default::default()
+                    }));
+                }
+            }
+        }
+    }
+    let helper = cfg
+        .get("credHelpers")
+        .and_then(|h| h.as_object())
+        .and_then(|h| {
+            h.iter()
+                .find(|(server, _)| same_registry(server, registry))
+                .and_then(|(_, v)| v.as_str())
+        })
+        .or_else(|| cfg.get("credsStore").and_then(|s| s.as_str()));
+    if let Some(helper) = helper {
+        return from_helper(helper, registry);
+    }
+    Ok(None)
+}
+
+/// `docker-credential-HELPER get` with the registry on stdin, as the docker CLI does.
+fn from_helper(helper: &str, registry: &str) -> Result<Option<DockerCredentials>, PlatformError> {
+    use std::io::Write;
+    if !helper
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Ok(None);
+    }
+    let Ok(mut child) = std::process::Command::new(format!("docker-credential-{helper}"))
+        .arg("get")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
+        return Ok(None); // helper not installed: pull anonymously, as docker would fail to use it too
+    };
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(registry.as_bytes());
+    }
+    let out = child
+        .wait_with_output()
+        .map_err(|e| PlatformError::io("running the docker credential helper", e))?;
+    if !out.status.success() {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    match (
+        v.get("Username").and_then(|u| u.as_str()),
+        v.get("Secret").and_then(|s| s.as_str()),
+    ) {
+        (Some("<token>"), Some(tok)) => Ok(Some(DockerCredentials {
+            identitytoken: Some(tok.into()),
+            serveraddress: Some(registry.into()),
+            ..Default::default()
+        })),
+        (Some(u), Some(p)) => Ok(Some(DockerCredentials {
+            username: Some(u.into()),
+            password: Some(p.into()),
+            serveraddress: Some(registry.into()),
+            ..Default::default()
+        })),
+        _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct MapEnv(HashMap<&'static str, String>);
+    impl Env for MapEnv {
+        fn get(&self, k: &str) -> Option<String> {
+            self.0.get(k).cloned()
+        }
+    }
+
+    fn env(pairs: &[(&'static str, &str)]) -> MapEnv {
+        MapEnv(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+    }
+
+    #[test]
+    fn registries() {
+        assert_eq!(registry_of("nvcr.io/nvidia/tao/tao-toolkit:5.5"), "nvcr.io");
+        assert_eq!(registry_of("ubuntu:22.04"), "docker.io");
+        assert_eq!(registry_of("library/ubuntu"), "docker.io");
+        assert_eq!(registry_of("localhost:5000/x"), "localhost:5000");
+    }
+
+    #[test]
+    fn ngc_then_env_then_config() {
+        let d = tempfile::tempdir().expect("tmp");
+        let c = credentials_for("nvcr.io/nvidia/x:1", &env(&[("NGC_KEY", "k")]), d.path())
+            .expect("ok")
+            .expect("creds");
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("$oauthtoken"), Some("k"))
+        );
+        let e = env(&[
+            ("DOCKER_USERNAME", "u"),
+            ("DOCKER_PASSWORD", "$(printf s3cr3t)"),
+            ("DOCKER_SERVER", "ghcr.io"),
+        ]);
+        let c = credentials_for("ghcr.io/org/img", &e, d.path())
+            .expect("ok")
+            .expect("creds");
+        assert_eq!(
+            c.password.as_deref(),
+            Some("s3cr3t"),
+            "a $(...) password is the command's output"
+        );
+        assert!(
+            credentials_for("quay.io/org/img", &e, d.path())
+                .expect("ok")
+                .is_none(),
+            "DOCKER_SERVER scopes the env credentials"
+        );
+        let sky = env(&[
+            ("SKYPILOT_DOCKER_USERNAME", "su"),
+            ("SKYPILOT_DOCKER_PASSWORD", "sp"),
+        ]);
+        assert_eq!(
+            credentials_for("img", &sky, d.path())
+                .expect("ok")
+                .and_then(|c| c.username)
+                .as_deref(),
+            Some("su")
+        );
+        let auth = base64::engine::general_purpose::STANDARD.encode("cfguser:cfgpass");
+        std::fs::write(
+            d.path().join("config.json"),
+            format!(r#"{{"auths":{{"https://index.docker.io/v1/":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .expect("cfg");
+        let c = credentials_for("ubuntu", &env(&[]), d.path())
+            .expect("ok")
+            .expect("creds");
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (Some("cfguser"), Some("cfgpass"))
+        );
+        let key = d.path().join("key.json");
+        std::fs::write(&key, "{\"type\":\"service_account\"}").expect("key");
+        let gcr = env(&[
+            ("DOCKER_USERNAME", "_json_key"),
+            ("DOCKER_PASSWORD", key.to_str().expect("utf8")),
+        ]);
+        assert!(
+            credentials_for("gcr.io/p/i", &gcr, d.path())
+                .expect("ok")
+                .and_then(|c| c.password)
+                .is_some_and(|p| p.contains("service_account"))
+        );
+        let failing = env(&[
+            ("DOCKER_USERNAME", "u"),
+            ("DOCKER_PASSWORD", "$(echo topsecret; exit 3)"),
+        ]);
+        let err = credentials_for("img", &failing, d.path())
+            .expect_err("command fails")
+            .to_string();
+        assert!(!err.contains("topsecret") && !err.contains("echo"), "{err}");
+    }
+}

@@ -1,0 +1,459 @@
+//! From a hoist request to the container the Docker API creates. Pure: no daemon contact, so
+//! `--dry-run` shows exactly this.
+
+use crate::labels;
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
+use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote_checked};
+use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
+use std::collections::HashMap;
+
+/// What submit creates.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The create request.
+    pub body: ContainerCreateBody,
+    /// Detail for the status message.
+    pub note: String,
+    /// Where results land on the daemon's host, when a writable bind targets /results.
+    pub results_location: Option<String>,
+}
+
+/// Build the create request. `tegra` switches GPUs to the nvidia runtime (Jetson); `chosen`
+/// are the least-used device ids measured on the daemon, if any.
+pub fn plan(
+    req: &SubmitRequest,
+    network: &str,
+    endpoint: &str,
+    tegra: bool,
+    chosen: Option<Vec<u32>>,
+) -> Result<Plan, InputError> {
+    let spec = &req.spec;
+    let opts = &spec.platform_options.docker;
+    if spec.nodes > 1 {
+        return Err(InputError::new(
+            format!(
+                "--nodes {} cannot run on the docker platform: a daemon is one host",
+                spec.nodes
+            ),
+            "use --platform slurm or --platform kubernetes for multi-node jobs",
+        ));
+    }
+    let Some(image) = spec.image.clone() else {
+        return Err(InputError::new(
+            "the docker platform needs an image",
+            "add --image IMAGE (e.g. nvcr.io/nvidia/pytorch:24.05-py3)",
+        ));
+    };
+    let shell = spec.shell.clone().unwrap_or_else(|| "/bin/sh".into());
+    let cmd = match (&spec.command, shell.as_str()) {
+        // `--shell none` runs the argv as the container's command, no shell in between.
+        (Command::Argv(a), "none") => a.clone(),
+        (Command::Shell(_), "none") => {
+            return Err(InputError::new(
+                "--shell none needs the command as separate words",
+                "drop --shell none, or split the command after --",
+            ));
+        }
+        (Command::Argv(a), _) => vec![
+            shell,
+            "-c".into(),
+            a.iter()
+                .map(|w| sh_quote_checked(w))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(" "),
+        ],
+        (Command::Shell(s), _) => vec![shell, "-c".into(), s.clone()],
+    };
+    let mut env: Vec<(String, String)> = req
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    env.push(("TAO_JOB_ID".into(), req.job_id.clone()));
+    env.push(("HOIST_JOB_ID".into(), req.job_id.clone()));
+    env.push(("PYTHONNOUSERSITE".into(), "1".into()));
+    env.push(("PYTHONDONTWRITEBYTECODE".into(), "1".into()));
+    let mut host = HostConfig {
+        // A real init as PID 1: a cancel's SIGTERM reaches the command (PID 1 ignores signals it
+        // does not handle) and zombies of worker processes are reaped.
+        init: Some(true),
+        network_mode: Some(network.to_string()),
+        memory: spec.memory_bytes.map(|m| m as i64),
+        nano_cpus: spec.cpus.map(|c| (c * 1e9) as i64),
+        // The Mounts API, not Binds: Binds silently creates a missing source directory on the
+        // daemon's host, hiding a typo; a bind mount refuses to start instead.
+        mounts: Some(
+            opts.mounts
+                .iter()
+                .map(|m| bind(&m.source, &m.target, m.read_only))
+                .collect(),
+        ),
+        ..Default::default()
+    };
+    match opts.shm_size {
+        Some(size) => host.shm_size = Some(size as i64),
+        // Data loaders need more than Docker's 64 MiB default; a tmpfs grows with use.
+        None => {
+            host.tmpfs = Some(HashMap::from([(
+                "/dev/shm".to_string(),
+                "rw,nosuid,nodev,exec".to_string(),
+            )]))
+        }
+    }
+    let mut note = String::new();
+    let gpu_count = match (&spec.gpus, &chosen) {
+        (GpuSpec::None, _) => {
+            env.push(("NVIDIA_VISIBLE_DEVICES".into(), "void".into()));
+            0
+        }
+        (g, _) if tegra => {
+            host.runtime = Some("nvidia".into());
+            let visible = match g {
+                GpuSpec::Ids(ids) => ids.iter().map(u32::to_string).collect::<Vec<_>>().join(","),
+                _ => "all".into(),
+            };
+            env.push(("NVIDIA_VISIBLE_DEVICES".into(), visible));
+            env.push(("NVIDIA_DRIVER_CAPABILITIES".into(), "all".into()));
+            note = "Jetson host: nvidia runtime".into();
+            g.count().unwrap_or(1)
+        }
+        (g, chosen) => {
+            let ids = match (g, chosen) {
+                (GpuSpec::Ids(ids), _) => Some(ids.clone()),
+                (_, Some(c)) => Some(c.clone()),
+                _ => None,
+            };
+            let req = match (&ids, g) {
+                (Some(ids), _) => DeviceRequest {
+                    device_ids: Some(ids.iter().map(u32::to_string).collect()),
+                    ..gpu_request()
+                },
+                (None, GpuSpec::All) => DeviceRequest {
+                    count: Some(-1),
+                    ..gpu_request()
+                },
+                (None, g) => DeviceRequest {
+                    count: Some(i64::from(g.count().unwrap_or(1))),
+                    ..gpu_request()
+                },
+            };
+            host.device_requests = Some(vec![req]);
+            ids.map(|i| i.len() as u32).or(g.count()).unwrap_or(1)
+        }
+    };
+    if gpu_count > 1 || matches!(spec.gpus, GpuSpec::All) {
+        // One host: torchrun's rendezvous is local.
+        env.extend(rendezvous_env(1, gpu_count.max(1), "0", "localhost"));
+    }
+    let mut results_location = None;
+    if let Some(m) = opts
+        .mounts
+        .iter()
+        .find(|m| m.target.trim_end_matches('/') == "/results" && !m.read_only)
+    {
+        env.push(("TAO_RESULTS_ROOT".into(), "/results".into()));
+        results_location = Some(format!("{}/{}", m.source.trim_end_matches('/'), req.job_id));
+        if !endpoint.starts_with("unix://") {
+            results_location = results_location.map(|p| format!("{p} (on the daemon's host)"));
+        }
+    }
+    let mut lbl: HashMap<String, String> = spec
+        .labels
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    lbl.insert(labels::JOB_ID.into(), req.job_id.clone());
+    lbl.insert(labels::PLATFORM.into(), "docker".into());
+    lbl.insert(labels::NAME.into(), spec.name.clone());
+    lbl.insert(labels::LAUNCH_TOKEN.into(), req.launch_token.clone());
+    lbl.insert(labels::TAO_JOB_ID.into(), req.job_id.clone());
+    let body = ContainerCreateBody {
+        image: Some(image),
+        cmd: Some(cmd),
+        env: Some(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        labels: Some(lbl),
+        working_dir: spec.workdir.clone(),
+        user: opts.user.clone(),
+        stop_timeout: opts.stop_timeout.map(i64::from),
+        host_config: Some(host),
+        ..Default::default()
+    };
+    Ok(Plan {
+        body,
+        note,
+        results_location,
+    })
+}
+
+fn bind(source: &str, target: &str, read_only: bool) -> Mount {
+    Mount {
+        typ: Some(MountType::BIND),
+        source: Some(source.into()),
+        target: Some(target.into()),
+        read_only: Some(read_only),
+        ..Default::default()
+    }
+}
+
+fn gpu_request() -> DeviceRequest {
+    // What `docker run --gpus` sends: the default driver, the "gpu" capability.
+    DeviceRequest {
+        driver: Some(String::new()),
+        capabilities: Some(vec![vec!["gpu".into()]]),
+        ..Default::default()
+    }
+}
+
+/// A container that prints GPU usage with nvidia-smi (injected by the NVIDIA runtime).
+pub fn smoke_body(image: &str) -> ContainerCreateBody {
+    let mut cmd = vec!["nvidia-smi".to_string()];
+    cmd.extend(
+        hoist_core::gpu::NVIDIA_SMI_QUERY
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    ContainerCreateBody {
+        image: Some(image.into()),
+        entrypoint: Some(vec![]),
+        cmd: Some(cmd),
+        labels: Some(HashMap::from([(
+            "hoist.helper".to_string(),
+            "gpu-smoke".to_string(),
+        )])),
+        host_config: Some(HostConfig {
+            device_requests: Some(vec![DeviceRequest {
+                count: Some(-1),
+                capabilities: Some(vec![vec!["gpu".into(), "utility".into()]]),
+                ..gpu_request()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A throwaway container with `path` (on the daemon's host) mounted read-only at /hoist-check.
+pub fn helper_body(image: &str, path: &str, cmd: &[&str]) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.into()),
+        entrypoint: Some(vec![]),
+        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
+        labels: Some(HashMap::from([(
+            "hoist.helper".to_string(),
+            "path-check".to_string(),
+        )])),
+        host_config: Some(HostConfig {
+            mounts: Some(vec![bind(path, "/hoist-check", true)]),
+            network_mode: Some("none".into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The create request as JSON with secret values masked, for `--dry-run`.
+pub fn redact_body(body: &ContainerCreateBody) -> serde_json::Value {
+    let mut b = body.clone();
+    if let Some(env) = b.env.as_mut() {
+        for e in env.iter_mut() {
+            if let Some((k, _)) = e.split_once('=')
+                && is_secret_name(k)
+            {
+                *e = format!("{k}=<secret>");
+            }
+        }
+    }
+    serde_json::to_value(&b).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_core::JobSpec;
+    use std::collections::BTreeMap;
+
+    fn req(gpus: GpuSpec, cmd: Command) -> SubmitRequest {
+        let mut spec = JobSpec::new(cmd);
+        spec.image = Some("img:1".into());
+        spec.gpus = gpus;
+        SubmitRequest {
+            job_id: "j1".into(),
+            launch_token: "t".into(),
+            spec,
+            env: BTreeMap::from([("HF_TOKEN".to_string(), "hf_x".to_string())]),
+            runner: None,
+        }
+    }
+
+    fn env_of(p: &Plan) -> Vec<String> {
+        p.body.env.clone().unwrap_or_default()
+    }
+
+    #[test]
+    fn commands_are_quoted_for_the_shell() {
+        let p = plan(
+            &req(
+                GpuSpec::None,
+                Command::Argv(vec!["echo".into(), "a b; rm -rf /".into(), "$(id)".into()]),
+            ),
+            "n",
+            "unix:///s",
+            false,
+            None,
+        )
+        .expect("plan");
+        assert_eq!(
+            p.body.cmd,
+            Some(vec![
+                "/bin/sh".into(),
+                "-c".into(),
+                "echo 'a b; rm -rf /' '$(id)'".into()
+            ])
+        );
+        let mut r = req(
+            GpuSpec::None,
+            Command::Argv(vec!["python".into(), "x.py".into()]),
+        );
+        r.spec.shell = Some("none".into());
+        assert_eq!(
+            plan(&r, "n", "unix:///s", false, None)
+                .expect("plan")
+                .body
+                .cmd,
+            Some(vec!["python".into(), "x.py".into()])
+        );
+        let nul = req(
+            GpuSpec::None,
+            Command::Argv(vec!["echo".into(), "a\0b".into()]),
+        );
+        assert!(plan(&nul, "n", "unix:///s", false, None).is_err());
+    }
+
+    #[test]
+    fn gpu_requests() {
+        let two = plan(
+            &req(GpuSpec::Count(2), Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            false,
+            None,
+        )
+        .expect("plan");
+        let dr = two
+            .body
+            .host_config
+            .as_ref()
+            .and_then(|h| h.device_requests.clone())
+            .expect("requests");
+        assert_eq!(
+            (dr[0].count, dr[0].capabilities.clone()),
+            (Some(2), Some(vec![vec!["gpu".to_string()]]))
+        );
+        assert!(
+            env_of(&two).contains(&"NPROC_PER_NODE=2".to_string())
+                && env_of(&two).contains(&"MASTER_ADDR=localhost".to_string())
+        );
+        let ids = plan(
+            &req(GpuSpec::Ids(vec![0, 3]), Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            false,
+            None,
+        )
+        .expect("plan");
+        assert_eq!(
+            ids.body
+                .host_config
+                .and_then(|h| h.device_requests)
+                .map(|d| d[0].device_ids.clone()),
+            Some(Some(vec!["0".into(), "3".into()]))
+        );
+        let chosen = plan(
+            &req(GpuSpec::Count(1), Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            false,
+            Some(vec![5]),
+        )
+        .expect("plan");
+        assert_eq!(
+            chosen
+                .body
+                .host_config
+                .and_then(|h| h.device_requests)
+                .map(|d| d[0].device_ids.clone()),
+            Some(Some(vec!["5".into()]))
+        );
+        let all = plan(
+            &req(GpuSpec::All, Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            false,
+            None,
+        )
+        .expect("plan");
+        assert_eq!(
+            all.body
+                .host_config
+                .and_then(|h| h.device_requests)
+                .map(|d| d[0].count),
+            Some(Some(-1))
+        );
+        let none = plan(
+            &req(GpuSpec::None, Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            false,
+            None,
+        )
+        .expect("plan");
+        assert!(env_of(&none).contains(&"NVIDIA_VISIBLE_DEVICES=void".to_string()));
+        let jetson = plan(
+            &req(GpuSpec::Count(1), Command::Shell("x".into())),
+            "n",
+            "unix:///s",
+            true,
+            None,
+        )
+        .expect("plan");
+        let h = jetson.body.host_config.clone().expect("host");
+        assert_eq!(
+            (h.runtime.as_deref(), h.device_requests),
+            (Some("nvidia"), None)
+        );
+        assert!(env_of(&jetson).contains(&"NVIDIA_DRIVER_CAPABILITIES=all".to_string()));
+    }
+
+    #[test]
+    fn labels_results_and_redaction() {
+        let mut r = req(GpuSpec::None, Command::Shell("x".into()));
+        r.spec.platform_options.docker.mounts = vec!["/srv/out:/results".parse().expect("mount")];
+        let p = plan(&r, "net1", "unix:///s", false, None).expect("plan");
+        let l = p.body.labels.clone().expect("labels");
+        assert_eq!(
+            (
+                l.get(labels::JOB_ID).map(String::as_str),
+                l.get(labels::PLATFORM).map(String::as_str)
+            ),
+            (Some("j1"), Some("docker"))
+        );
+        assert_eq!(p.results_location.as_deref(), Some("/srv/out/j1"));
+        assert!(env_of(&p).contains(&"TAO_RESULTS_ROOT=/results".to_string()));
+        assert_eq!(
+            p.body
+                .host_config
+                .as_ref()
+                .and_then(|h| h.network_mode.clone())
+                .as_deref(),
+            Some("net1")
+        );
+        let shown = redact_body(&p.body).to_string();
+        assert!(!shown.contains("hf_x") && shown.contains("HF_TOKEN=<secret>"));
+        let mut multi = r.clone();
+        multi.spec.nodes = 2;
+        assert!(plan(&multi, "n", "unix:///s", false, None).is_err());
+        let mut noimg = r;
+        noimg.spec.image = None;
+        assert!(plan(&noimg, "n", "unix:///s", false, None).is_err());
+    }
+}
