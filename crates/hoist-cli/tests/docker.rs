@@ -623,3 +623,62 @@ fn kill_9_during_a_docker_submit_is_reconciled() {
     assert!(!none.status.success(), "a fenced launch has no container");
     assert_eq!(e.ls().len(), 2);
 }
+
+#[test]
+fn docker_contexts_choose_the_daemon() {
+    let e = env();
+    let cfg = e.path("docker-config");
+    std::fs::create_dir_all(&cfg).expect("mkdir");
+    let ctx = |args: &[&str]| {
+        let o = std::process::Command::new("docker")
+            .env("DOCKER_CONFIG", &cfg)
+            .args(args)
+            .output()
+            .expect("docker");
+        assert!(
+            o.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    ctx(&[
+        "context",
+        "create",
+        "hoist-tcp",
+        "--docker",
+        &format!("host={TCP_HOST}"),
+    ]);
+    let run = |extra: &[(&str, &str)]| {
+        let mut c = e.cmd(&["run", "--platform", "docker", "--image", IMG, "--", "true"]);
+        c.env("DOCKER_CONFIG", &cfg)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT");
+        for (k, v) in extra {
+            c.env(k, v);
+        }
+        let o = c.output().expect("run");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+        let show: serde_json::Value =
+            serde_json::from_str(&e.run(&["show", &id, "--json"]).stdout()).expect("show");
+        show["backend_identity"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(run(&[("DOCKER_CONTEXT", "hoist-tcp")]).ends_with(&format!("@{TCP_HOST}")));
+    assert!(
+        run(&[]).ends_with("@unix:///var/run/docker.sock"),
+        "no context: the local socket"
+    );
+    ctx(&["context", "use", "hoist-tcp"]);
+    assert!(
+        run(&[]).ends_with(&format!("@{TCP_HOST}")),
+        "the current context"
+    );
+}
