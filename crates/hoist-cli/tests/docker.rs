@@ -367,18 +367,10 @@ fn a_job_is_never_looked_up_on_another_daemon() {
     let id = dsubmit(&e, &["--name", "pinned"], &["sleep", "300"]);
     e.wait_status(&id, "Running");
     // Make the store say the job was started on another daemon.
-    let db = e.home().join("hoist.db");
     let sql = format!(
         "UPDATE jobs SET backend_identity = 'docker:OTHER-DAEMON@unix:///var/run/docker.sock' WHERE id = '{id}';"
     );
-    assert!(
-        std::process::Command::new("sqlite3")
-            .arg(&db)
-            .arg(sql)
-            .status()
-            .expect("sqlite3")
-            .success()
-    );
+    e.sql(&sql);
     let s = e.status_json(&id);
     assert_eq!(s["status"], "Unknown");
     assert!(
@@ -543,19 +535,11 @@ fn an_unreachable_daemon_reads_unknown_not_terminal() {
     let e = env();
     let id = dsubmit(&e, &["--docker-host", TCP_HOST], &["sleep", "300"]);
     e.wait_status(&id, "Running");
-    let db = e.home().join("hoist.db");
     // Point the job at an endpoint where nothing listens (as if the tunnel went down).
     let sql = format!(
         "UPDATE jobs SET spec = json_set(spec, '$.platform_options.docker.host', 'tcp://127.0.0.1:1') WHERE id = '{id}';"
     );
-    assert!(
-        std::process::Command::new("sqlite3")
-            .arg(&db)
-            .arg(sql)
-            .status()
-            .expect("sqlite3")
-            .success()
-    );
+    e.sql(&sql);
     let s = e.status_json(&id);
     assert_eq!(s["status"], "Unknown", "{s}");
     assert!(

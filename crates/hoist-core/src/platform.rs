@@ -170,6 +170,19 @@ pub struct PreflightCheck {
     pub remedy: String,
 }
 
+impl PreflightCheck {
+    /// A check result.
+    pub fn new(name: &str, ok: bool, required: bool, detail: String, remedy: &str) -> Self {
+        PreflightCheck {
+            name: name.into(),
+            ok,
+            required,
+            detail,
+            remedy: remedy.into(),
+        }
+    }
+}
+
 /// Extra things a preflight should check.
 #[derive(Debug, Clone, Default)]
 pub struct PreflightRequest {

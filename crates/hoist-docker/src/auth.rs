@@ -199,14 +199,7 @@ fn from_helper(helper: &str, registry: &str) -> Result<Option<DockerCredentials>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    struct MapEnv(HashMap<&'static str, String>);
-    impl Env for MapEnv {
-        fn get(&self, k: &str) -> Option<String> {
-            self.0.get(k).cloned()
-        }
-    }
+    use crate::endpoint::MapEnv;
 
     fn env(pairs: &[(&'static str, &str)]) -> MapEnv {
         MapEnv(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())

@@ -236,17 +236,21 @@ pub fn connect(ep: &Endpoint, ssh_control_dir: &Path) -> Result<Docker, Platform
     Err(unreachable("unsupported endpoint".into()))
 }
 
+/// An environment from a map, for tests.
+#[cfg(test)]
+pub(crate) struct MapEnv(pub std::collections::HashMap<&'static str, String>);
+
+#[cfg(test)]
+impl Env for MapEnv {
+    fn get(&self, k: &str) -> Option<String> {
+        self.0.get(k).cloned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashMap;
-
-    struct MapEnv(HashMap<&'static str, String>);
-    impl Env for MapEnv {
-        fn get(&self, k: &str) -> Option<String> {
-            self.0.get(k).cloned()
-        }
-    }
 
     #[test]
     fn normalizes() {

@@ -870,14 +870,7 @@ impl Platform for DockerPlatform {
 
     async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck> {
         let mut checks = Vec::new();
-        let ck =
-            |name: &str, ok: bool, required: bool, detail: String, remedy: &str| PreflightCheck {
-                name: name.into(),
-                ok,
-                required,
-                detail,
-                remedy: remedy.into(),
-            };
+        let ck = PreflightCheck::new;
         let info = match self.daemon().await {
             Ok(i) => i.clone(),
             Err(e) => {
@@ -1126,38 +1119,23 @@ mod tests {
     #[test]
     fn the_seed_mapping() {
         use ContainerStateStatusEnum::*;
-        assert_eq!(
-            map_state(&c(CREATED, 0, false, ""), false).status,
-            JobStatus::Pending
-        );
-        assert_eq!(
-            map_state(&c(RUNNING, 0, false, ""), false).status,
-            JobStatus::Running
-        );
-        assert_eq!(
-            map_state(&c(RESTARTING, 0, false, ""), false).status,
-            JobStatus::Running
-        );
-        assert_eq!(
-            map_state(&c(PAUSED, 0, false, ""), false).status,
-            JobStatus::Paused
-        );
-        assert_eq!(
-            map_state(&c(EXITED, 0, false, ""), false).status,
-            JobStatus::Complete
-        );
-        assert_eq!(
-            map_state(&c(EXITED, 2, false, ""), false).status,
-            JobStatus::Error
-        );
-        assert_eq!(
-            map_state(&c(DEAD, 1, false, ""), false).status,
-            JobStatus::Error
-        );
-        assert_eq!(
-            map_state(&c(EXITED, 143, false, ""), true).status,
-            JobStatus::Canceled
-        );
+        let table = [
+            (CREATED, 0, false, JobStatus::Pending),
+            (RUNNING, 0, false, JobStatus::Running),
+            (RESTARTING, 0, false, JobStatus::Running),
+            (PAUSED, 0, false, JobStatus::Paused),
+            (EXITED, 0, false, JobStatus::Complete),
+            (EXITED, 2, false, JobStatus::Error),
+            (DEAD, 1, false, JobStatus::Error),
+            (EXITED, 143, true, JobStatus::Canceled),
+        ];
+        for (state, code, canceled, want) in table {
+            assert_eq!(
+                map_state(&c(state, code, false, ""), canceled).status,
+                want,
+                "{state:?} exit {code}"
+            );
+        }
         let oom = map_state(&c(EXITED, 137, true, ""), false);
         assert!(oom.message.contains("OOMKilled"));
         let start = map_state(

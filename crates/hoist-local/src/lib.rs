@@ -562,14 +562,7 @@ impl Platform for LocalPlatform {
 
     async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck> {
         let mut checks = Vec::new();
-        let check =
-            |name: &str, ok: bool, required: bool, detail: String, remedy: &str| PreflightCheck {
-                name: name.into(),
-                ok,
-                required,
-                detail,
-                remedy: remedy.into(),
-            };
+        let check = PreflightCheck::new;
         let sh = Path::new("/bin/sh").exists();
         checks.push(check(
             "shell",

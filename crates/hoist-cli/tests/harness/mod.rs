@@ -89,6 +89,17 @@ impl Env {
         serde_json::from_str(&o.stdout()).expect("ls json")
     }
 
+    /// Run SQL on this test's store with the sqlite3 CLI (installed by scripts/testbed.sh).
+    pub fn sql(&self, stmt: &str) {
+        let ok = Command::new("sqlite3")
+            .arg(self.home().join("hoist.db"))
+            .arg(stmt)
+            .status()
+            .expect("sqlite3 is needed (scripts/testbed.sh installs it)")
+            .success();
+        assert!(ok, "sqlite3 failed on: {stmt}");
+    }
+
     pub fn job_dir(&self, id: &str) -> PathBuf {
         self.home().join("jobs").join(id)
     }
