@@ -9,7 +9,10 @@
 #     no registry is reachable);
 #   - an sshd for tests listens on 127.0.0.1:2222 and `ssh hoist-testbed-ssh` reaches it as root
 #     with a pinned host key (DOCKER_HOST=ssh://hoist-testbed-ssh);
-#   - the Docker API is also on tcp://127.0.0.1:23750 (socat to the unix socket).
+#   - the Docker API is also on tcp://127.0.0.1:23750 (socat to the unix socket);
+#   - an image registry listens on http://127.0.0.1:5000 with basic auth (user hoist, password
+#     hoist-registry-pass) and holds 127.0.0.1:5000/hoist/busybox:1 (the test image), a tag the
+#     daemon does not have locally, so pulling it really asks the registry.
 set -euo pipefail
 trap 'echo "testbed: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -29,7 +32,7 @@ wait_for() {
 # dependency on ss/netstat).
 listening() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd and socat, and writes /root/.ssh): sudo $0"
+[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd, socat and a registry, and writes /root/.ssh): sudo $0"
 
 TB=/var/lib/hoist-testbed            # everything the testbed owns, besides /root/.ssh entries
 SSH_PORT=2222
@@ -39,6 +42,13 @@ IMAGE=hoist-test/busybox:latest
 IMAGE_RECIPE=1                       # bump when the image recipe below changes: forces a rebuild
 CLIENT_KEY=/root/.ssh/hoist_testbed_ed25519
 SSH_ALIAS=hoist-testbed-ssh
+REGISTRY=127.0.0.1:5000
+REGISTRY_USER=hoist
+REGISTRY_PASS=hoist-registry-pass
+REGISTRY_REPO=hoist/busybox
+REGISTRY_TAG=1
+REGISTRY_IMAGE=$REGISTRY/$REGISTRY_REPO:$REGISTRY_TAG
+REGISTRY_BIN=/usr/bin/docker-registry  # Docker Distribution 2.8, from Debian's docker-registry
 
 # ---------------------------------------------------------------------------------------------
 # 1. Packages. command (or absolute path, for tools outside a plain user's PATH) -> Debian package
@@ -53,6 +63,9 @@ declare -A NEED=(
   [socat]=socat                         # the tcp endpoint for the Docker API
   [timeout]=coreutils
   [setsid]=util-linux
+  [$REGISTRY_BIN]=docker-registry       # the registry for the pull and credential tests
+  [htpasswd]=apache2-utils              # its password file (bcrypt)
+  [curl]=curl                           # probing it
 )
 
 missing=()
@@ -235,5 +248,101 @@ tcp_version=$(DOCKER_HOST=tcp://127.0.0.1:$DOCKER_TCP_PORT timeout 20 docker ver
   || die "DOCKER_HOST=tcp://127.0.0.1:$DOCKER_TCP_PORT docker version failed: $tcp_version (is another server on port $DOCKER_TCP_PORT?)"
 [[ $tcp_version == "$server_version" ]] || die "the tcp endpoint answered '$tcp_version', expected '$server_version'"
 echo "testbed: tcp ok: DOCKER_HOST=tcp://127.0.0.1:$DOCKER_TCP_PORT"
+
+# ---------------------------------------------------------------------------------------------
+# 6. Image registry on http://127.0.0.1:5000 with basic auth, for the pull and credential tests.
+# Our own process, config and storage under $TB/registry: Debian's service is left alone (no
+# systemd here, and its config listens on all interfaces).
+mkdir -p "$TB/registry/storage"
+chmod 700 "$TB/registry"
+
+# Plain http works only because the daemon treats 127.0.0.0/8 as an insecure registry (built in,
+# but a daemon.json can list the address itself instead).
+insecure=$(docker info --format '{{range .RegistryConfig.InsecureRegistryCIDRs}}{{.}} {{end}}{{with index .RegistryConfig.IndexConfigs "'"$REGISTRY"'"}}{{if not .Secure}}'"$REGISTRY"'{{end}}{{end}}')
+[[ " $insecure " == *" 127.0.0.0/8 "* || " $insecure " == *" $REGISTRY "* ]] \
+  || die "the daemon would talk https to $REGISTRY (insecure registries: '${insecure% }'); add \"insecure-registries\": [\"$REGISTRY\"] to /etc/docker/daemon.json and restart dockerd"
+
+registry_config="version: 0.1
+log:
+  level: info
+storage:
+  filesystem:
+    rootdirectory: $TB/registry/storage
+http:
+  addr: $REGISTRY
+  # Fixed, so no warning about a generated one; only signs upload state, on loopback.
+  secret: hoist-testbed
+auth:
+  htpasswd:
+    realm: hoist-testbed
+    path: $TB/registry/htpasswd
+"
+registry_changed=false
+if [[ ! -f $TB/registry/config.yml || $(<"$TB/registry/config.yml") != "${registry_config%$'\n'}" ]]; then
+  printf '%s' "$registry_config" >"$TB/registry/config.yml"
+  registry_changed=true
+fi
+# bcrypt salts differ on every run, so compare by verifying the password, not the file. The
+# registry reads the file only at start.
+if ! htpasswd -vb "$TB/registry/htpasswd" "$REGISTRY_USER" "$REGISTRY_PASS" >/dev/null 2>&1; then
+  htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASS" >"$TB/registry/htpasswd"
+  registry_changed=true
+fi
+
+# Our own registry, restarted when its config changed; a foreign listener on the port is not
+# touched (the checks below then fail and say so).
+registry_pid=$(cat "$TB/registry/registry.pid" 2>/dev/null || true)
+registry_ours() { [[ -n $registry_pid ]] && kill -0 "$registry_pid" 2>/dev/null && [[ $(readlink "/proc/$registry_pid/exe") == "$(readlink -f "$REGISTRY_BIN")" ]]; }
+if $registry_changed && registry_ours; then
+  echo "testbed: registry config changed; restarting the registry (pid $registry_pid)"
+  kill "$registry_pid"
+  wait_for 10 bash -c "! kill -0 $registry_pid" || die "the registry (pid $registry_pid) did not stop"
+  wait_for 10 bash -c "! (exec 3<>/dev/tcp/${REGISTRY%:*}/${REGISTRY#*:})" || die "port ${REGISTRY#*:} still busy after stopping the registry"
+fi
+# http status of GET /v2/ (000: no answer); 401 anonymously, 200 with the credentials.
+registry_status() { curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@" "http://$REGISTRY/v2/"; }
+registry_401() { [[ $(registry_status) == 401 ]]; }
+if ! listening "${REGISTRY#*:}"; then
+  echo "testbed: starting the registry on $REGISTRY"
+  # Detached like socat above; the registry does not daemonize itself.
+  setsid nohup "$REGISTRY_BIN" serve "$TB/registry/config.yml" </dev/null >>"$TB/registry/registry.log" 2>&1 &
+  echo $! >"$TB/registry/registry.pid"
+  wait_for 15 registry_401 || die "the registry on $REGISTRY does not answer 401 on /v2/ (got $(registry_status)); see $TB/registry/registry.log"
+fi
+status=$(registry_status)
+[[ $status == 401 ]] || die "http://$REGISTRY/v2/ answered $status to an anonymous request, expected 401 (auth required); is another server on port ${REGISTRY#*:}? (ours: pid file $TB/registry/registry.pid)"
+status=$(registry_status -u "$REGISTRY_USER:$REGISTRY_PASS")
+[[ $status == 200 ]] || die "http://$REGISTRY/v2/ answered $status to $REGISTRY_USER's password, expected 200; a registry with another password file is on port ${REGISTRY#*:}: stop it (ours: pid file $TB/registry/registry.pid) and rerun"
+
+# The tag must hold the current test image: its manifest's config digest is the image id. Pushed
+# when missing or stale (the image was rebuilt).
+image_id=$(docker image inspect -f '{{.Id}}' "$IMAGE")
+pushed_id() {
+  local manifest re='"config": *\{[^}]*"digest": *"(sha256:[0-9a-f]+)"'
+  manifest=$(curl -s --max-time 10 -u "$REGISTRY_USER:$REGISTRY_PASS" -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+    "http://$REGISTRY/v2/$REGISTRY_REPO/manifests/$REGISTRY_TAG") || return 1
+  # A regex, not python3's json: that alone would cost 0.1 s per run.
+  [[ $manifest =~ $re ]] && echo "${BASH_REMATCH[1]}"
+}
+if [[ $(pushed_id) != "$image_id" ]]; then
+  echo "testbed: pushing $IMAGE to $REGISTRY_IMAGE"
+  # A private client config: root's ~/.docker/config.json never gets the registry's password.
+  docker_config=$(mktemp -d)
+  trap 'rm -rf "$docker_config"' EXIT
+  out=$(DOCKER_CONFIG=$docker_config docker login -u "$REGISTRY_USER" --password-stdin "$REGISTRY" <<<"$REGISTRY_PASS" 2>&1) \
+    || die "docker login $REGISTRY failed: $out"
+  docker tag "$IMAGE" "$REGISTRY_IMAGE"
+  out=$(DOCKER_CONFIG=$docker_config docker push "$REGISTRY_IMAGE" 2>&1) \
+    || die "docker push $REGISTRY_IMAGE failed: $(tail -n 3 <<<"$out") (registry log: $TB/registry/registry.log)"
+  rm -rf "$docker_config"
+  trap - EXIT
+  [[ $(pushed_id) == "$image_id" ]] || die "after the push, $REGISTRY_IMAGE in the registry is not $image_id"
+fi
+# Not present locally, so a test pulling it really pulls (and needs the credentials). Only this
+# tag goes: the image keeps $IMAGE.
+if docker image inspect "$REGISTRY_IMAGE" >/dev/null 2>&1; then
+  docker rmi "$REGISTRY_IMAGE" >/dev/null
+fi
+echo "testbed: registry ok: $REGISTRY (user $REGISTRY_USER), image $REGISTRY_IMAGE"
 
 echo "testbed: ready"
