@@ -1,0 +1,333 @@
+//! Remote commands through the system `ssh`, so `~/.ssh/config`, ProxyJump, the agent and
+//! known_hosts apply as they do for the user. One ControlMaster per host (sockets under a
+//! directory the caller owns, e.g. `$HOIST_HOME/ssh`) is shared by every command and, while it
+//! persists, by later hoist processes: a status poll costs a multiplexed channel, not a login.
+//!
+//! Host keys are checked as the user's ssh config says; `accept_new` (opt-in) adds
+//! `StrictHostKeyChecking=accept-new`. Checking is never turned off.
+#![deny(missing_docs)]
+
+use hoist_core::spec::sh_quote;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use tokio::io::AsyncWriteExt;
+
+/// Where to ssh: `[user@]host[:port]`, or `ssh://[user@]host[:port]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshTarget {
+    /// Login user, if given.
+    pub user: Option<String>,
+    /// Host name or ~/.ssh/config alias.
+    pub host: String,
+    /// Port, if given.
+    pub port: Option<u16>,
+}
+
+impl SshTarget {
+    /// Parse `ssh://[user@]host[:port][/]` or `[user@]host[:port]`. Values that ssh would read
+    /// as options (a leading `-`) are refused.
+    pub fn parse(s: &str) -> Option<SshTarget> {
+        let rest = s.strip_prefix("ssh://").unwrap_or(s).trim_end_matches('/');
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u.to_string()), h),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) if !h.contains(']') || h.ends_with(']') => (
+                h.trim_matches(['[', ']']).to_string(),
+                Some(p.parse().ok()?),
+            ),
+            _ => (hostport.trim_matches(['[', ']']).to_string(), None),
+        };
+        let bad = |v: &str| {
+            v.is_empty()
+                || v.starts_with('-')
+                || v.chars().any(|c| c.is_whitespace() || c.is_control())
+        };
+        if bad(&host) || user.as_deref().is_some_and(bad) {
+            return None;
+        }
+        Some(SshTarget { user, host, port })
+    }
+
+    /// Readable `user@host:port` form.
+    pub fn display(&self) -> String {
+        let mut s = String::new();
+        if let Some(u) = &self.user {
+            s.push_str(u);
+            s.push('@');
+        }
+        s.push_str(&self.host);
+        if let Some(p) = self.port {
+            s.push_str(&format!(":{p}"));
+        }
+        s
+    }
+}
+
+/// How to reach hosts.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// Directory for ControlMaster sockets (created 0700).
+    pub control_dir: PathBuf,
+    /// Private key to offer (SSH_KEY_PATH), in addition to the user's config.
+    pub identity_file: Option<PathBuf>,
+    /// Accept a host key the first time a host is seen (opt-in).
+    pub accept_new: bool,
+    /// Seconds to wait for a connection.
+    pub connect_timeout: u32,
+}
+
+impl SshOptions {
+    /// Defaults: sockets under `control_dir`, the user's keys and host-key policy.
+    pub fn new(control_dir: &Path) -> Self {
+        SshOptions {
+            control_dir: control_dir.to_path_buf(),
+            identity_file: None,
+            accept_new: false,
+            connect_timeout: 15,
+        }
+    }
+
+    /// The ssh argv (without the program) that runs the remote command line `remote` on
+    /// `target`. Each element is one argv entry: nothing here passes through a local shell.
+    pub fn argv(&self, target: &SshTarget, remote: &str) -> Vec<String> {
+        let mut a: Vec<String> = Vec::new();
+        let mut opt = |o: String| {
+            a.push("-o".into());
+            a.push(o);
+        };
+        opt("BatchMode=yes".into());
+        opt("ControlMaster=auto".into());
+        opt(format!("ControlPath={}/cm-%C", self.control_dir.display()));
+        opt("ControlPersist=300".into());
+        opt("ServerAliveInterval=30".into());
+        opt(format!("ConnectTimeout={}", self.connect_timeout));
+        if self.accept_new {
+            opt("StrictHostKeyChecking=accept-new".into());
+        }
+        if let Some(k) = &self.identity_file {
+            a.push("-i".into());
+            a.push(k.display().to_string());
+        }
+        a.push("-T".into());
+        if let Some(u) = &target.user {
+            a.push("-l".into());
+            a.push(u.clone());
+        }
+        if let Some(p) = target.port {
+            a.push("-p".into());
+            a.push(p.to_string());
+        }
+        a.push("--".into());
+        a.push(target.host.clone());
+        if !remote.is_empty() {
+            a.push(remote.to_string());
+        }
+        a
+    }
+
+    fn prepare_dir(&self) {
+        let _ = std::fs::create_dir_all(&self.control_dir);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ =
+                std::fs::set_permissions(&self.control_dir, std::fs::Permissions::from_mode(0o700));
+        }
+    }
+
+    /// A tokio command for `remote` on `target`, stdio left to the caller.
+    pub fn command(&self, target: &SshTarget, remote: &str) -> tokio::process::Command {
+        self.prepare_dir();
+        let mut c = tokio::process::Command::new("ssh");
+        c.args(self.argv(target, remote)).kill_on_drop(true);
+        c
+    }
+}
+
+/// Quote argv words into one remote command line (the remote login shell parses it).
+pub fn remote_line(words: &[&str]) -> String {
+    words
+        .iter()
+        .map(|w| sh_quote(w))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// What a remote command returned.
+#[derive(Debug, Clone)]
+pub struct RemoteOutput {
+    /// Exit status of the remote command (255: ssh itself failed).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+    /// The host that answered.
+    pub host: String,
+}
+
+/// ssh's own failures (exit 255 or a connection-level message) as opposed to the remote
+/// command's: only these move on to the next login host.
+pub fn is_connection_failure(code: i32, stderr: &str) -> bool {
+    const PATTERNS: &[&str] = &[
+        "connection timed out",
+        "connection refused",
+        "no route to host",
+        "could not resolve hostname",
+        "connection reset",
+        "name or service not known",
+        "network is unreachable",
+        "connection closed by",
+        "host key verification failed",
+    ];
+    let s = stderr.to_ascii_lowercase();
+    code == 255 || PATTERNS.iter().any(|p| s.contains(p))
+}
+
+/// A set of login hosts tried in order.
+#[derive(Debug, Clone)]
+pub struct Hosts {
+    /// Hosts, first preferred.
+    pub targets: Vec<SshTarget>,
+    /// How to reach them.
+    pub options: SshOptions,
+}
+
+impl Hosts {
+    /// Run `remote` with optional stdin on the first host that connects. `failover: false`
+    /// stays on the first host (for commands that must never run twice, such as sbatch).
+    pub async fn run(
+        &self,
+        remote: &str,
+        stdin: Option<&[u8]>,
+        failover: bool,
+    ) -> std::io::Result<RemoteOutput> {
+        let mut last: Option<RemoteOutput> = None;
+        for (i, t) in self.targets.iter().enumerate() {
+            if i > 0 && !failover {
+                break;
+            }
+            let mut c = self.options.command(t, remote);
+            c.stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+            let mut child = c
+                .spawn()
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run ssh: {e}")))?;
+            if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
+                w.write_all(data).await?;
+                drop(w);
+            }
+            let out = child.wait_with_output().await?;
+            let r = RemoteOutput {
+                code: out.status.code().unwrap_or(255),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                host: t.display(),
+            };
+            if !is_connection_failure(r.code, &r.stderr) {
+                return Ok(r);
+            }
+            last = Some(r);
+        }
+        Ok(last.unwrap_or(RemoteOutput {
+            code: 255,
+            stdout: String::new(),
+            stderr: "no login host configured".into(),
+            host: String::new(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse() {
+        assert_eq!(
+            SshTarget::parse("ssh://box"),
+            Some(SshTarget {
+                user: None,
+                host: "box".into(),
+                port: None
+            })
+        );
+        assert_eq!(
+            SshTarget::parse("me@10.0.0.1:2222"),
+            Some(SshTarget {
+                user: Some("me".into()),
+                host: "10.0.0.1".into(),
+                port: Some(2222)
+            })
+        );
+        assert_eq!(
+            SshTarget::parse("ssh://[::1]:22").map(|t| t.host),
+            Some("::1".into())
+        );
+        for bad in [
+            "ssh://",
+            "-oProxyCommand=evil",
+            "ssh://@h",
+            "h:notaport",
+            "a b",
+            "me@-x",
+        ] {
+            assert!(SshTarget::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn argv_keeps_the_host_after_double_dash_and_checks_keys() {
+        let t = SshTarget {
+            user: Some("u".into()),
+            host: "h".into(),
+            port: Some(22),
+        };
+        let o = SshOptions::new(Path::new("/x"));
+        let a = o.argv(&t, "squeue -h");
+        let dd = a.iter().position(|s| s == "--").expect("--");
+        assert_eq!(&a[dd + 1..], ["h", "squeue -h"]);
+        assert!(
+            !a.iter().any(|s| s.contains("StrictHostKeyChecking")),
+            "the user's policy applies"
+        );
+        let accept = SshOptions {
+            accept_new: true,
+            ..o
+        };
+        assert!(
+            accept
+                .argv(&t, "")
+                .iter()
+                .any(|s| s == "StrictHostKeyChecking=accept-new")
+        );
+    }
+
+    #[test]
+    fn remote_lines_are_quoted() {
+        assert_eq!(
+            remote_line(&["cat", "/a b/c", "$(id)", "it's"]),
+            "cat '/a b/c' '$(id)' 'it'\"'\"'s'"
+        );
+    }
+
+    #[test]
+    fn only_ssh_failures_fail_over() {
+        assert!(is_connection_failure(255, ""));
+        assert!(is_connection_failure(
+            1,
+            "ssh: connect to host x port 22: Connection refused"
+        ));
+        assert!(!is_connection_failure(
+            1,
+            "sbatch: error: invalid partition specified"
+        ));
+    }
+}
