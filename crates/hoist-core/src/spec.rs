@@ -429,6 +429,19 @@ pub struct PlatformOptions {
     /// Options of the Docker platform.
     #[serde(default)]
     pub docker: DockerOptions,
+    /// Options of the SLURM platform.
+    #[serde(default)]
+    pub slurm: SlurmOptions,
+}
+
+/// Options of the SLURM platform: where the job was submitted, so later verbs go back there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlurmOptions {
+    /// Login hosts the job was submitted through.
+    pub hosts: Vec<String>,
+    /// Login user.
+    pub user: Option<String>,
 }
 
 /// When to pull an image.

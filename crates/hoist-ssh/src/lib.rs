@@ -186,6 +186,33 @@ pub fn is_connection_failure(code: i32, stderr: &str) -> bool {
     code == 255 || PATTERNS.iter().any(|p| s.contains(p))
 }
 
+/// ssh failures that happen before the remote command could start (the command certainly
+/// did not run), so even a command that must never run twice may move to the next host.
+pub fn never_connected(stderr: &str) -> bool {
+    const PATTERNS: &[&str] = &[
+        "connection refused",
+        "could not resolve hostname",
+        "name or service not known",
+        "no route to host",
+        "network is unreachable",
+        "host key verification failed",
+        "permission denied (",
+        "connection timed out during banner exchange",
+        "connect to host",
+    ];
+    let s = stderr.to_ascii_lowercase();
+    PATTERNS.iter().any(|p| s.contains(p))
+}
+
+/// When [`Hosts::run`] may try the next host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failover {
+    /// On any connection-level failure (safe for reads).
+    Always,
+    /// Only when the command cannot have started (for sbatch and other non-idempotent work).
+    BeforeStart,
+}
+
 /// A set of login hosts tried in order.
 #[derive(Debug, Clone)]
 pub struct Hosts {
@@ -196,17 +223,20 @@ pub struct Hosts {
 }
 
 impl Hosts {
-    /// Run `remote` with optional stdin on the first host that connects. `failover: false`
-    /// stays on the first host (for commands that must never run twice, such as sbatch).
+    /// Run `remote` with optional stdin on the first host that connects, moving on as
+    /// `failover` allows.
     pub async fn run(
         &self,
         remote: &str,
         stdin: Option<&[u8]>,
-        failover: bool,
+        failover: Failover,
     ) -> std::io::Result<RemoteOutput> {
         let mut last: Option<RemoteOutput> = None;
-        for (i, t) in self.targets.iter().enumerate() {
-            if i > 0 && !failover {
+        for t in &self.targets {
+            if let Some(prev) = &last
+                && failover == Failover::BeforeStart
+                && !never_connected(&prev.stderr)
+            {
                 break;
             }
             let mut c = self.options.command(t, remote);
@@ -316,6 +346,41 @@ mod tests {
             remote_line(&["cat", "/a b/c", "$(id)", "it's"]),
             "cat '/a b/c' '$(id)' 'it'\"'\"'s'"
         );
+    }
+
+    #[test]
+    fn only_unstarted_commands_fail_over_before_start() {
+        assert!(never_connected(
+            "ssh: connect to host 10.0.0.9 port 22: Connection refused"
+        ));
+        assert!(never_connected(
+            "ssh: Could not resolve hostname nohost: Name or service not known"
+        ));
+        assert!(
+            !never_connected("client_loop: send disconnect: Broken pipe"),
+            "a dropped session may have run the command"
+        );
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn fails_over_past_a_refused_host() {
+        let dir = std::env::temp_dir().join(format!("hoist-ssh-test-{}", std::process::id()));
+        let hosts = Hosts {
+            targets: vec![
+                SshTarget::parse("127.0.0.1:1").expect("t1"),
+                SshTarget::parse("127.0.0.1:1").expect("t2"),
+            ],
+            options: SshOptions {
+                connect_timeout: 2,
+                ..SshOptions::new(&dir)
+            },
+        };
+        let out = hosts
+            .run("true", None, Failover::BeforeStart)
+            .await
+            .expect("ssh runs");
+        assert_eq!(out.code, 255);
+        assert!(never_connected(&out.stderr), "{}", out.stderr);
     }
 
     #[test]

@@ -37,6 +37,7 @@ pub use hoist_store;
 pub const PLATFORMS: &[(&str, &[&str])] = &[
     ("local", &["host", "process"]),
     ("docker", &["local-docker", "remote-docker"]),
+    ("slurm", &[]),
 ];
 
 /// Errors of the library verbs. [`HoistError::exit_code`] gives the CLI's exit code.
@@ -326,6 +327,58 @@ impl Hoist {
                     }
                 }
                 Ok(Box::new(hoist_docker::DockerPlatform::new(&self.home, ds)?))
+            }
+            "slurm" => {
+                let mut ss = hoist_slurm::SlurmSettings::default();
+                let known = "hosts (string or list), user, partition, account, base_dir, ssh_key (strings), time_hours, timeout_hours (numbers), cpus_per_task, max_gpus_per_node (integers), requeue, accept_new_host_keys (booleans)";
+                let num =
+                    |v: &toml::Value| v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+                for (k, v) in &settings {
+                    match (k.as_str(), v) {
+                        ("hosts", toml::Value::String(h)) => {
+                            ss.hosts = h
+                                .split(',')
+                                .map(|s| s.trim().to_string())
+                                .filter(|s| !s.is_empty())
+                                .collect()
+                        }
+                        ("hosts", toml::Value::Array(a)) => {
+                            ss.hosts = a
+                                .iter()
+                                .filter_map(|v| v.as_str().map(str::to_string))
+                                .collect()
+                        }
+                        ("user", toml::Value::String(x)) => ss.user = Some(x.clone()),
+                        ("partition", toml::Value::String(x)) => ss.partition = Some(x.clone()),
+                        ("account", toml::Value::String(x)) => ss.account = Some(x.clone()),
+                        ("base_dir", toml::Value::String(x)) => ss.base_dir = Some(x.clone()),
+                        ("ssh_key", toml::Value::String(x)) => ss.ssh_key = Some(x.clone()),
+                        ("time_hours", v) if num(v).is_some() => ss.time_hours = num(v),
+                        ("timeout_hours", v) if num(v).is_some() => ss.timeout_hours = num(v),
+                        ("cpus_per_task", toml::Value::Integer(i)) => {
+                            ss.cpus_per_task = Some(*i as u32)
+                        }
+                        ("max_gpus_per_node", toml::Value::Integer(i)) => {
+                            ss.max_gpus_per_node = Some(*i as u32)
+                        }
+                        ("requeue", toml::Value::Boolean(b)) => ss.requeue = Some(*b),
+                        ("accept_new_host_keys", toml::Value::Boolean(b)) => {
+                            ss.accept_new_host_keys = *b
+                        }
+                        _ => return Err(unknown(k, known)),
+                    }
+                }
+                if let Some(spec) = pinned {
+                    let o = &spec.platform_options.slurm;
+                    if !o.hosts.is_empty() {
+                        ss.hosts = o.hosts.clone();
+                        ss.user = o.user.clone().or(ss.user);
+                    }
+                }
+                Ok(Box::new(hoist_slurm::SlurmPlatform::new(
+                    &self.home,
+                    ss.with_env()?,
+                )?))
             }
             other => Err(InputError::new(format!("platform {other} is not available"), "").into()),
         }

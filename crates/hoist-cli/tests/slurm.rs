@@ -1,0 +1,376 @@
+//! The SLURM platform against a real SLURM cluster on loopback, reached over ssh as a user
+//! would configure it (scripts/testbed.sh: Host hoist-testbed-slurm, user hoistuser).
+
+mod harness;
+use harness::*;
+use std::io::Read;
+
+const LOGIN: &str = "hoist-testbed-slurm";
+
+/// A test store whose SLURM jobs are cancelled when the test ends, pass or fail.
+struct SEnv(Env);
+
+impl std::ops::Deref for SEnv {
+    type Target = Env;
+    fn deref(&self) -> &Env {
+        &self.0
+    }
+}
+
+impl Drop for SEnv {
+    fn drop(&mut self) {
+        let o = self.scmd(&["ls", "--json"]).output();
+        let jobs: Vec<serde_json::Value> = o
+            .ok()
+            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
+            .unwrap_or_default();
+        let ids: Vec<String> = jobs
+            .iter()
+            .filter(|j| j["platform"] == "slurm")
+            .filter_map(|j| j["backend_job_id"].as_str().map(str::to_string))
+            .collect();
+        if !ids.is_empty() {
+            let _ = std::process::Command::new("ssh")
+                .args([
+                    "-o",
+                    "BatchMode=yes",
+                    LOGIN,
+                    &format!("scancel {}", ids.join(" ")),
+                ])
+                .output();
+        }
+    }
+}
+
+impl SEnv {
+    /// hoist with the TAO SLURM variables set as a user would export them.
+    fn scmd(&self, args: &[&str]) -> std::process::Command {
+        let mut c = self.0.cmd(args);
+        c.env("SLURM_HOSTNAME", LOGIN)
+            .env("SLURM_USER", "hoistuser")
+            .env("SLURM_PARTITION", "debug")
+            .env("SLURM_CPUS_PER_TASK", "1")
+            .env_remove("SLURM_ACCOUNT")
+            .env_remove("SLURM_TIME_HOURS")
+            .env_remove("SLURM_BASE_RESULTS_DIR")
+            .env_remove("SLURM_CONF");
+        c
+    }
+
+    fn srun(&self, args: &[&str]) -> Out {
+        Out(self.scmd(args).output().expect("hoist"))
+    }
+
+    fn ssubmit(&self, extra: &[&str], cmd: &[&str]) -> String {
+        let mut a = vec!["run", "-d", "--platform", "slurm"];
+        a.extend_from_slice(extra);
+        a.push("--");
+        a.extend_from_slice(cmd);
+        let o = self.srun(&a);
+        assert_eq!(o.code(), 0, "submit: {}", o.stderr());
+        o.stdout().trim().to_string()
+    }
+}
+
+fn senv() -> SEnv {
+    let ok = std::process::Command::new("ssh")
+        .args(["-o", "BatchMode=yes", LOGIN, "sinfo -h"])
+        .output()
+        .expect("ssh");
+    assert!(
+        ok.status.success(),
+        "the SLURM testbed is not up ({}): run scripts/testbed.sh",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    SEnv(Env::new())
+}
+
+fn remote(cmd: &str) -> String {
+    let o = std::process::Command::new("ssh")
+        .args(["-o", "BatchMode=yes", LOGIN, cmd])
+        .output()
+        .expect("ssh");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn run_follows_and_mirrors_the_exit_code() {
+    let e = senv();
+    let o = e.srun(&[
+        "run",
+        "--platform",
+        "slurm",
+        "--name",
+        "s1",
+        "--",
+        "sh",
+        "-c",
+        "echo hello from $SLURMD_NODENAME; echo to-stderr >&2; exit 3",
+    ]);
+    assert_eq!(o.code(), 3, "{}", o.stderr());
+    assert!(
+        o.stdout().contains("hello from node") && o.stdout().contains("to-stderr"),
+        "{}",
+        o.stdout()
+    );
+    let s: serde_json::Value =
+        serde_json::from_str(&e.srun(&["status", "s1", "--json"]).stdout()).expect("json");
+    assert_eq!(
+        (s["status"].as_str(), s["exit_code"].as_i64()),
+        (Some("Error"), Some(3))
+    );
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("FAILED")),
+        "{s}"
+    );
+    let show: serde_json::Value =
+        serde_json::from_str(&e.srun(&["show", "s1", "--json"]).stdout()).expect("show");
+    assert_eq!(show["backend_identity"], "slurm:ci@hoistuser");
+    // A later shell without the SLURM variables goes back to the same login host.
+    let later = e.run(&["logs", "s1", "--tail", "1"]);
+    assert_eq!(later.code(), 0, "{}", later.stderr());
+}
+
+#[test]
+fn multi_node_rendezvous_env_and_secrets_stay_in_the_env_file() {
+    let e = senv();
+    let secret = "hf_slurm_secret_4242";
+    let id = e.ssubmit(&["--nodes", "2", "--gpus", "2", "--env", &format!("HF_TOKEN={secret}")], &["sh", "-c", "echo rank=$NODE_RANK ws=$WORLD_SIZE nn=$NNODES gpn=$NUM_GPU_PER_NODE np=$NPROC_PER_NODE master=$MASTER_ADDR port=$MASTER_PORT gpus=$CUDA_VISIBLE_DEVICES tok=${#HF_TOKEN}"]);
+    let w = e.srun(&["wait", &id]);
+    assert_eq!(w.code(), 0, "{}", w.stderr());
+    let mut lines: Vec<String> = e
+        .srun(&["logs", &id])
+        .stdout()
+        .lines()
+        .filter(|l| l.starts_with("rank="))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    let tok = secret.len();
+    assert_eq!(
+        lines,
+        vec![
+            format!("rank=0 ws=2 nn=2 gpn=2 np=2 master=node1 port=29500 gpus=0,1 tok={tok}"),
+            format!("rank=1 ws=2 nn=2 gpn=2 np=2 master=node1 port=29500 gpus=0,1 tok={tok}"),
+        ]
+    );
+    let dir = format!("hoist/jobs/{id}");
+    assert_eq!(remote(&format!("stat -c %a {dir}/env")).trim(), "600");
+    assert_eq!(
+        remote(&format!(
+            "grep -l {secret} {dir}/job.sbatch {dir}/entrypoint.sh; true"
+        ))
+        .trim(),
+        "",
+        "only the env file holds the secret"
+    );
+    for (path, bytes) in all_bytes(&e.home()) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(secret),
+            "secret in {}",
+            path.display()
+        );
+    }
+    let sbatch = remote(&format!("cat {dir}/job.sbatch"));
+    for want in [
+        "--nodes=2",
+        "--gres=gpu:2",
+        "--ntasks-per-node=1",
+        "--requeue",
+        &format!("--comment=hoist:{id}"),
+    ] {
+        assert!(sbatch.contains(want), "{want} in\n{sbatch}");
+    }
+}
+
+#[test]
+fn cancel_pending_reasons_and_follow_from_another_process() {
+    let e = senv();
+    // Two jobs that each take the whole cluster: the second waits, and says why.
+    let first = e.ssubmit(
+        &["--nodes", "2", "--gpus", "2"],
+        &["sh", "-c", "echo started; sleep 300"],
+    );
+    let second = e.ssubmit(&["--nodes", "2", "--gpus", "2"], &["true"]);
+    e.wait_status(&first, "Running");
+    let mut f = e
+        .scmd(&["logs", "-f", &first])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("follow");
+    let mut out = f.stdout.take().expect("stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 64];
+    while !String::from_utf8_lossy(&seen).contains("started") {
+        let n = out.read(&mut buf).expect("read");
+        assert!(n > 0, "follow ended early");
+        seen.extend_from_slice(&buf[..n]);
+    }
+    wait_for("a pending reason", || {
+        let s: serde_json::Value =
+            serde_json::from_str(&e.srun(&["status", &second, "--json"]).stdout())
+                .unwrap_or_default();
+        s["status"] == "Pending"
+            && s["message"]
+                .as_str()
+                .is_some_and(|m| m.contains('(') && !m.contains("None"))
+    });
+    let c = e.srun(&["cancel", &first]);
+    assert_eq!(c.code(), 0, "{}", c.stderr());
+    assert_eq!(e.status(&first), "Canceled");
+    assert!(
+        f.wait().expect("follow").success(),
+        "follow ends when the job does"
+    );
+    assert!(
+        e.srun(&["cancel", &first])
+            .stdout()
+            .contains("already ended")
+    );
+    assert_eq!(
+        e.srun(&["wait", &second]).code(),
+        0,
+        "the queued job runs once the first is gone"
+    );
+    let slurm_id = e.status_json(&first)["backend_job_id"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    // sacct catches up with the controller a moment later.
+    wait_for("sacct to record the cancel", || {
+        remote(&format!("sacct -X -n -P -j {slurm_id} -o State")).starts_with("CANCELLED")
+    });
+}
+
+#[test]
+fn impossible_requests_are_refused_before_queueing() {
+    let e = senv();
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
+        (&["--gpus", "3"], &[], "node configuration is not available"),
+        (
+            &[],
+            &[("SLURM_PARTITION", "short"), ("SLURM_TIME_HOURS", "1")],
+            "MaxTime",
+        ),
+        (
+            &[],
+            &[("SLURM_PARTITION", "nosuchpartition")],
+            "does not exist",
+        ),
+        (&["--gpus", "0,1"], &[], "device ids"),
+    ];
+    for (flags, env, needle) in cases {
+        let mut a = vec!["run", "--platform", "slurm"];
+        a.extend_from_slice(flags);
+        a.extend_from_slice(&["--", "true"]);
+        let mut c = e.scmd(&a);
+        for (k, v) in *env {
+            c.env(k, v);
+        }
+        let o = Out(c.output().expect("run"));
+        assert_eq!(o.code(), 2, "{flags:?} {env:?}: {}", o.stderr());
+        assert!(o.stderr().contains(needle), "{needle}: {}", o.stderr());
+    }
+    assert!(e.ls().is_empty(), "refused requests leave no row");
+}
+
+#[test]
+fn kill_9_during_a_slurm_submit_is_reconciled() {
+    let e = senv();
+    let mut buf = [0u8; 256];
+    for (point, name, outcome) in [
+        ("after-submit", "sadopt", "adopted"),
+        ("after-insert", "sfence", "abandoned"),
+    ] {
+        let mut c = e
+            .scmd(&[
+                "run",
+                "-d",
+                "--platform",
+                "slurm",
+                "--name",
+                name,
+                "--",
+                "echo",
+                "ran",
+            ])
+            .env("HOIST_FAILPOINT", point)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let mut err = c.stderr.take().expect("stderr");
+        let mut seen = String::new();
+        while !seen.contains(&format!("failpoint {point}")) {
+            let n = err.read(&mut buf).expect("read");
+            assert!(n > 0, "hoist exited before the failpoint: {seen}");
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        c.kill().expect("kill -9");
+        let _ = c.wait();
+        let r = e.srun(&["reconcile"]);
+        assert!(
+            r.stdout().contains(&format!("{name} {outcome}")),
+            "{}: {}",
+            r.stdout(),
+            r.stderr()
+        );
+    }
+    assert_eq!(e.srun(&["wait", "sadopt"]).code(), 0);
+    assert!(e.srun(&["logs", "sadopt"]).stdout().contains("ran"));
+    assert_eq!(e.status("sfence"), "Error");
+    assert_eq!(e.ls().len(), 2, "no duplicate");
+}
+
+#[test]
+fn failover_to_the_next_login_host_and_preflight() {
+    let e = senv();
+    let o = e
+        .scmd(&["run", "--platform", "slurm", "--", "echo", "failed-over"])
+        .env("SLURM_HOSTNAME", format!("127.0.0.1:1,{LOGIN}"))
+        .output()
+        .expect("run");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("failed-over"));
+    let p = e.srun(&[
+        "preflight",
+        "--platform",
+        "slurm",
+        "--path",
+        "home=/home/hoistuser",
+        "--path",
+        "gone=lustre:///no/such/place",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&p.stdout()).expect("json");
+    assert_eq!(p.code(), 1, "{v}");
+    let check = |n: &str| {
+        v["checks"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == n).cloned())
+            .unwrap_or_else(|| panic!("{n}: {v}"))
+    };
+    assert_eq!(check("ssh")["ok"], true);
+    assert_eq!(check("slurm tools")["ok"], true);
+    assert_eq!(check("partition")["ok"], true);
+    assert_eq!(check("path home")["ok"], true);
+    assert_eq!(check("path gone")["ok"], false);
+    let down = e
+        .scmd(&["preflight", "--platform", "slurm", "--json"])
+        .env("SLURM_HOSTNAME", "127.0.0.1:1")
+        .output()
+        .expect("run");
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&down.stdout).contains("BatchMode"),
+        "{}",
+        String::from_utf8_lossy(&down.stdout)
+    );
+}

@@ -1,0 +1,798 @@
+//! The SLURM platform: jobs staged on the cluster's shared filesystem and submitted with
+//! sbatch on a login node reached over ssh ([`hoist_ssh`]: one shared ControlMaster per host,
+//! failover across `SLURM_HOSTNAME`'s list for everything but sbatch).
+//!
+//! Layout under the base directory (`SLURM_BASE_RESULTS_DIR`, default `~/hoist` on the
+//! cluster): `jobs/<id>/{job.sbatch,entrypoint.sh,env}` (env is mode 0600 and the only place
+//! secret values exist), `jobs/<id>/slurm-logs/hoist-<id>-<slurm id>/main.{out,err}`, and
+//! `results/` (TAO_RESULTS_ROOT).
+#![deny(missing_docs)]
+
+pub mod script;
+pub mod state;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use hoist_core::failure::{ErrClass, FailureInput, PlatformFinding};
+use hoist_core::platform::PreflightRequest;
+use hoist_core::spec::sh_quote;
+use hoist_core::{
+    BoxLogStream, CancelOutcome, InputError, JobRecord, JobStatus, LaunchRecovery, Platform,
+    PlatformError, PreflightCheck, StatusReport, SubmitRequest, Submitted,
+};
+use hoist_ssh::{Failover, Hosts, RemoteOutput, SshOptions, SshTarget};
+use script::ScriptSettings;
+use std::collections::HashMap;
+use std::path::Path;
+use tokio::sync::OnceCell;
+
+/// Everything the platform is configured with (profile settings, then the TAO env names).
+#[derive(Debug, Clone, Default)]
+pub struct SlurmSettings {
+    /// Login hosts, first preferred (`SLURM_HOSTNAME`, comma-separated).
+    pub hosts: Vec<String>,
+    /// Login user (`SLURM_USER`).
+    pub user: Option<String>,
+    /// Partition(s) (`SLURM_PARTITION`).
+    pub partition: Option<String>,
+    /// Account (`SLURM_ACCOUNT`; else what sacctmgr says for the user).
+    pub account: Option<String>,
+    /// Base directory on the shared filesystem (`SLURM_BASE_RESULTS_DIR`).
+    pub base_dir: Option<String>,
+    /// Wall time, hours (`SLURM_TIME_HOURS`, default 4).
+    pub time_hours: Option<f64>,
+    /// Inner timeout, hours (`SLURM_TIMEOUT_HOURS`, default time − 0.2).
+    pub timeout_hours: Option<f64>,
+    /// CPUs per task (`SLURM_CPUS_PER_TASK`).
+    pub cpus_per_task: Option<u32>,
+    /// GPUs per node (`SLURM_MAX_GPUS_PER_NODE`, default 8).
+    pub max_gpus_per_node: Option<u32>,
+    /// `--requeue` (`SLURM_USE_REQUEUE`, default on).
+    pub requeue: Option<bool>,
+    /// Private key (`SSH_KEY_PATH`).
+    pub ssh_key: Option<String>,
+    /// Accept unknown host keys on first sight (opt-in).
+    pub accept_new_host_keys: bool,
+}
+
+impl SlurmSettings {
+    /// Fill what the profile left open from the TAO environment names.
+    pub fn with_env(mut self) -> Result<Self, InputError> {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let num = |k: &str| -> Result<Option<f64>, InputError> {
+            env(k)
+                .map(|v| {
+                    v.trim().parse::<f64>().map_err(|_| {
+                        InputError::new(
+                            format!("{k}={v} is not a number"),
+                            format!("set {k} to a number of hours, e.g. 4"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        if self.hosts.is_empty() {
+            self.hosts = env("SLURM_HOSTNAME")
+                .or_else(|| env("SSH_HOST"))
+                .map(|h| {
+                    h.split(',')
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        self.user = self
+            .user
+            .or_else(|| env("SLURM_USER"))
+            .or_else(|| env("SSH_USER"));
+        self.partition = self.partition.or_else(|| env("SLURM_PARTITION"));
+        self.account = self.account.or_else(|| env("SLURM_ACCOUNT"));
+        self.base_dir = self.base_dir.or_else(|| env("SLURM_BASE_RESULTS_DIR"));
+        self.time_hours = match self.time_hours {
+            Some(t) => Some(t),
+            None => num("SLURM_TIME_HOURS")?,
+        };
+        self.timeout_hours = match self.timeout_hours {
+            Some(t) => Some(t),
+            None => num("SLURM_TIMEOUT_HOURS")?,
+        };
+        self.cpus_per_task = match self.cpus_per_task {
+            Some(c) => Some(c),
+            None => num("SLURM_CPUS_PER_TASK")?.map(|c| c as u32),
+        };
+        self.max_gpus_per_node = match self.max_gpus_per_node {
+            Some(g) => Some(g),
+            None => num("SLURM_MAX_GPUS_PER_NODE")?.map(|g| g as u32),
+        };
+        self.requeue = self.requeue.or_else(|| {
+            env("SLURM_USE_REQUEUE").map(|v| !matches!(v.as_str(), "0" | "false" | "no"))
+        });
+        self.ssh_key = self.ssh_key.or_else(|| env("SSH_KEY_PATH"));
+        self.accept_new_host_keys |=
+            env("HOIST_SSH_ACCEPT_NEW").is_some_and(|v| v == "1" || v == "true");
+        Ok(self)
+    }
+
+    fn script(&self, account: Option<String>) -> ScriptSettings {
+        let time = self.time_hours.unwrap_or(4.0);
+        ScriptSettings {
+            partition: self.partition.clone(),
+            account,
+            time_hours: time,
+            timeout_hours: Some(self.timeout_hours.unwrap_or(time - 0.2)),
+            cpus_per_task: self.cpus_per_task,
+            max_gpus_per_node: self.max_gpus_per_node.unwrap_or(8),
+            requeue: self.requeue.unwrap_or(true),
+        }
+    }
+}
+
+/// Jobs on one SLURM cluster.
+pub struct SlurmPlatform {
+    settings: SlurmSettings,
+    hosts: Hosts,
+    cluster: OnceCell<(String, String)>,
+}
+
+impl SlurmPlatform {
+    /// Configure; contacts nothing. Missing login settings are an input error with the fix.
+    pub fn new(home: &Path, settings: SlurmSettings) -> Result<Self, PlatformError> {
+        if settings.hosts.is_empty() {
+            return Err(InputError::new("no SLURM login host is configured", "export SLURM_HOSTNAME=login1[,login2] and SLURM_USER, or set hosts in a slurm profile").into());
+        }
+        let mut targets = Vec::new();
+        for h in &settings.hosts {
+            let mut t = SshTarget::parse(h).ok_or_else(|| {
+                InputError::new(
+                    format!("bad SLURM login host {h:?}"),
+                    "use host, user@host or host:port",
+                )
+            })?;
+            if t.user.is_none() {
+                t.user = settings.user.clone();
+            }
+            targets.push(t);
+        }
+        let mut options = SshOptions::new(&home.join("ssh"));
+        options.identity_file = settings.ssh_key.clone().map(Into::into);
+        options.accept_new = settings.accept_new_host_keys;
+        Ok(SlurmPlatform {
+            settings,
+            hosts: Hosts { targets, options },
+            cluster: OnceCell::new(),
+        })
+    }
+
+    async fn run(&self, remote: &str) -> Result<RemoteOutput, PlatformError> {
+        let out = self
+            .hosts
+            .run(remote, None, Failover::Always)
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
+            return Err(self.unreachable(&out.stderr));
+        }
+        Ok(out)
+    }
+
+    fn unreachable(&self, why: &str) -> PlatformError {
+        PlatformError::Unreachable {
+            what: format!("SLURM login host {}", self.hosts.targets.iter().map(SshTarget::display).collect::<Vec<_>>().join(", ")),
+            why: why.trim().lines().last().unwrap_or("ssh failed").to_string(),
+            hint: "check `ssh -o BatchMode=yes HOST true` works without a prompt (key in the agent or SSH_KEY_PATH, host key in known_hosts)".into(),
+        }
+    }
+
+    /// ClusterName and the remote user's home, asked once per process.
+    async fn cluster(&self) -> Result<&(String, String), PlatformError> {
+        self.cluster
+            .get_or_try_init(|| async {
+                let out = self.run("scontrol show config | sed -n 's/^ClusterName *= *//p'; printf '%s\\n' \"$HOME\"").await?;
+                let mut lines = out.stdout.lines();
+                let name = lines.next().unwrap_or("").trim().to_string();
+                let home = lines.next().unwrap_or("").trim().to_string();
+                if name.is_empty() {
+                    return Err(PlatformError::Failed { message: format!("no SLURM on {}: scontrol printed no ClusterName ({})", out.host, out.stderr.trim()), hint: "is this a SLURM login node? scontrol must be on PATH for non-interactive ssh".into() });
+                }
+                Ok((name, home))
+            })
+            .await
+    }
+
+    async fn base_dir(&self) -> Result<String, PlatformError> {
+        let (_, home) = self.cluster().await?;
+        Ok(match &self.settings.base_dir {
+            Some(b) if b.starts_with('/') => b.trim_end_matches('/').to_string(),
+            Some(b) => format!("{home}/{}", b.trim_end_matches('/')),
+            None => format!("{home}/hoist"),
+        })
+    }
+
+    fn job_dir(base: &str, job_id: &str) -> String {
+        format!("{base}/jobs/{job_id}")
+    }
+
+    fn pinned_base(job: &JobRecord) -> Option<String> {
+        job.results_location
+            .as_deref()
+            .and_then(|r| r.strip_prefix("lustre://"))
+            .and_then(|r| r.strip_suffix(&format!("/results/{}", job.job_id)))
+            .map(str::to_string)
+    }
+
+    /// The user's default account when none is configured: what sacctmgr reports.
+    async fn account(&self) -> Option<String> {
+        if let Some(a) = &self.settings.account {
+            return Some(a.clone());
+        }
+        let out = self
+            .run("sacctmgr -nP show assoc where user=\"$(id -un)\" format=account")
+            .await
+            .ok()?;
+        out.stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string)
+    }
+
+    /// Refuse what the cluster can never run: unknown partitions, a time over MaxTime.
+    async fn check_request(
+        &self,
+        s: &ScriptSettings,
+        gpus_per_node: u32,
+    ) -> Result<(), PlatformError> {
+        let Some(parts) = &s.partition else {
+            return Ok(());
+        };
+        let names: Vec<&str> = parts
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        let cmd = names
+            .iter()
+            .map(|p| format!("scontrol show partition -o {} 2>&1", sh_quote(p)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let out = self.run(&cmd).await?;
+        let want = (s.time_hours * 60.0).ceil() as u64;
+        for (name, line) in names.iter().zip(out.stdout.lines()) {
+            if !line.contains("PartitionName=") {
+                return Err(InputError::new(
+                    format!(
+                        "partition {name:?} does not exist on this cluster ({})",
+                        line.trim()
+                    ),
+                    "list partitions with sinfo -s, and set SLURM_PARTITION",
+                )
+                .into());
+            }
+            if let Some(Some(max)) = state::partition_max_minutes(line)
+                && want > max
+            {
+                return Err(InputError::new(
+                    format!(
+                        "a {} wall time exceeds partition {name}'s MaxTime of {}",
+                        script::slurm_time(s.time_hours),
+                        script::slurm_time(max as f64 / 60.0)
+                    ),
+                    format!(
+                        "lower SLURM_TIME_HOURS to at most {:.2}, or choose another partition",
+                        max as f64 / 60.0
+                    ),
+                )
+                .into());
+            }
+        }
+        if gpus_per_node > s.max_gpus_per_node {
+            return Err(InputError::new(
+                format!(
+                    "{gpus_per_node} GPUs per node exceeds this cluster's {} per node",
+                    s.max_gpus_per_node
+                ),
+                "ask for fewer GPUs, or set SLURM_MAX_GPUS_PER_NODE",
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// State of SLURM jobs: squeue for those in the queue, sacct (or scontrol) for the rest.
+    async fn states(
+        &self,
+        ids: &[String],
+    ) -> Result<HashMap<String, (String, String, Option<i32>, Option<i32>)>, PlatformError> {
+        let mut map = HashMap::new();
+        if ids.is_empty() {
+            return Ok(map);
+        }
+        let q = self.run("squeue -h -u \"$(id -un)\" -o '%i|%T|%r'").await?;
+        for e in state::parse_squeue(&q.stdout) {
+            if ids.contains(&e.id) {
+                map.insert(e.id, (e.state, e.reason, None, None));
+            }
+        }
+        let gone: Vec<String> = ids
+            .iter()
+            .filter(|i| !map.contains_key(*i))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(map);
+        }
+        // Jobs that left the queue: scontrol first (exact ExitCode while the controller still
+        // holds the job; sacct lags behind it right after the end), sacct for purged ones.
+        let ask = gone
+            .iter()
+            .map(|i| format!("scontrol show job -o {} 2>/dev/null", sh_quote(i)))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let sc = self.run(&format!("{ask}; true")).await?;
+        for line in sc.stdout.lines() {
+            if let Some(e) = state::parse_scontrol_job(line) {
+                map.insert(
+                    e.id.clone(),
+                    (e.state, String::new(), e.exit_code, e.signal),
+                );
+            }
+        }
+        let purged: Vec<&String> = gone.iter().filter(|i| !map.contains_key(*i)).collect();
+        if !purged.is_empty() {
+            let list = purged
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(",");
+            let a = self
+                .run(&format!(
+                    "sacct -X -n -P -j {} -o JobIDRaw,State,ExitCode",
+                    sh_quote(&list)
+                ))
+                .await?;
+            if a.code == 0 {
+                for e in state::parse_sacct(&a.stdout) {
+                    map.insert(
+                        e.id.clone(),
+                        (e.state, String::new(), e.exit_code, e.signal),
+                    );
+                }
+            }
+        }
+        Ok(map)
+    }
+
+    fn log_dir(job: &JobRecord) -> Option<String> {
+        let base = Self::pinned_base(job)?;
+        let slurm_id = job.backend_job_id.as_deref()?;
+        Some(format!(
+            "{}/slurm-logs/{}-{slurm_id}",
+            Self::job_dir(&base, &job.job_id),
+            script::job_name(&job.job_id)
+        ))
+    }
+}
+
+#[async_trait]
+impl Platform for SlurmPlatform {
+    fn name(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn pin(&self, spec: &mut hoist_core::JobSpec) {
+        spec.platform_options.slurm.hosts = self.settings.hosts.clone();
+        spec.platform_options.slurm.user = self.settings.user.clone();
+    }
+
+    async fn identity(&self) -> Result<String, PlatformError> {
+        let (cluster, _) = self.cluster().await?;
+        let user = self
+            .hosts
+            .targets
+            .first()
+            .and_then(|t| t.user.clone())
+            .unwrap_or_default();
+        Ok(format!("slurm:{cluster}@{user}"))
+    }
+
+    async fn dry_run(&self, req: &SubmitRequest) -> Result<String, PlatformError> {
+        // The base directory is shown as configured: resolving ~ would need the cluster.
+        let base = self
+            .settings
+            .base_dir
+            .clone()
+            .unwrap_or_else(|| "$HOME/hoist".into());
+        let dir = Self::job_dir(&base, &req.job_id);
+        let r = script::render(
+            req,
+            &dir,
+            &format!("{base}/results"),
+            &self.settings.script(self.settings.account.clone()),
+        )?;
+        Ok(format!(
+            "# {dir}/job.sbatch\n{}\n# {dir}/entrypoint.sh\n{}\n# {dir}/env (mode 0600)\n{}",
+            r.sbatch,
+            r.entrypoint,
+            script::shown_env(req)
+        ))
+    }
+
+    async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
+        let base = self.base_dir().await?;
+        let account = self.account().await;
+        let s = self.settings.script(account);
+        let dir = Self::job_dir(&base, &req.job_id);
+        let results = format!("{base}/results");
+        let r = script::render(req, &dir, &results, &s)?;
+        self.check_request(&s, r.gpus_per_node).await?;
+        // sbatch moves to another host only if it cannot have started; a lost answer is
+        // settled by the job's unique name (recover_launch), never by submitting again.
+        let out = self
+            .hosts
+            .run(
+                "sh -s",
+                Some(script::stage_and_submit(&dir, &r).as_bytes()),
+                Failover::BeforeStart,
+            )
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        let Some(id) = state::parse_sbatch(&out.stdout).filter(|_| out.code == 0) else {
+            if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
+                return Err(self.unreachable(&out.stderr));
+            }
+            let msg = out.stderr.trim().to_string();
+            let lower = msg.to_ascii_lowercase();
+            let refused = [
+                "invalid partition",
+                "node configuration is not available",
+                "invalid account",
+                "time limit",
+                "invalid generic resource",
+                "more processors than permitted",
+            ];
+            if refused.iter().any(|p| lower.contains(p)) {
+                return Err(InputError::new(format!("SLURM refused the job: {msg}"), "check partition, account, GPUs per node and time against `sinfo` and `sacctmgr show assoc`").into());
+            }
+            return Err(PlatformError::Failed {
+                message: format!("sbatch failed on {}: {msg}", out.host),
+                hint: "run the staged job.sbatch by hand on the login node to see why".into(),
+            });
+        };
+        Ok(Submitted {
+            backend_job_id: id,
+            backend_identity: self.identity().await?,
+            results_location: Some(format!("lustre://{results}/{}", req.job_id)),
+            status: JobStatus::Pending,
+            message: format!(
+                "submitted from {} ({} node(s), {} GPU(s) per node)",
+                out.host, r.nodes, r.gpus_per_node
+            ),
+        })
+    }
+
+    async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
+        let name = script::job_name(&job.job_id);
+        let out = self.run(&format!("squeue -h -u \"$(id -un)\" --name={n} -o %i; sacct -X -n -P --name={n} -o JobIDRaw 2>/dev/null", n = sh_quote(&name))).await?;
+        let Some(id) = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+        else {
+            return Ok(LaunchRecovery::NotLaunched);
+        };
+        let base = self.base_dir().await?;
+        Ok(LaunchRecovery::Adopted(Submitted {
+            backend_job_id: id.to_string(),
+            backend_identity: self.identity().await?,
+            results_location: Some(format!("lustre://{base}/results/{}", job.job_id)),
+            status: JobStatus::Pending,
+            message: "adopted after an interrupted submit".into(),
+        }))
+    }
+
+    async fn status(&self, jobs: &[JobRecord]) -> Vec<Result<StatusReport, PlatformError>> {
+        let ids: Vec<String> = jobs
+            .iter()
+            .filter_map(|j| j.backend_job_id.clone())
+            .collect();
+        let states = match self.states(&ids).await {
+            Ok(s) => s,
+            Err(e) => {
+                let msg = e.to_string();
+                return jobs
+                    .iter()
+                    .map(|_| {
+                        Err(PlatformError::Failed {
+                            message: msg.clone(),
+                            hint: String::new(),
+                        })
+                    })
+                    .collect();
+            }
+        };
+        jobs.iter()
+            .map(|j| {
+                let id = j.backend_job_id.clone().unwrap_or_default();
+                let Some((st, reason, code, sig)) = states.get(&id) else {
+                    return Ok(StatusReport {
+                        status: JobStatus::Unknown,
+                        message: format!(
+                            "SLURM has no record of job {id} (purged, or on another cluster)"
+                        ),
+                        exit_code: None,
+                        started_at: None,
+                        finished_at: None,
+                    });
+                };
+                let status = state::map_state(st);
+                let message = match status {
+                    JobStatus::Pending if !reason.is_empty() && reason != "None" => {
+                        format!("{st} ({reason})")
+                    }
+                    JobStatus::Error => format!(
+                        "{st}{}",
+                        code.map(|c| format!(", exit {c}")).unwrap_or_default()
+                    ),
+                    _ => st.clone(),
+                };
+                let exit_code = match (code, sig) {
+                    (_, Some(s)) => Some(128 + s),
+                    (c, None) => *c,
+                };
+                Ok(StatusReport {
+                    status,
+                    message,
+                    exit_code: if status.is_terminal() {
+                        exit_code
+                    } else {
+                        None
+                    },
+                    started_at: None,
+                    finished_at: None,
+                })
+            })
+            .collect()
+    }
+
+    async fn logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<String, PlatformError> {
+        let Some(dir) = Self::log_dir(job) else {
+            return Ok(String::new());
+        };
+        let files = format!("{d}/main.out {d}/main.err", d = sh_quote(&dir));
+        let cmd = match tail {
+            Some(n) => {
+                format!("for f in {files}; do [ -f \"$f\" ] && tail -n {n} \"$f\"; done; true")
+            }
+            None => format!("for f in {files}; do [ -f \"$f\" ] && cat \"$f\"; done; true"),
+        };
+        Ok(self.run(&cmd).await?.stdout)
+    }
+
+    async fn follow_logs(
+        &self,
+        job: &JobRecord,
+        tail: Option<usize>,
+    ) -> Result<BoxLogStream, PlatformError> {
+        let Some(dir) = Self::log_dir(job) else {
+            return Ok(futures::stream::empty().boxed());
+        };
+        let id = job.backend_job_id.clone().unwrap_or_default();
+        let start = tail.map(|n| n.to_string()).unwrap_or_else(|| "+1".into());
+        // One ssh session streams until the job leaves the queue: tail follows both files
+        // (created when the job starts) while a loop on the login node watches squeue.
+        let remote = format!(
+            "d={d}; mkdir -p \"$d\" 2>/dev/null; touch \"$d/main.out\" \"$d/main.err\" 2>/dev/null; tail -q -n {start} -F \"$d/main.out\" \"$d/main.err\" 2>/dev/null & t=$!; \
+             while squeue -h -j {id} -o %T 2>/dev/null | grep -q .; do sleep 2; done; sleep 1; kill $t 2>/dev/null; wait $t 2>/dev/null; true",
+            d = sh_quote(&dir),
+            id = sh_quote(&id)
+        );
+        // The first login host that answers (failover), then one long-lived session on it.
+        let alive = self.run("true").await?;
+        let target = self
+            .hosts
+            .targets
+            .iter()
+            .find(|t| t.display() == alive.host)
+            .cloned()
+            .ok_or_else(|| self.unreachable("no login host answered"))?;
+        let mut child = self
+            .hosts
+            .options
+            .command(&target, &remote)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| self.unreachable("no output pipe"))?;
+        let reader = tokio::io::BufReader::new(stdout);
+        let stream = futures::stream::unfold((reader, child), |(mut r, child)| async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut line = String::new();
+            match r.read_line(&mut line).await {
+                Ok(0) | Err(_) => None,
+                Ok(_) => Some((Ok(line), (r, child))),
+            }
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
+        let Some(id) = job.backend_job_id.clone() else {
+            return Ok(CancelOutcome::NotFound);
+        };
+        let st = self.states(std::slice::from_ref(&id)).await?;
+        match st.get(&id).map(|(s, ..)| state::map_state(s)) {
+            None => return Ok(CancelOutcome::NotFound),
+            Some(s) if s.is_terminal() => return Ok(CancelOutcome::AlreadyFinished),
+            _ => {}
+        }
+        let out = self.run(&format!("scancel {}", sh_quote(&id))).await?;
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!("scancel {id} failed: {}", out.stderr.trim()),
+                hint: "check the job with squeue on the login node".into(),
+            });
+        }
+        Ok(CancelOutcome::Requested)
+    }
+
+    async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {
+        let mut input = FailureInput {
+            log_tail: self.logs(job, Some(200)).await.unwrap_or_default(),
+            message: job.message.clone(),
+            exit_code: job.exit_code,
+            ..Default::default()
+        };
+        let state = job.message.split([',', ' ']).next().unwrap_or("");
+        let finding = |class, cause: &str, fix: &str, retriable| PlatformFinding {
+            err_class: class,
+            cause: cause.into(),
+            suggestion: fix.into(),
+            retriable,
+            event: state.to_string(),
+        };
+        match state {
+            "TIMEOUT" => input.findings.push(finding(ErrClass::Program, "the job hit its wall-time limit", "raise SLURM_TIME_HOURS (within the partition's MaxTime) or checkpoint more often so a requeue resumes", false)),
+            "NODE_FAIL" | "BOOT_FAIL" => input.findings.push(finding(ErrClass::Infra, "a node of the allocation failed", "run it again; SLURM will place it on healthy nodes", true)),
+            "OUT_OF_MEMORY" => input.findings.push(finding(ErrClass::Program, "the job exceeded its memory allocation", "raise --memory (--mem) or reduce memory use", false)),
+            "DEADLINE" => input.findings.push(finding(ErrClass::Config, "the job missed its deadline before it could run", "remove or extend --deadline", false)),
+            _ => {}
+        }
+        Ok(input)
+    }
+
+    async fn check_path(&self, path: &str) -> Result<bool, PlatformError> {
+        let p = path.strip_prefix("lustre://").unwrap_or(path);
+        Ok(self.run(&format!("test -e {}", sh_quote(p))).await?.code == 0)
+    }
+
+    async fn list_path(&self, path: &str) -> Result<Vec<String>, PlatformError> {
+        let p = path
+            .strip_prefix("lustre://")
+            .unwrap_or(path)
+            .trim_end_matches('/')
+            .to_string();
+        let out = self.run(&format!("ls -1A {}", sh_quote(&p))).await?;
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!("cannot list {p}: {}", out.stderr.trim()),
+                hint: "check the path on the cluster".into(),
+            });
+        }
+        Ok(out
+            .stdout
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| format!("{p}/{l}"))
+            .collect())
+    }
+
+    async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck> {
+        let ck = PreflightCheck::new;
+        let mut checks = Vec::new();
+        let who = self
+            .hosts
+            .targets
+            .iter()
+            .map(SshTarget::display)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let (cluster, _) = match self.cluster().await {
+            Ok(c) => c.clone(),
+            Err(e) => {
+                checks.push(ck("ssh", false, true, e.to_string(), "set up key login: ssh-copy-id to the login host, check `ssh -o BatchMode=yes HOST true`, and SLURM_USER"));
+                return checks;
+            }
+        };
+        checks.push(ck(
+            "ssh",
+            true,
+            true,
+            format!("{who}: cluster {cluster}"),
+            "",
+        ));
+        let tools = self.run("for c in sbatch squeue scancel sacct scontrol; do command -v $c >/dev/null || echo $c; done").await;
+        match tools {
+            Ok(o) if o.stdout.trim().is_empty() => checks.push(ck("slurm tools", true, true, "sbatch, squeue, scancel, sacct, scontrol".into(), "")),
+            Ok(o) => checks.push(ck("slurm tools", false, true, format!("missing on the login host: {}", o.stdout.split_whitespace().collect::<Vec<_>>().join(", ")), "make them available to non-interactive ssh sessions (PATH in ~/.bashrc before the interactive guard)")),
+            Err(e) => checks.push(ck("slurm tools", false, true, e.to_string(), "")),
+        }
+        let s = self.settings.script(self.account().await);
+        match self.check_request(&s, 0).await {
+            Ok(()) => checks.push(ck(
+                "partition",
+                true,
+                true,
+                format!(
+                    "{} fits {} of wall time",
+                    s.partition
+                        .clone()
+                        .unwrap_or_else(|| "default partition".into()),
+                    script::slurm_time(s.time_hours)
+                ),
+                "",
+            )),
+            Err(e) => checks.push(ck(
+                "partition",
+                false,
+                true,
+                e.to_string(),
+                &e.hint().unwrap_or_default(),
+            )),
+        }
+        checks.push(ck(
+            "account",
+            s.account.is_some(),
+            false,
+            s.account
+                .clone()
+                .unwrap_or_else(|| "none (the cluster's default applies)".into()),
+            "set SLURM_ACCOUNT if your site requires one",
+        ));
+        match self.base_dir().await {
+            Ok(base) => {
+                let ok = self
+                    .run(&format!("mkdir -p {b} && test -w {b}", b = sh_quote(&base)))
+                    .await
+                    .map(|o| o.code == 0)
+                    .unwrap_or(false);
+                checks.push(ck(
+                    "base dir",
+                    ok,
+                    true,
+                    base,
+                    "set SLURM_BASE_RESULTS_DIR to a writable directory on the shared filesystem",
+                ));
+            }
+            Err(e) => checks.push(ck("base dir", false, true, e.to_string(), "")),
+        }
+        for (name, path) in &req.paths {
+            let ok = self.check_path(path).await.unwrap_or(false);
+            checks.push(ck(
+                &format!("path {name}"),
+                ok,
+                true,
+                format!(
+                    "{path} {} on the cluster",
+                    if ok { "exists" } else { "does not exist" }
+                ),
+                "stage the data onto the cluster's shared filesystem, or fix the path",
+            ));
+        }
+        checks
+    }
+
+    async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError> {
+        if let Some(base) = Self::pinned_base(job) {
+            let dir = Self::job_dir(&base, &job.job_id);
+            self.run(&format!("rm -rf -- {}", sh_quote(&dir))).await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,395 @@
+//! The files a SLURM job is made of, rendered from the request. Pure: `--dry-run` prints the
+//! same text submit stages.
+
+use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote, sh_quote_checked};
+use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
+
+/// Settings that shape the sbatch script.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScriptSettings {
+    /// Partition list (comma-separated allowed).
+    pub partition: Option<String>,
+    /// Account.
+    pub account: Option<String>,
+    /// Wall time in hours.
+    pub time_hours: f64,
+    /// Inner timeout in hours (the job requeues itself when it expires).
+    pub timeout_hours: Option<f64>,
+    /// Default CPUs per task.
+    pub cpus_per_task: Option<u32>,
+    /// GPUs per node on this cluster.
+    pub max_gpus_per_node: u32,
+    /// `--requeue`.
+    pub requeue: bool,
+}
+
+/// Staged files and where they go.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// `job.sbatch`.
+    pub sbatch: String,
+    /// `entrypoint.sh`.
+    pub entrypoint: String,
+    /// `env` (mode 0600): `export K='V'` lines, secrets included. Never printed.
+    pub env_file: String,
+    /// Nodes asked for.
+    pub nodes: u32,
+    /// GPUs per node asked for.
+    pub gpus_per_node: u32,
+}
+
+/// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
+pub fn job_name(job_id: &str) -> String {
+    format!("hoist-{job_id}")
+}
+
+/// `HH:MM:SS` for a number of hours (minutes rounded up, as SLURM rounds).
+pub fn slurm_time(hours: f64) -> String {
+    let mins = (hours * 60.0).ceil().max(1.0) as u64;
+    format!("{:02}:{:02}:00", mins / 60, mins % 60)
+}
+
+/// Nodes and GPUs per node: a request of at least a node's worth of GPUs takes whole nodes
+/// (`--exclusive`) and as many as the total needs.
+pub fn shape(nodes: u32, gpus: &GpuSpec, max_per_node: u32) -> (u32, u32, bool) {
+    let per = match gpus {
+        GpuSpec::None => 0,
+        GpuSpec::All => max_per_node,
+        g => g.count().unwrap_or(0),
+    };
+    if per >= max_per_node && max_per_node > 0 {
+        let need = per.div_ceil(max_per_node);
+        return (nodes.max(need), max_per_node, true);
+    }
+    (nodes, per, false)
+}
+
+/// Render the staged files for `req` in job directory `dir` under results root `results`.
+pub fn render(
+    req: &SubmitRequest,
+    dir: &str,
+    results_root: &str,
+    s: &ScriptSettings,
+) -> Result<Rendered, InputError> {
+    let spec = &req.spec;
+    if matches!(spec.gpus, GpuSpec::Ids(_)) {
+        return Err(InputError::new(
+            "--gpus with device ids cannot be honoured on SLURM: the scheduler assigns devices",
+            "ask for a count, e.g. --gpus 2",
+        ));
+    }
+    let (nodes, gpn, exclusive) = shape(spec.nodes, &spec.gpus, s.max_gpus_per_node);
+    let name = job_name(&req.job_id);
+    let q = |v: &str| sh_quote(v);
+    let mut b = String::from("#!/bin/bash\n");
+    let mut d = |line: String| {
+        b.push_str("#SBATCH ");
+        b.push_str(&line);
+        b.push('\n');
+    };
+    d(format!("--job-name={name}"));
+    d(format!("--comment=hoist:{}", req.job_id));
+    if let Some(p) = &s.partition {
+        d(format!("--partition={p}"));
+    }
+    if let Some(a) = &s.account {
+        d(format!("--account={a}"));
+    }
+    d(format!("--nodes={nodes}"));
+    d("--ntasks-per-node=1".into());
+    if gpn > 0 {
+        d(format!("--gres=gpu:{gpn}"));
+    }
+    let cpus = spec.cpus.map(|c| c.ceil() as u32).or(s.cpus_per_task);
+    if let Some(c) = cpus {
+        d(format!("--cpus-per-task={c}"));
+    }
+    if let Some(m) = spec.memory_bytes {
+        d(format!("--mem={}M", m.div_ceil(1 << 20)));
+    }
+    d(format!("--time={}", slurm_time(s.time_hours)));
+    if exclusive {
+        d("--exclusive".into());
+    }
+    if s.requeue {
+        d("--requeue".into());
+    }
+    if nodes > 1 {
+        d("--wait-all-nodes=1".into());
+    }
+    // SLURM does not create directories for --output, and the per-job log directory needs the
+    // job id: the script creates it and redirects itself there. This file catches what
+    // happens before that line.
+    d(format!("--output={dir}/slurm-logs/sbatch-%j.out"));
+    d("--open-mode=append".into());
+    b.push_str("set -uo pipefail\n");
+    b.push_str(&format!(
+        "LOGDIR={}/slurm-logs/\"${{SLURM_JOB_NAME}}-${{SLURM_JOB_ID}}\"\n",
+        q(dir)
+    ));
+    b.push_str("mkdir -p \"$LOGDIR\"\nexec >>\"$LOGDIR/main.out\" 2>>\"$LOGDIR/main.err\"\n");
+    b.push_str(&format!("set -a; . {}/env; set +a\n", q(dir)));
+    b.push_str(&format!(
+        "export TAO_JOB_ID={id} HOIST_JOB_ID={id} TAO_RESULTS_ROOT={r} TAO_API_RESULTS_DIR={r}\n",
+        id = q(&req.job_id),
+        r = q(results_root)
+    ));
+    b.push_str("export PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1\n");
+    for (k, v) in rendezvous_env(nodes, gpn, "0", "") {
+        match k.as_str() {
+            "NODE_RANK" => {} // per node, in the entrypoint
+            "MASTER_ADDR" => b.push_str("export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\"\n"),
+            _ => b.push_str(&format!("export {k}={}\n", q(&v))),
+        }
+    }
+    let timeout = s.timeout_hours.filter(|t| *t > 0.0 && *t < s.time_hours);
+    let prefix = timeout
+        .map(|t| format!("timeout {}m ", (t * 60.0).floor().max(1.0) as u64))
+        .unwrap_or_default();
+    b.push_str(&format!(
+        "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash {}/entrypoint.sh\n",
+        q(dir)
+    ));
+    b.push_str("rc=$?\n");
+    if timeout.is_some() {
+        // The inner timeout fired before SLURM's own limit: requeue, so the job continues
+        // (from its checkpoint) instead of being killed at the wall-time limit.
+        b.push_str("if [ \"$rc\" -eq 124 ]; then echo \"hoist: inner timeout reached; requeueing\" >&2; scontrol requeue \"$SLURM_JOB_ID\"; fi\n");
+    }
+    b.push_str("exit \"$rc\"\n");
+
+    let mut e = String::from("#!/bin/bash\nset -euo pipefail\n");
+    e.push_str("export NODE_RANK=\"${SLURM_NODEID:-0}\"\n");
+    // An inner srun or torchrun would read the outer step's layout from these and misbehave.
+    e.push_str("unset SLURM_NTASKS SLURM_NNODES SLURM_PROCID SLURM_LOCALID SLURM_NTASKS_PER_NODE RANK LOCAL_RANK GROUP_RANK\n");
+    if let Some(w) = &spec.workdir {
+        e.push_str(&format!("cd {}\n", q(w)));
+    }
+    let line = match &spec.command {
+        Command::Shell(sh) => sh.clone(),
+        Command::Argv(a) => a
+            .iter()
+            .map(|w| sh_quote_checked(w))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(" "),
+    };
+    match &spec.shell {
+        Some(shell) if shell != "/bin/bash" && shell != "none" => {
+            e.push_str(&format!("exec {} -c {}\n", q(shell), q(&line)))
+        }
+        _ => {
+            e.push_str(&line);
+            e.push('\n');
+        }
+    }
+    let mut env_file = String::new();
+    for (k, v) in &req.env {
+        env_file.push_str(&format!("{k}={}\n", sh_quote(v)));
+    }
+    Ok(Rendered {
+        sbatch: b,
+        entrypoint: e,
+        env_file,
+        nodes,
+        gpus_per_node: gpn,
+    })
+}
+
+/// The env file as it may be shown: secret values masked.
+pub fn shown_env(req: &SubmitRequest) -> String {
+    req.env
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{k}={}\n",
+                if is_secret_name(k) {
+                    "<secret>".to_string()
+                } else {
+                    sh_quote(v)
+                }
+            )
+        })
+        .collect()
+}
+
+/// A shell script (fed to `sh -s` on the login host through stdin, so nothing in it shows in
+/// any process list) that writes the files and submits. The heredocs carry base64, which no
+/// content can break out of.
+pub fn stage_and_submit(dir: &str, r: &Rendered) -> String {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
+    let mut s = String::from("set -eu\numask 077\n");
+    s.push_str(&format!("mkdir -p {}/slurm-logs\n", sh_quote(dir)));
+    for (file, content) in [
+        ("env", &r.env_file),
+        ("entrypoint.sh", &r.entrypoint),
+        ("job.sbatch", &r.sbatch),
+    ] {
+        s.push_str(&format!(
+            "base64 -d > {}/{file} <<'HOIST_B64'\n{}\nHOIST_B64\n",
+            sh_quote(dir),
+            b64(content)
+        ));
+    }
+    s.push_str(&format!(
+        "cd {} && sbatch --parsable job.sbatch\n",
+        sh_quote(dir)
+    ));
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_core::JobSpec;
+    use std::collections::BTreeMap;
+
+    fn settings() -> ScriptSettings {
+        ScriptSettings {
+            partition: Some("debug".into()),
+            account: Some("acct".into()),
+            time_hours: 4.0,
+            timeout_hours: Some(3.8),
+            cpus_per_task: Some(2),
+            max_gpus_per_node: 8,
+            requeue: true,
+        }
+    }
+
+    fn req(cmd: Command, nodes: u32, gpus: GpuSpec) -> SubmitRequest {
+        let mut spec = JobSpec::new(cmd);
+        spec.nodes = nodes;
+        spec.gpus = gpus;
+        SubmitRequest {
+            job_id: "job-1".into(),
+            launch_token: "t".into(),
+            spec,
+            env: BTreeMap::from([
+                ("HF_TOKEN".into(), "hf_secret".into()),
+                ("MODE".into(), "a b".into()),
+            ]),
+            runner: None,
+        }
+    }
+
+    #[test]
+    fn directives_and_env() {
+        let r = render(
+            &req(
+                Command::Argv(vec!["python".into(), "train.py".into()]),
+                2,
+                GpuSpec::Count(2),
+            ),
+            "/base/jobs/job-1",
+            "/base/results",
+            &settings(),
+        )
+        .expect("render");
+        for want in [
+            "#SBATCH --job-name=hoist-job-1",
+            "#SBATCH --comment=hoist:job-1",
+            "#SBATCH --partition=debug",
+            "#SBATCH --account=acct",
+            "#SBATCH --nodes=2",
+            "#SBATCH --ntasks-per-node=1",
+            "#SBATCH --gres=gpu:2",
+            "#SBATCH --cpus-per-task=2",
+            "#SBATCH --time=04:00:00",
+            "#SBATCH --requeue",
+            "export WORLD_SIZE=2",
+            "export NUM_GPU_PER_NODE=2",
+            "export MASTER_PORT=29500",
+            "timeout 228m srun",
+            "scontrol requeue",
+        ] {
+            assert!(r.sbatch.contains(want), "missing {want:?} in\n{}", r.sbatch);
+        }
+        assert!(
+            !r.sbatch.contains("hf_secret"),
+            "secrets live only in the env file"
+        );
+        assert!(r.env_file.contains("HF_TOKEN=hf_secret") && r.env_file.contains("MODE='a b'"));
+        assert!(
+            r.entrypoint
+                .contains("export NODE_RANK=\"${SLURM_NODEID:-0}\"")
+                && r.entrypoint.contains("unset SLURM_NTASKS")
+        );
+        assert!(
+            shown_env(&req(Command::Shell("x".into()), 1, GpuSpec::None))
+                .contains("HF_TOKEN=<secret>")
+        );
+    }
+
+    #[test]
+    fn exclusive_nodes_from_a_large_gpu_count() {
+        assert_eq!(shape(1, &GpuSpec::Count(16), 8), (2, 8, true));
+        assert_eq!(shape(1, &GpuSpec::Count(8), 8), (1, 8, true));
+        assert_eq!(shape(3, &GpuSpec::Count(8), 8), (3, 8, true));
+        assert_eq!(shape(1, &GpuSpec::Count(2), 8), (1, 2, false));
+        assert_eq!(shape(1, &GpuSpec::None, 8), (1, 0, false));
+        let r = render(
+            &req(Command::Shell("x".into()), 1, GpuSpec::Count(16)),
+            "/d",
+            "/r",
+            &settings(),
+        )
+        .expect("render");
+        assert!(r.sbatch.contains("#SBATCH --exclusive") && r.sbatch.contains("#SBATCH --nodes=2"));
+    }
+
+    #[test]
+    fn hostile_commands_stay_data() {
+        let r = render(
+            &req(
+                Command::Argv(vec![
+                    "echo".into(),
+                    "$(touch /tmp/pwned)".into(),
+                    "a'b".into(),
+                ]),
+                1,
+                GpuSpec::None,
+            ),
+            "/d",
+            "/r",
+            &settings(),
+        )
+        .expect("render");
+        assert!(
+            r.entrypoint
+                .contains("echo '$(touch /tmp/pwned)' 'a'\"'\"'b'"),
+            "{}",
+            r.entrypoint
+        );
+        let dir_attack = render(
+            &req(Command::Shell("true".into()), 1, GpuSpec::None),
+            "/d/$(id)",
+            "/r",
+            &settings(),
+        )
+        .expect("render");
+        assert!(
+            dir_attack.sbatch.contains("'/d/$(id)'/slurm-logs"),
+            "{}",
+            dir_attack.sbatch
+        );
+        let staged = stage_and_submit("/d x", &dir_attack);
+        assert!(staged.contains("mkdir -p '/d x'/slurm-logs") && !staged.contains("hf_secret"));
+        assert!(
+            render(
+                &req(Command::Shell("x".into()), 1, GpuSpec::Ids(vec![0])),
+                "/d",
+                "/r",
+                &settings()
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(slurm_time(4.0), "04:00:00");
+        assert_eq!(slurm_time(0.5), "00:30:00");
+        assert_eq!(slurm_time(3.8), "03:48:00");
+        assert_eq!(slurm_time(0.001), "00:01:00");
+    }
+}
