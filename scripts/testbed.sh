@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install and start what the test suite needs on a fresh Debian machine (as root), or say exactly
 # what is missing and how to fix it. Nothing is skipped: a component that cannot be set up fails
-# the run. Idempotent: on a ready machine it only checks (about half a second, mostly the ssh round trip).
+# the run. Idempotent: on a ready machine it only checks (about a second, mostly the two ssh round
+# trips and slurmdbd's answer).
 #
 # After it succeeds:
 #   - the commands below exist (Debian packages installed if missing);
@@ -12,7 +13,12 @@
 #   - the Docker API is also on tcp://127.0.0.1:23750 (socat to the unix socket);
 #   - an image registry listens on http://127.0.0.1:5000 with basic auth (user hoist, password
 #     hoist-registry-pass) and holds 127.0.0.1:5000/hoist/busybox:1 (the test image), a tag the
-#     daemon does not have locally, so pulling it really asks the registry.
+#     daemon does not have locally, so pulling it really asks the registry;
+#   - a SLURM 22.05 cluster `ci` on loopback (munged, MariaDB, slurmdbd, slurmctld, two slurmd:
+#     node1 and node2, 2 CPUs and 2 fake GPUs each; partitions debug (default, no time limit) and
+#     short (10 minutes)), everything under $TB/slurm; its login node is the sshd above:
+#     `ssh hoist-testbed-slurm` logs in as the plain user hoistuser (account hoist-ci, shared
+#     results base /home/hoistuser/hoist-base) with SLURM_CONF set, as on a real cluster.
 set -euo pipefail
 trap 'echo "testbed: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -28,11 +34,39 @@ wait_for() {
   done
 }
 
+# ours PIDFILE EXE: the process named in PIDFILE is alive and runs EXE (a stale pid file, a reused
+# pid or a zombie does not count).
+ours() {
+  local pid
+  { read -r pid || [[ -n $pid ]]; } 2>/dev/null <"$1" || return 1
+  [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$(readlink -f "$2")" ]]
+}
+
+# stop_ours PIDFILE EXE NAME: stop our daemon, e.g. to restart it with a changed config.
+stop_ours() {
+  local pid
+  { read -r pid || true; } <"$1"
+  echo "testbed: $3 config changed; restarting $3 (pid $pid)"
+  kill "$pid"
+  wait_for 20 bash -c "! [[ -e /proc/$pid/exe ]]" || die "$3 (pid $pid) did not stop"
+}
+
+# put FILE TEXT [MODE]: write TEXT to FILE (mode MODE, default 644) unless it holds it already;
+# status 0 when it wrote (whatever reads FILE must then restart).
+put() {
+  if [[ -f $1 && $(<"$1") == "${2%$'\n'}" ]]; then
+    return 1
+  fi
+  (umask 077 && printf '%s' "$2" >"$1.tmp")
+  chmod "${3:-644}" "$1.tmp"
+  mv "$1.tmp" "$1"
+}
+
 # listening PORT: something accepts TCP connections on 127.0.0.1:PORT (bash's /dev/tcp, so no
 # dependency on ss/netstat).
 listening() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd, socat and a registry, and writes /root/.ssh): sudo $0"
+[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd, socat, a registry and a SLURM cluster, adds a user, and writes /root/.ssh): sudo $0"
 
 TB=/var/lib/hoist-testbed            # everything the testbed owns, besides /root/.ssh entries
 SSH_PORT=2222
@@ -49,6 +83,16 @@ REGISTRY_REPO=hoist/busybox
 REGISTRY_TAG=1
 REGISTRY_IMAGE=$REGISTRY/$REGISTRY_REPO:$REGISTRY_TAG
 REGISTRY_BIN=/usr/bin/docker-registry  # Docker Distribution 2.8, from Debian's docker-registry
+SD=$TB/slurm                         # the SLURM cluster: etc (configs), state, spool, log, run, dev, mysql
+SLURM_CONF_FILE=$SD/etc/slurm.conf
+SLURM_ALIAS=hoist-testbed-slurm      # ssh alias of the login node (this machine's sshd above)
+SLURM_KEY=/root/.ssh/hoist_testbed_slurm_ed25519
+CLUSTER_USER=hoistuser               # the plain user jobs run as (not SLURM_USER: SLURM_* is SLURM's namespace)
+CLUSTER_ACCOUNT=hoist-ci
+CLUSTER_HOME=/home/$CLUSTER_USER
+CLUSTER_BASE=$CLUSTER_HOME/hoist-base  # the "shared filesystem" results base: one machine, so any path is shared
+DB_PORT=13306                        # MariaDB for slurmdbd, 127.0.0.1 only
+DB_PASS=hoist-slurmdbd-pass          # slurmdbd's database password (slurmdbd.conf is mode 600)
 
 # ---------------------------------------------------------------------------------------------
 # 1. Packages. command (or absolute path, for tools outside a plain user's PATH) -> Debian package
@@ -66,6 +110,16 @@ declare -A NEED=(
   [$REGISTRY_BIN]=docker-registry       # the registry for the pull and credential tests
   [htpasswd]=apache2-utils              # its password file (bcrypt)
   [curl]=curl                           # probing it
+  [/usr/sbin/munged]=munge              # SLURM's authentication
+  [/usr/sbin/mariadbd]=mariadb-server   # slurmdbd's database (sacct needs slurmdbd)
+  [mariadb-install-db]=mariadb-server
+  [/usr/sbin/slurmdbd]=slurmdbd
+  [/usr/sbin/slurmctld]=slurmctld
+  [/usr/sbin/slurmd]=slurmd
+  [sbatch]=slurm-client
+  [sacctmgr]=slurm-client
+  [ch-run]=charliecloud-runtime         # unprivileged containers inside SLURM jobs
+  [mksquashfs]=squashfs-tools           # squashfs images for them
 )
 
 missing=()
@@ -74,7 +128,10 @@ for cmd in "${!NEED[@]}"; do
 done
 # Debian's plain `busybox` package also provides /bin/busybox, but linked dynamically: useless in
 # an image with no libc. busybox-static replaces it.
-[[ $(dpkg-query -W -f '${db:Status-Status}' busybox-static 2>/dev/null) == installed ]] || missing+=(busybox-static)
+# slurm-wlm is a metapackage (no command of its own): checked by its status too.
+for pkg in busybox-static slurm-wlm; do
+  [[ $(dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] || missing+=("$pkg")
+done
 
 if ((${#missing[@]})); then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -135,7 +192,9 @@ echo "testbed: image $IMAGE $(docker image inspect -f '{{.Id}}' "$IMAGE")"
 # ---------------------------------------------------------------------------------------------
 # 4. sshd on 127.0.0.1:2222, with its own config, host key and authorized keys under $TB/ssh.
 mkdir -p "$TB/ssh/authorized_keys" /run/sshd
-chmod 700 "$TB" "$TB/ssh"
+# Traversable, not listable: sshd reads a plain user's authorized keys file as that user, and
+# SLURM commands read $SLURM_CONF_FILE. What is secret in here is mode 600 or in a 700 directory.
+chmod 711 "$TB" "$TB/ssh"
 [[ -f $TB/ssh/ssh_host_ed25519_key ]] || ssh-keygen -q -t ed25519 -N '' -C hoist-testbed-host -f "$TB/ssh/ssh_host_ed25519_key"
 
 # Root logs in with the client key below, and only with a key.
@@ -150,8 +209,11 @@ KbdInteractiveAuthentication no
 UsePAM no
 StrictModes no
 AuthorizedKeysFile $TB/ssh/authorized_keys/%u
-# A non-interactive ssh command gets this PATH: the docker CLI may live in /usr/local/bin.
-SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# scp and sftp, as on a real login node (OpenSSH 9's scp speaks sftp).
+Subsystem sftp internal-sftp
+# A non-interactive ssh command gets this PATH (the docker CLI may live in /usr/local/bin) and the
+# SLURM cluster's config, kept out of /etc/slurm. One line: sshd applies only the first SetEnv.
+SetEnv PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin SLURM_CONF=$SLURM_CONF_FILE
 "
 config_changed=false
 if [[ ! -f $TB/ssh/sshd_config || $(<"$TB/ssh/sshd_config") != "${sshd_config%$'\n'}" ]]; then
@@ -174,12 +236,8 @@ install -m 600 "$CLIENT_KEY.pub" "$TB/ssh/authorized_keys/root"
 
 # Our own sshd, restarted when its config changed; a foreign listener on the port is not touched
 # (the ssh check at the end then fails and says so).
-sshd_pid=$(cat "$TB/ssh/sshd.pid" 2>/dev/null || true)
-ours_running() { [[ -n $sshd_pid ]] && kill -0 "$sshd_pid" 2>/dev/null && [[ $(readlink "/proc/$sshd_pid/exe") == /usr/sbin/sshd ]]; }
-if $config_changed && ours_running; then
-  echo "testbed: sshd config changed; restarting sshd (pid $sshd_pid)"
-  kill "$sshd_pid"
-  wait_for 10 bash -c "! kill -0 $sshd_pid" || die "sshd (pid $sshd_pid) did not stop"
+if $config_changed && ours "$TB/ssh/sshd.pid" /usr/sbin/sshd; then
+  stop_ours "$TB/ssh/sshd.pid" /usr/sbin/sshd sshd
   wait_for 10 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$SSH_PORT)" || die "port $SSH_PORT still busy after stopping sshd"
 fi
 if ! listening "$SSH_PORT"; then
@@ -192,38 +250,48 @@ fi
 
 # Client side, configured as a user would: a Host block in ~/.ssh/config and the host key pinned
 # in ~/.ssh/known_hosts (read from the key file sshd was given, under the alias).
-begin='# >>> hoist testbed (scripts/testbed.sh) >>>'
-end='# <<< hoist testbed <<<'
-block="$begin
-Host $SSH_ALIAS
+# ssh_host LABEL ALIAS USER KEY: a marked Host block (LABEL names its markers) in ~/.ssh/config,
+# replaced when outdated; the rest of the file is the user's.
+ssh_host() {
+  local begin="# >>> $1 (scripts/testbed.sh) >>>" end="# <<< $1 <<<" block current
+  block="$begin
+Host $2
     HostName 127.0.0.1
     Port $SSH_PORT
-    User root
-    IdentityFile $CLIENT_KEY
+    User $3
+    IdentityFile $4
     IdentitiesOnly yes
-    HostKeyAlias $SSH_ALIAS
+    HostKeyAlias $2
 $end"
-touch /root/.ssh/config
-chmod 600 /root/.ssh/config
-current=$(awk -v b="$begin" -v e="$end" '$0 == b { on = 1 } on { print } $0 == e { on = 0 }' /root/.ssh/config)
-if [[ $current != "$block" ]]; then
-  # Drop an outdated block, then append the current one (once).
-  awk -v b="$begin" -v e="$end" '$0 == b { on = 1 } !on { print } $0 == e { on = 0 }' /root/.ssh/config >/root/.ssh/config.hoist-tmp
-  [[ ! -s /root/.ssh/config.hoist-tmp || $(tail -c 1 /root/.ssh/config.hoist-tmp) == '' ]] || echo >>/root/.ssh/config.hoist-tmp
-  printf '%s\n' "$block" >>/root/.ssh/config.hoist-tmp
-  chmod 600 /root/.ssh/config.hoist-tmp
-  mv /root/.ssh/config.hoist-tmp /root/.ssh/config
-fi
+  touch /root/.ssh/config
+  chmod 600 /root/.ssh/config
+  current=$(awk -v b="$begin" -v e="$end" '$0 == b { on = 1 } on { print } $0 == e { on = 0 }' /root/.ssh/config)
+  if [[ $current != "$block" ]]; then
+    # Drop an outdated block, then append the current one (once).
+    awk -v b="$begin" -v e="$end" '$0 == b { on = 1 } !on { print } $0 == e { on = 0 }' /root/.ssh/config >/root/.ssh/config.hoist-tmp
+    [[ ! -s /root/.ssh/config.hoist-tmp || $(tail -c 1 /root/.ssh/config.hoist-tmp) == '' ]] || echo >>/root/.ssh/config.hoist-tmp
+    printf '%s\n' "$block" >>/root/.ssh/config.hoist-tmp
+    chmod 600 /root/.ssh/config.hoist-tmp
+    mv /root/.ssh/config.hoist-tmp /root/.ssh/config
+  fi
+}
 
-known="$SSH_ALIAS $(cut -d' ' -f1,2 "$TB/ssh/ssh_host_ed25519_key.pub")"
-touch /root/.ssh/known_hosts
-chmod 600 /root/.ssh/known_hosts
-if ! grep -qxF "$known" /root/.ssh/known_hosts; then
-  # A stale key for the alias (the testbed was wiped and rebuilt) would make ssh refuse: replace it.
-  ssh-keygen -q -R "$SSH_ALIAS" -f /root/.ssh/known_hosts >/dev/null 2>&1 || true
-  rm -f /root/.ssh/known_hosts.old
-  echo "$known" >>/root/.ssh/known_hosts
-fi
+# pin_host_key ALIAS: trust our sshd's host key under ALIAS (its HostKeyAlias) in ~/.ssh/known_hosts.
+pin_host_key() {
+  local known
+  known="$1 $(cut -d' ' -f1,2 "$TB/ssh/ssh_host_ed25519_key.pub")"
+  touch /root/.ssh/known_hosts
+  chmod 600 /root/.ssh/known_hosts
+  if ! grep -qxF "$known" /root/.ssh/known_hosts; then
+    # A stale key for the alias (the testbed was wiped and rebuilt) would make ssh refuse: replace it.
+    ssh-keygen -q -R "$1" -f /root/.ssh/known_hosts >/dev/null 2>&1 || true
+    rm -f /root/.ssh/known_hosts.old
+    echo "$known" >>/root/.ssh/known_hosts
+  fi
+}
+
+ssh_host 'hoist testbed' "$SSH_ALIAS" root "$CLIENT_KEY"
+pin_host_key "$SSH_ALIAS"
 
 # What `DOCKER_HOST=ssh://hoist-testbed-ssh` needs: the docker CLI on the far side (this machine).
 ssh_version=$(timeout 30 ssh -o BatchMode=yes "$SSH_ALIAS" docker version --format "'{{.Server.Version}}'" </dev/null 2>&1) \
@@ -291,12 +359,8 @@ fi
 
 # Our own registry, restarted when its config changed; a foreign listener on the port is not
 # touched (the checks below then fail and say so).
-registry_pid=$(cat "$TB/registry/registry.pid" 2>/dev/null || true)
-registry_ours() { [[ -n $registry_pid ]] && kill -0 "$registry_pid" 2>/dev/null && [[ $(readlink "/proc/$registry_pid/exe") == "$(readlink -f "$REGISTRY_BIN")" ]]; }
-if $registry_changed && registry_ours; then
-  echo "testbed: registry config changed; restarting the registry (pid $registry_pid)"
-  kill "$registry_pid"
-  wait_for 10 bash -c "! kill -0 $registry_pid" || die "the registry (pid $registry_pid) did not stop"
+if $registry_changed && ours "$TB/registry/registry.pid" "$REGISTRY_BIN"; then
+  stop_ours "$TB/registry/registry.pid" "$REGISTRY_BIN" registry
   wait_for 10 bash -c "! (exec 3<>/dev/tcp/${REGISTRY%:*}/${REGISTRY#*:})" || die "port ${REGISTRY#*:} still busy after stopping the registry"
 fi
 # http status of GET /v2/ (000: no answer); 401 anonymously, 200 with the credentials.
@@ -344,5 +408,234 @@ if docker image inspect "$REGISTRY_IMAGE" >/dev/null 2>&1; then
   docker rmi "$REGISTRY_IMAGE" >/dev/null
 fi
 echo "testbed: registry ok: $REGISTRY (user $REGISTRY_USER), image $REGISTRY_IMAGE"
+
+# ---------------------------------------------------------------------------------------------
+# 7. A SLURM cluster "ci" on loopback, driven the way a user drives one: ssh to a login node (our
+# sshd), then sbatch/squeue/sacct/scancel there as a plain user. munged, MariaDB, slurmdbd,
+# slurmctld and one slurmd per node all run on this machine; their config, state and logs live
+# under $SD. Ports: slurmctld 16817, slurmd 17001/17002, slurmdbd 16819, MariaDB 13306.
+export SLURM_CONF=$SLURM_CONF_FILE     # for the SLURM commands below (the login shell gets it from sshd)
+slurm_started=false                    # a daemon (re)started: submit a smoke job at the end
+
+# The plain user. '*' rather than useradd's locked '!': sshd with UsePAM no refuses locked accounts.
+if ! id -u "$CLUSTER_USER" >/dev/null 2>&1; then
+  echo "testbed: adding user $CLUSTER_USER"
+  useradd --create-home --home-dir "$CLUSTER_HOME" --shell /bin/bash "$CLUSTER_USER"
+fi
+[[ $(getent shadow "$CLUSTER_USER" | cut -d: -f2) == '*' ]] || usermod -p '*' "$CLUSTER_USER"
+[[ -d $CLUSTER_HOME ]] || install -d -m 755 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$CLUSTER_HOME"
+[[ -d $CLUSTER_BASE ]] || install -d -m 755 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$CLUSTER_BASE"
+
+[[ -f $SLURM_KEY ]] || ssh-keygen -q -t ed25519 -N '' -C hoist-testbed-slurm-client -f "$SLURM_KEY"
+# Owned by the user: sshd opens it with the user's uid.
+install -m 600 -o "$CLUSTER_USER" -g "$CLUSTER_USER" "$SLURM_KEY.pub" "$TB/ssh/authorized_keys/$CLUSTER_USER"
+ssh_host 'hoist testbed slurm' "$SLURM_ALIAS" "$CLUSTER_USER" "$SLURM_KEY"
+pin_host_key "$SLURM_ALIAS"
+
+mkdir -p "$SD"/{etc,state,spool/node1,spool/node2,log,run,dev,mysql}
+chmod 755 "$SD" "$SD/etc"
+# Fake GPUs: gres/gpu needs character devices (a regular file or none drains the node); copies of
+# /dev/null, shared by both nodes.
+for i in 0 1; do
+  [[ -c $SD/dev/fakegpu$i ]] || { rm -f "$SD/dev/fakegpu$i"; mknod -m 666 "$SD/dev/fakegpu$i" c 1 3; }
+done
+
+slurm_changed=false
+put "$SLURM_CONF_FILE" "# Written by scripts/testbed.sh: hoist's test cluster, two nodes on loopback.
+ClusterName=ci
+SlurmctldHost=localhost
+SlurmctldPort=16817
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+StateSaveLocation=$SD/state
+SlurmdSpoolDir=$SD/spool/%n
+SlurmctldPidFile=$SD/run/slurmctld.pid
+SlurmdPidFile=$SD/run/slurmd-%n.pid
+SlurmctldLogFile=$SD/log/slurmctld.log
+SlurmdLogFile=$SD/log/slurmd-%n.log
+# No cgroups here: linuxproc tracks processes, so no memory limit is enforced.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+MpiDefault=none
+MailProg=/bin/true
+JobAcctGatherType=jobacct_gather/linux
+AccountingStorageType=accounting_storage/slurmdbd
+AccountingStorageHost=localhost
+AccountingStoragePort=16819
+AccountingStorageTRES=gres/gpu
+JobCompType=jobcomp/filetxt
+JobCompLoc=$SD/log/jobcomp.txt
+# Schedule within about a second, not the default minute.
+SchedulerType=sched/backfill
+SchedulerParameters=sched_interval=1,bf_interval=1,sched_min_interval=0
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+# Two nodes on a 2-core machine: trust the node lines, not the hardware.
+SlurmdParameters=config_overrides
+GresTypes=gpu
+# Finished jobs stay visible to squeue/scontrol for an hour.
+MinJobAge=3600
+# A request over a partition's limits (time, nodes) is refused at submit, not left pending forever.
+EnforcePartLimits=ALL
+# A node that was down (slurmd restarted) comes back by itself; DRAIN does not.
+ReturnToService=2
+SlurmdTimeout=30
+NodeName=node1 NodeAddr=127.0.0.1 NodeHostname=localhost Port=17001 CPUs=2 RealMemory=2000 Gres=gpu:2
+NodeName=node2 NodeAddr=127.0.0.1 NodeHostname=localhost Port=17002 CPUs=2 RealMemory=2000 Gres=gpu:2
+PartitionName=debug Nodes=node[1-2] Default=YES MaxTime=INFINITE State=UP
+PartitionName=short Nodes=node[1-2] MaxTime=00:10:00 State=UP
+" && slurm_changed=true
+put "$SD/etc/gres.conf" "AutoDetect=off
+NodeName=node[1-2] Name=gpu File=$SD/dev/fakegpu[0-1]
+" && slurm_changed=true
+# slurmdbd has no -f: it reads slurmdbd.conf beside \$SLURM_CONF. It holds the database password.
+dbd_changed=false
+put "$SD/etc/slurmdbd.conf" "AuthType=auth/munge
+DbdHost=localhost
+DbdAddr=127.0.0.1
+DbdPort=16819
+SlurmUser=root
+LogFile=$SD/log/slurmdbd.log
+PidFile=$SD/run/slurmdbd.pid
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$DB_PORT
+StorageUser=slurm
+StoragePass=$DB_PASS
+StorageLoc=slurm_acct_db
+" 600 && dbd_changed=true
+
+# munged, on its default socket (/run/munge), where SLURM's auth/munge looks.
+if ! ours /run/munge/munged.pid /usr/sbin/munged; then
+  echo "testbed: starting munged"
+  [[ -s /etc/munge/munge.key ]] || runuser -u munge -- mungekey --create \
+    || die "no /etc/munge/munge.key and mungekey could not make one (reinstall munge: apt-get install --reinstall munge)"
+  install -d -m 755 -o munge -g munge /run/munge
+  # It daemonizes itself once its socket is up.
+  runuser -u munge -- /usr/sbin/munged </dev/null >>"$SD/log/munged.out" 2>&1 \
+    || die "munged did not start; see /var/log/munge/munged.log and $SD/log/munged.out"
+  wait_for 10 munge -n || die "munged does not answer on /run/munge/munge.socket.2; see /var/log/munge/munged.log"
+  slurm_started=true
+fi
+
+# MariaDB for slurmdbd: our own datadir, socket and port, not Debian's /var/lib/mysql and 3306.
+# Every path it writes must belong to mysql, or it exits without a word.
+DB=$SD/mysql
+db() { mariadb --no-defaults --protocol=socket --socket="$DB/mysqld.sock" -u root "$@"; }
+if ! ours "$DB/mysqld.pid" /usr/sbin/mariadbd; then
+  echo "testbed: starting MariaDB on 127.0.0.1:$DB_PORT"
+  chown mysql:mysql "$DB"
+  chmod 700 "$DB"
+  # The marker is written only after a complete initialisation: a half-made datadir is redone.
+  if [[ ! -f $DB/initialized ]]; then
+    rm -rf "$DB/data"
+    runuser -u mysql -- mariadb-install-db --no-defaults --datadir="$DB/data" --auth-root-authentication-method=socket \
+      --skip-test-db >"$DB/install.log" 2>&1 || die "mariadb-install-db failed; see $DB/install.log"
+    touch "$DB/initialized"
+  fi
+  setsid nohup /usr/sbin/mariadbd --no-defaults --user=mysql --datadir="$DB/data" --socket="$DB/mysqld.sock" \
+    --pid-file="$DB/mysqld.pid" --bind-address=127.0.0.1 --port="$DB_PORT" --skip-name-resolve \
+    --log-error="$DB/mariadb.log" </dev/null >>"$DB/mariadb.out" 2>&1 &
+  wait_for 30 db -e 'SELECT 1' || die "MariaDB does not answer on $DB/mysqld.sock; see $DB/mariadb.log"
+  slurm_started=true
+fi
+# Root logs in through the socket (unix_socket auth); slurmdbd over TCP with a password.
+db -e "CREATE USER IF NOT EXISTS 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+       ALTER USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$DB_PASS';
+       GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" \
+  || die "cannot create MariaDB user slurm (MariaDB log: $DB/mariadb.log)"
+
+# SLURM daemons, restarted when their config changed. Each daemonizes itself and writes its pid file.
+SLURM_DAEMONS=(slurmdbd slurmctld slurmd-node1 slurmd-node2)
+declare -A DAEMON_EXE=([slurmdbd]=/usr/sbin/slurmdbd [slurmctld]=/usr/sbin/slurmctld [slurmd-node1]=/usr/sbin/slurmd [slurmd-node2]=/usr/sbin/slurmd)
+declare -A DAEMON_CMD=([slurmdbd]=/usr/sbin/slurmdbd [slurmctld]="/usr/sbin/slurmctld -f $SLURM_CONF"
+  [slurmd-node1]="/usr/sbin/slurmd -f $SLURM_CONF -N node1" [slurmd-node2]="/usr/sbin/slurmd -f $SLURM_CONF -N node2")
+# What each must answer before the next starts: slurmctld registers the cluster with slurmdbd, and
+# each slurmd registers with slurmctld.
+declare -A DAEMON_PORT=([slurmdbd]=16819 [slurmctld]=16817 [slurmd-node1]=17001 [slurmd-node2]=17002)
+for d in "${SLURM_DAEMONS[@]}"; do
+  pidfile=$SD/run/$d.pid
+  if ours "$pidfile" "${DAEMON_EXE[$d]}"; then
+    if { [[ $d == slurmdbd ]] && $dbd_changed; } || { [[ $d != slurmdbd ]] && $slurm_changed; }; then
+      stop_ours "$pidfile" "${DAEMON_EXE[$d]}" "$d"
+    else
+      continue
+    fi
+  fi
+  echo "testbed: starting $d"
+  rm -f "$pidfile"
+  # shellcheck disable=SC2086 # the command line is meant to split
+  ${DAEMON_CMD[$d]} </dev/null >>"$SD/log/$d.out" 2>&1 || die "$d did not start; see $SD/log/$d.log and $SD/log/$d.out"
+  wait_for 15 ours "$pidfile" "${DAEMON_EXE[$d]}" || die "$d exited after starting; see $SD/log/$d.log"
+  wait_for 15 listening "${DAEMON_PORT[$d]}" || die "$d is not listening on port ${DAEMON_PORT[$d]}; see $SD/log/$d.log"
+  slurm_started=true
+done
+
+# Both nodes up. Idle on a quiet cluster; busy ones count (tests may be running). A node drained
+# or set down by an earlier run stays so across restarts: resume it. A node whose slurmd has not
+# registered yet ('*': not responding) is waited for.
+nodes_up() {
+  local node state up=0
+  while read -r node state; do
+    case $state in
+      idle | mixed | allocated | completing) ;;
+      drain* | down | fail*) scontrol update nodename="$node" state=resume >/dev/null 2>&1 || true; up=1 ;;
+      *) up=1 ;;
+    esac
+  done < <(sinfo -h -N -p debug -o '%N %T')
+  return $up
+}
+wait_for 30 nodes_up \
+  || die "SLURM nodes are not up: $(sinfo -h -N -p debug -o '%N %T' 2>&1 | tr '\n' ' ')(reasons: $(sinfo -h -R 2>&1 | tr '\n' ' ')); see $SD/log/slurmd-node1.log and $SD/log/slurmctld.log"
+# What a user sees on the login node: their name, SLURM_CONF from sshd, both partitions, their
+# account (sacctmgr asks slurmdbd, so this also proves accounting answers). One ssh round trip.
+expected="$CLUSTER_USER $SLURM_CONF_FILE
+debug* up
+short up
+$CLUSTER_ACCOUNT"
+login_ok() {
+  # shellcheck disable=SC2016 # expanded by the remote shell
+  seen=$(timeout 30 ssh -o BatchMode=yes "$SLURM_ALIAS" \
+    'echo "$(id -un) $SLURM_CONF"; sinfo -h -o "%P %a"; sacctmgr -nP show assoc where user=$(id -un) format=account' </dev/null 2>&1) \
+    && [[ $seen == "$expected" ]]
+}
+# After a start, or when the check fails, set accounting up (slurmdbd answers sacct, the cluster has
+# registered itself, the user's association exists) before checking (again).
+if $slurm_started || ! login_ok; then
+  wait_for 30 sacct -n -X -S now \
+    || die "sacct fails: $(sacct -n -X -S now 2>&1 | tail -n 1); see $SD/log/slurmdbd.log and $DB/mariadb.log"
+  cluster_registered() { sacctmgr -nP show cluster format=cluster | grep -qx ci; }
+  wait_for 30 cluster_registered || die "cluster ci is not registered in slurmdbd; see $SD/log/slurmctld.log and $SD/log/slurmdbd.log"
+  # The user's association, as a site admin would add it.
+  if [[ -z $(sacctmgr -nP show assoc where cluster=ci user="$CLUSTER_USER" account="$CLUSTER_ACCOUNT" format=account) ]]; then
+    echo "testbed: adding SLURM account $CLUSTER_ACCOUNT with user $CLUSTER_USER"
+    if [[ -z $(sacctmgr -nP show account "$CLUSTER_ACCOUNT" format=account) ]]; then
+      sacctmgr -i add account "$CLUSTER_ACCOUNT" cluster=ci description='hoist tests' organization=hoist >/dev/null \
+        || die "sacctmgr add account $CLUSTER_ACCOUNT failed"
+    fi
+    sacctmgr -i add user "$CLUSTER_USER" account="$CLUSTER_ACCOUNT" defaultaccount="$CLUSTER_ACCOUNT" cluster=ci >/dev/null \
+      || die "sacctmgr add user $CLUSTER_USER failed"
+  fi
+  login_ok || die "ssh $SLURM_ALIAS printed '$seen', expected '$expected' (sshd log: $TB/ssh/sshd.log)"
+fi
+
+# After a (re)start, one real job end to end, as the user: scheduled on a node with both fake GPUs,
+# its output on the shared filesystem, COMPLETED in accounting.
+if $slurm_started; then
+  smoke_out=$CLUSTER_HOME/.hoist-testbed-smoke.out
+  rm -f "$smoke_out"
+  job=$(timeout 30 ssh -o BatchMode=yes "$SLURM_ALIAS" \
+    "sbatch --parsable --gres=gpu:2 -o $smoke_out --wrap 'echo \$SLURMD_NODENAME gpus=\$CUDA_VISIBLE_DEVICES'" </dev/null 2>&1) || true
+  [[ $job =~ ^[0-9]+$ ]] || die "sbatch through ssh $SLURM_ALIAS failed: $job"
+  job_completed() { [[ $(sacct -n -X -P -j "$job" -o State) == COMPLETED ]]; }
+  wait_for 60 job_completed \
+    || die "smoke job $job did not complete: squeue says '$(squeue -h -t all -j "$job" -o '%T %r' 2>&1)', sacct '$(sacct -n -X -P -j "$job" -o State,ExitCode 2>&1)'; see $SD/log/slurmctld.log"
+  smoke=$(cat "$smoke_out" 2>&1) || true
+  [[ $smoke =~ ^node[12]\ gpus=0,1$ ]] || die "smoke job $job printed '$smoke', expected 'nodeN gpus=0,1'"
+  echo "testbed: slurm smoke job $job: $smoke"
+fi
+echo "testbed: slurm ok: ssh $SLURM_ALIAS (user $CLUSTER_USER), partitions debug,short, base $CLUSTER_BASE"
 
 echo "testbed: ready"
