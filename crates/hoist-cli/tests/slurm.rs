@@ -374,3 +374,106 @@ fn failover_to_the_next_login_host_and_preflight() {
         String::from_utf8_lossy(&down.stdout)
     );
 }
+
+#[test]
+fn infrastructure_failures_run_again_on_the_cluster_and_program_failures_do_not() {
+    let e = senv();
+    // First run: an NCCL failure (infrastructure). The job script sees it and requeues itself.
+    let flaky = e.ssubmit(&["--name", "flaky"], &["sh", "-c", "if [ \"${SLURM_RESTART_COUNT:-0}\" -eq 0 ]; then echo 'misc/socket.cc:50 NCCL WARN Net : Connect to node2 failed' >&2; exit 1; fi; echo recovered"]);
+    let w = e.srun(&["wait", &flaky]);
+    assert_eq!(w.code(), 0, "{}", w.stderr());
+    assert!(e.srun(&["logs", &flaky]).stdout().contains("recovered"));
+    let show: serde_json::Value =
+        serde_json::from_str(&e.srun(&["show", &flaky, "--json"]).stdout()).expect("show");
+    assert_eq!(show["retry_count"], 1, "{show}");
+    assert!(
+        show["retry_history"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("requeued")),
+        "{show}"
+    );
+    // A program failure surfaces at once.
+    let bug = e.ssubmit(
+        &["--name", "bug"],
+        &[
+            "sh",
+            "-c",
+            "echo 'ZeroDivisionError: division by zero' >&2; exit 1",
+        ],
+    );
+    assert_eq!(e.srun(&["wait", &bug]).code(), 1);
+    let show: serde_json::Value =
+        serde_json::from_str(&e.srun(&["show", &bug, "--json"]).stdout()).expect("show");
+    assert_eq!(show["retry_count"], 0);
+}
+
+#[test]
+fn shell_injection_corpus_stays_data() {
+    let e = senv();
+    let canary = format!("/tmp/hoist-pwned-{}", std::process::id());
+    let hostile = [
+        format!("$(touch {canary})"),
+        format!("`touch {canary}`"),
+        format!("'; touch {canary}; '"),
+        format!("\"; touch {canary}; \""),
+        format!("a\ntouch {canary}"),
+        format!("$((1)) && touch {canary}"),
+        "HOIST_B64".to_string(),
+    ];
+    // Every hostile string as an argv word, an env value and a label, all submitted at once.
+    let ids: Vec<(String, &String)> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let env_arg = format!("HOSTILE={h}");
+            let label = format!("x={}", h.replace(['\n', '=', ' '], "_"));
+            let name = format!("inj{i}");
+            let id = e.ssubmit(
+                &[
+                    "--name",
+                    &name,
+                    "--env",
+                    &env_arg,
+                    "--label",
+                    &label,
+                    "--workdir",
+                    "/tmp",
+                ],
+                &[
+                    "sh",
+                    "-c",
+                    "printf '%s|%s|%s\\n' \"$1\" \"$HOSTILE\" done",
+                    "sh",
+                    h,
+                ],
+            );
+            (id, h)
+        })
+        .collect();
+    for (id, h) in &ids {
+        assert_eq!(e.srun(&["wait", id]).code(), 0, "{h:?}");
+        let out = e.srun(&["logs", id]).stdout();
+        assert!(
+            out.contains(&format!("{h}|{h}|done")),
+            "{h:?} arrived changed: {out}"
+        );
+    }
+    assert!(
+        remote(&format!("ls {canary} 2>/dev/null"))
+            .trim()
+            .is_empty(),
+        "nothing ran on the cluster"
+    );
+    assert!(!std::path::Path::new(&canary).exists(), "nothing ran here");
+    let bad_dir = e
+        .scmd(&["run", "--platform", "slurm", "--", "true"])
+        .env("SLURM_BASE_RESULTS_DIR", format!("/tmp/x$(touch {canary})"))
+        .output()
+        .expect("run");
+    let _ = bad_dir;
+    assert!(
+        !std::path::Path::new(&canary).exists(),
+        "a hostile base directory is a path, not a command"
+    );
+    let _ = remote(&format!("rm -rf '/tmp/x$(touch {canary})'"));
+}

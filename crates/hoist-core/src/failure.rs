@@ -266,6 +266,17 @@ static COMPILED: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The retriable infrastructure patterns as one POSIX extended regex (for `grep -Eiq` inside
+/// a job script, where the job can decide to run again without anyone's laptop awake).
+pub fn retry_patterns_ere() -> String {
+    LOG_RULES
+        .iter()
+        .filter(|r| r.retriable && r.class == ErrClass::Infra)
+        .map(|r| format!("({})", r.pattern.replace(r"\d", "[0-9]").replace(r"\b", "")))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// Signal names for messages.
 pub fn signal_name(sig: i32) -> &'static str {
     match sig {
@@ -618,6 +629,20 @@ mod tests {
         })
         .expect("canceled");
         assert_eq!(c.rule, "canceled");
+    }
+
+    #[test]
+    fn retry_patterns_for_grep() {
+        let ere = retry_patterns_ere();
+        assert!(
+            ere.contains("fallen off the bus")
+                && ere.contains("NCCL")
+                && !ere.contains("out of memory")
+        );
+        assert!(
+            !ere.contains(r"\d") && !ere.contains('\''),
+            "grep -E syntax, safe in single quotes: {ere}"
+        );
     }
 
     #[test]

@@ -130,6 +130,12 @@ pub struct StatusReport {
     pub started_at: Option<Timestamp>,
     /// When it ended.
     pub finished_at: Option<Timestamp>,
+    /// The failure is the infrastructure's and running the job again can help.
+    #[serde(default)]
+    pub retriable: bool,
+    /// Times the backend itself has run the job again (SLURM requeues), when it says.
+    #[serde(default)]
+    pub restarts: Option<u32>,
 }
 
 /// What a cancel did.
@@ -238,6 +244,12 @@ pub trait Platform: Send + Sync {
         job: &JobRecord,
         tail: Option<usize>,
     ) -> Result<BoxLogStream, PlatformError>;
+
+    /// Run a job again after a retriable infrastructure failure (the report said so), with
+    /// what was staged for it. `None`: this platform does not rerun jobs itself.
+    async fn retry(&self, _job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        Ok(None)
+    }
 
     /// Ask the backend to stop the job. Idempotent.
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError>;

@@ -401,6 +401,8 @@ pub fn map_state(c: &ContainerInspectResponse, cancel_requested: bool) -> Status
         exit_code,
         started_at,
         finished_at,
+        retriable: false,
+        restarts: None,
     };
     match st.status.unwrap_or(ContainerStateStatusEnum::EMPTY) {
         ContainerStateStatusEnum::CREATED if !error.is_empty() => rep(
@@ -672,6 +674,8 @@ impl Platform for DockerPlatform {
                     exit_code: None,
                     started_at: None,
                     finished_at: None,
+                    retriable: false,
+                    restarts: None,
                 }),
                 Some(_) => match self.inspect(&container_name(&job.job_id)).await {
                     Ok(Some(c)) => {
@@ -1000,6 +1004,8 @@ impl DockerPlatform {
             exit_code: None,
             started_at: None,
             finished_at: None,
+            retriable: false,
+            restarts: None,
         }
     }
 

@@ -183,6 +183,8 @@ impl LocalPlatform {
             exit_code: None,
             started_at: None,
             finished_at: None,
+            retriable: false,
+            restarts: None,
         };
         if let Some(e) = jd.exit() {
             return exit_report(&e, jd.state().map(|s| s.started_at));
@@ -246,6 +248,8 @@ fn exit_report(e: &ExitFile, started_at: Option<jiff::Timestamp>) -> StatusRepor
         exit_code: e.exit_code,
         started_at,
         finished_at: Some(e.finished_at),
+        retriable: false,
+        restarts: None,
     }
 }
 

@@ -49,6 +49,8 @@ pub struct SlurmSettings {
     pub max_gpus_per_node: Option<u32>,
     /// `--requeue` (`SLURM_USE_REQUEUE`, default on).
     pub requeue: Option<bool>,
+    /// Runs after an infrastructure failure (`HOIST_MAX_RETRIES`, default 10).
+    pub max_retries: Option<u32>,
     /// Private key (`SSH_KEY_PATH`).
     pub ssh_key: Option<String>,
     /// Accept unknown host keys on first sight (opt-in).
@@ -124,6 +126,12 @@ impl SlurmSettings {
             cpus_per_task: self.cpus_per_task,
             max_gpus_per_node: self.max_gpus_per_node.unwrap_or(8),
             requeue: self.requeue.unwrap_or(true),
+            max_retries: self.max_retries.unwrap_or_else(|| {
+                std::env::var("HOIST_MAX_RETRIES")
+                    .ok()
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(10)
+            }),
         }
     }
 }
@@ -303,7 +311,7 @@ impl SlurmPlatform {
     async fn states(
         &self,
         ids: &[String],
-    ) -> Result<HashMap<String, (String, String, Option<i32>, Option<i32>)>, PlatformError> {
+    ) -> Result<HashMap<String, state::AcctEntry>, PlatformError> {
         let mut map = HashMap::new();
         if ids.is_empty() {
             return Ok(map);
@@ -311,7 +319,17 @@ impl SlurmPlatform {
         let q = self.run("squeue -h -u \"$(id -un)\" -o '%i|%T|%r'").await?;
         for e in state::parse_squeue(&q.stdout) {
             if ids.contains(&e.id) {
-                map.insert(e.id, (e.state, e.reason, None, None));
+                map.insert(
+                    e.id.clone(),
+                    state::AcctEntry {
+                        id: e.id,
+                        state: e.state,
+                        exit_code: None,
+                        signal: None,
+                        reason: e.reason,
+                        restarts: None,
+                    },
+                );
             }
         }
         let gone: Vec<String> = ids
@@ -332,10 +350,7 @@ impl SlurmPlatform {
         let sc = self.run(&format!("{ask}; true")).await?;
         for line in sc.stdout.lines() {
             if let Some(e) = state::parse_scontrol_job(line) {
-                map.insert(
-                    e.id.clone(),
-                    (e.state, String::new(), e.exit_code, e.signal),
-                );
+                map.insert(e.id.clone(), e);
             }
         }
         let purged: Vec<&String> = gone.iter().filter(|i| !map.contains_key(*i)).collect();
@@ -353,10 +368,7 @@ impl SlurmPlatform {
                 .await?;
             if a.code == 0 {
                 for e in state::parse_sacct(&a.stdout) {
-                    map.insert(
-                        e.id.clone(),
-                        (e.state, String::new(), e.exit_code, e.signal),
-                    );
+                    map.insert(e.id.clone(), e);
                 }
             }
         }
@@ -515,7 +527,7 @@ impl Platform for SlurmPlatform {
         jobs.iter()
             .map(|j| {
                 let id = j.backend_job_id.clone().unwrap_or_default();
-                let Some((st, reason, code, sig)) = states.get(&id) else {
+                let Some(e) = states.get(&id) else {
                     return Ok(StatusReport {
                         status: JobStatus::Unknown,
                         message: format!(
@@ -524,22 +536,27 @@ impl Platform for SlurmPlatform {
                         exit_code: None,
                         started_at: None,
                         finished_at: None,
+                        retriable: false,
+                        restarts: None,
                     });
                 };
-                let status = state::map_state(st);
+                let status = state::map_state(&e.state);
                 let message = match status {
-                    JobStatus::Pending if !reason.is_empty() && reason != "None" => {
-                        format!("{st} ({reason})")
+                    JobStatus::Pending if !e.reason.is_empty() && e.reason != "None" => {
+                        format!("{} ({})", e.state, e.reason)
                     }
                     JobStatus::Error => format!(
-                        "{st}{}",
-                        code.map(|c| format!(", exit {c}")).unwrap_or_default()
+                        "{}{}",
+                        e.state,
+                        e.exit_code
+                            .map(|c| format!(", exit {c}"))
+                            .unwrap_or_default()
                     ),
-                    _ => st.clone(),
+                    _ => e.state.clone(),
                 };
-                let exit_code = match (code, sig) {
+                let exit_code = match (e.exit_code, e.signal) {
                     (_, Some(s)) => Some(128 + s),
-                    (c, None) => *c,
+                    (c, None) => c,
                 };
                 Ok(StatusReport {
                     status,
@@ -551,6 +568,9 @@ impl Platform for SlurmPlatform {
                     },
                     started_at: None,
                     finished_at: None,
+                    // A node that failed under the job: the script never got to judge it.
+                    retriable: state::infrastructure_state(&e.state),
+                    restarts: e.restarts,
                 })
             })
             .collect()
@@ -584,7 +604,7 @@ impl Platform for SlurmPlatform {
         // (created when the job starts) while a loop on the login node watches squeue.
         let remote = format!(
             "d={d}; mkdir -p \"$d\" 2>/dev/null; touch \"$d/main.out\" \"$d/main.err\" 2>/dev/null; tail -q -n {start} -F \"$d/main.out\" \"$d/main.err\" 2>/dev/null & t=$!; \
-             while squeue -h -j {id} -o %T 2>/dev/null | grep -q .; do sleep 2; done; sleep 1; kill $t 2>/dev/null; wait $t 2>/dev/null; true",
+             while squeue -h -j {id} -o %T 2>/dev/null | grep -q .; do sleep 1; done; sleep 1; kill $t 2>/dev/null; wait $t 2>/dev/null; true",
             d = sh_quote(&dir),
             id = sh_quote(&id)
         );
@@ -622,12 +642,42 @@ impl Platform for SlurmPlatform {
         Ok(stream.boxed())
     }
 
+    async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        let Some(base) = Self::pinned_base(job) else {
+            return Ok(None);
+        };
+        let dir = Self::job_dir(&base, &job.job_id);
+        // The staged script, submitted again as it is (its env file is still in place).
+        let out = self
+            .hosts
+            .run(
+                &format!("cd {} && sbatch --parsable job.sbatch", sh_quote(&dir)),
+                None,
+                Failover::BeforeStart,
+            )
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        let Some(id) = state::parse_sbatch(&out.stdout).filter(|_| out.code == 0) else {
+            return Err(PlatformError::Failed {
+                message: format!("resubmitting {} failed: {}", job.job_id, out.stderr.trim()),
+                hint: "check the job directory on the cluster".into(),
+            });
+        };
+        Ok(Some(Submitted {
+            backend_job_id: id,
+            backend_identity: self.identity().await?,
+            results_location: job.results_location.clone(),
+            status: JobStatus::Pending,
+            message: "resubmitted after an infrastructure failure".into(),
+        }))
+    }
+
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
         let Some(id) = job.backend_job_id.clone() else {
             return Ok(CancelOutcome::NotFound);
         };
         let st = self.states(std::slice::from_ref(&id)).await?;
-        match st.get(&id).map(|(s, ..)| state::map_state(s)) {
+        match st.get(&id).map(|e| state::map_state(&e.state)) {
             None => return Ok(CancelOutcome::NotFound),
             Some(s) if s.is_terminal() => return Ok(CancelOutcome::AlreadyFinished),
             _ => {}

@@ -21,6 +21,8 @@ pub struct ScriptSettings {
     pub max_gpus_per_node: u32,
     /// `--requeue`.
     pub requeue: bool,
+    /// Runs after an infrastructure failure before giving up.
+    pub max_retries: u32,
 }
 
 /// Staged files and where they go.
@@ -156,6 +158,17 @@ pub fn render(
         // (from its checkpoint) instead of being killed at the wall-time limit.
         b.push_str("if [ \"$rc\" -eq 124 ]; then echo \"hoist: inner timeout reached; requeueing\" >&2; scontrol requeue \"$SLURM_JOB_ID\"; fi\n");
     }
+    if s.requeue && s.max_retries > 0 {
+        // Detection on the cluster: a failure whose log shows the infrastructure's fault (GPU
+        // fell off the bus, Xid, ECC, NCCL/InfiniBand, CUDA init) requeues the job in place,
+        // so retries do not wait for anyone's hoist to poll.
+        b.push_str(&format!(
+            "if [ \"$rc\" -ne 0 ] && [ \"$rc\" -ne 124 ] && [ \"${{SLURM_RESTART_COUNT:-0}}\" -lt {max} ] && tail -n 500 \"$LOGDIR/main.err\" \"$LOGDIR/main.out\" 2>/dev/null | grep -Eiq {pat}; then\n  echo \"hoist: infrastructure failure (exit $rc); requeueing, run $(( ${{SLURM_RESTART_COUNT:-0}} + 2 )) of at most {runs}\" >&2\n  scontrol requeue \"$SLURM_JOB_ID\" && exit 0\nfi\n",
+            max = s.max_retries,
+            runs = s.max_retries + 1,
+            pat = q(&hoist_core::failure::retry_patterns_ere())
+        ));
+    }
     b.push_str("exit \"$rc\"\n");
 
     let mut e = String::from("#!/bin/bash\nset -euo pipefail\n");
@@ -253,6 +266,7 @@ mod tests {
             cpus_per_task: Some(2),
             max_gpus_per_node: 8,
             requeue: true,
+            max_retries: 10,
         }
     }
 

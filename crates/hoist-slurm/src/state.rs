@@ -78,6 +78,10 @@ pub struct AcctEntry {
     pub exit_code: Option<i32>,
     /// Signal that ended it.
     pub signal: Option<i32>,
+    /// Pending reason.
+    pub reason: String,
+    /// Times SLURM ran it again (requeues).
+    pub restarts: Option<u32>,
 }
 
 /// Parse `sacct -X -n -P -o JobIDRaw,State,ExitCode`.
@@ -95,6 +99,8 @@ pub fn parse_sacct(out: &str) -> Vec<AcctEntry> {
                 state: f.get(1)?.split_whitespace().next()?.to_string(),
                 exit_code: code,
                 signal: sig,
+                reason: String::new(),
+                restarts: None,
             })
         })
         .filter(|e| !e.id.is_empty())
@@ -116,11 +122,14 @@ pub fn parse_scontrol_job(out: &str) -> Option<AcctEntry> {
                 .map(|(a, b)| (a.parse().ok(), b.parse().ok().filter(|s| *s != 0)))
         })
         .unwrap_or((None, None));
+    let restarts = field("Restarts=").and_then(|r| r.parse().ok());
     Some(AcctEntry {
         id,
         state,
         exit_code: code,
         signal: sig,
+        reason: String::new(),
+        restarts,
     })
 }
 

@@ -411,6 +411,8 @@ impl Store {
             exit_code: None,
             started_at: None,
             finished_at: None,
+            retriable: false,
+            restarts: None,
         };
         let (changed, rec) = self.apply_report(id, None, &rep)?;
         if !changed && rec.status != status {
@@ -457,6 +459,34 @@ impl Store {
             params![id, hist, sub.backend_job_id, sub.status.as_str(), sub.message, now],
         )?;
         tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', ?3, ?4)", params![id, now, sub.status.as_str(), reason])?;
+        let rec = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        tx.commit()?;
+        Ok(rec)
+    }
+
+    /// Record runs the backend made by itself (in-place requeues): the retry count becomes
+    /// `restarts`, one history entry per new run.
+    pub fn note_restarts(&self, id: &str, restarts: u32, reason: &str) -> Result<JobRecord> {
+        let tx = self.immediate()?;
+        let cur = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
+        if restarts > cur.retry_count {
+            let mut history = cur.retry_history.clone();
+            for n in cur.retry_count + 1..=restarts {
+                history.push(RetryAttempt {
+                    attempt: n,
+                    backend_job_id: cur.backend_job_id.clone(),
+                    reason: reason.to_string(),
+                    at: hoist_core::now(),
+                });
+            }
+            let hist = serde_json::to_string(&history).map_err(|e| bad(id, "retry_history", e))?;
+            let now = ts(hoist_core::now());
+            tx.execute(
+                "UPDATE jobs SET retry_count=?2, retry_history=?3, updated_at=?4 WHERE id=?1",
+                params![id, restarts, hist, now],
+            )?;
+            tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', NULL, ?3)", params![id, now, format!("run {} times by the backend: {reason}", restarts + 1)])?;
+        }
         let rec = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
         Ok(rec)

@@ -17,6 +17,8 @@ fn rep(status: JobStatus) -> StatusReport {
         exit_code: None,
         started_at: None,
         finished_at: None,
+        retriable: false,
+        restarts: None,
     }
 }
 

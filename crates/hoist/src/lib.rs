@@ -705,8 +705,32 @@ impl Hoist {
                         exit_code: None,
                         started_at: None,
                         finished_at: None,
+                        retriable: false,
+                        restarts: None,
                     },
                 };
+                if let Some(n) = rep.restarts.filter(|n| *n > jobs[i].retry_count) {
+                    jobs[i] = self.store.note_restarts(
+                        &jobs[i].job_id,
+                        n,
+                        "requeued on the cluster after an infrastructure failure",
+                    )?;
+                }
+                if rep.status == JobStatus::Error
+                    && rep.retriable
+                    && !jobs[i].cancel_requested
+                    && jobs[i].retry_count < max_retries()
+                {
+                    // Run it again now: the failure was the infrastructure's, not the program's.
+                    if let Ok(p) = self.platform_for(&jobs[i])
+                        && let Ok(Some(sub)) = p.retry(&jobs[i]).await
+                    {
+                        jobs[i] = self
+                            .store
+                            .record_retry(&jobs[i].job_id, &rep.message, &sub)?;
+                        continue;
+                    }
+                }
                 // A Canceling job reported live stays Canceling until the backend confirms.
                 if jobs[i].status == JobStatus::Canceling && !rep.status.is_terminal() {
                     continue;
@@ -935,6 +959,14 @@ impl Hoist {
         }
         self.wait(&job.job_id).await
     }
+}
+
+/// How many times an infrastructure failure is retried (`HOIST_MAX_RETRIES`, default 10).
+pub fn max_retries() -> u32 {
+    std::env::var("HOIST_MAX_RETRIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
 }
 
 /// `host/pid:start` of this process.
