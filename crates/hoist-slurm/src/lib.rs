@@ -140,7 +140,17 @@ impl SlurmSettings {
 pub struct SlurmPlatform {
     settings: SlurmSettings,
     hosts: Hosts,
-    cluster: OnceCell<(String, String)>,
+    cluster: OnceCell<ClusterInfo>,
+    cache_dir: std::path::PathBuf,
+}
+
+/// What one round trip tells about the cluster before a submit.
+#[derive(Debug, Clone)]
+struct ClusterInfo {
+    name: String,
+    home: String,
+    /// `scontrol show partition -o` lines for the configured partitions, in order.
+    partitions: Vec<String>,
 }
 
 impl SlurmPlatform {
@@ -169,6 +179,7 @@ impl SlurmPlatform {
             settings,
             hosts: Hosts { targets, options },
             cluster: OnceCell::new(),
+            cache_dir: home.join("cache"),
         })
     }
 
@@ -193,23 +204,30 @@ impl SlurmPlatform {
     }
 
     /// ClusterName and the remote user's home, asked once per process.
-    async fn cluster(&self) -> Result<&(String, String), PlatformError> {
+    /// ClusterName, the remote home and the partitions' limits: one round trip per process.
+    async fn cluster(&self) -> Result<&ClusterInfo, PlatformError> {
         self.cluster
             .get_or_try_init(|| async {
-                let out = self.run("scontrol show config | sed -n 's/^ClusterName *= *//p'; printf '%s\\n' \"$HOME\"").await?;
+                let parts = self.partitions();
+                let ask = parts.iter().map(|p| format!("; scontrol show partition -o {} 2>&1 | head -n 1", sh_quote(p))).collect::<String>();
+                let out = self.run(&format!("scontrol show config | sed -n 's/^ClusterName *= *//p'; printf '%s\\n' \"$HOME\"{ask}")).await?;
                 let mut lines = out.stdout.lines();
                 let name = lines.next().unwrap_or("").trim().to_string();
                 let home = lines.next().unwrap_or("").trim().to_string();
                 if name.is_empty() {
                     return Err(PlatformError::Failed { message: format!("no SLURM on {}: scontrol printed no ClusterName ({})", out.host, out.stderr.trim()), hint: "is this a SLURM login node? scontrol must be on PATH for non-interactive ssh".into() });
                 }
-                Ok((name, home))
+                Ok(ClusterInfo { name, home, partitions: lines.map(str::to_string).collect() })
             })
             .await
     }
 
+    fn partitions(&self) -> Vec<String> {
+        self.settings.partition.as_deref().unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+    }
+
     async fn base_dir(&self) -> Result<String, PlatformError> {
-        let (_, home) = self.cluster().await?;
+        let home = &self.cluster().await?.home;
         Ok(match &self.settings.base_dir {
             Some(b) if b.starts_with('/') => b.trim_end_matches('/').to_string(),
             Some(b) => format!("{home}/{}", b.trim_end_matches('/')),
@@ -234,39 +252,29 @@ impl SlurmPlatform {
         if let Some(a) = &self.settings.account {
             return Some(a.clone());
         }
-        let out = self
-            .run("sacctmgr -nP show assoc where user=\"$(id -un)\" format=account")
-            .await
-            .ok()?;
-        out.stdout
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty())
-            .map(str::to_string)
+        // sacctmgr is slow (a slurmdbd round trip) and associations change rarely: the answer
+        // is kept for a day per cluster and user.
+        let cluster = self.cluster().await.ok()?.name.clone();
+        let user = self.hosts.targets.first().and_then(|t| t.user.clone()).unwrap_or_default();
+        let cached = self.cache_dir.join(format!("slurm-account-{cluster}-{user}"));
+        if let Ok(m) = std::fs::metadata(&cached)
+            && m.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age.as_secs() < 86_400)
+        {
+            return std::fs::read_to_string(&cached).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        }
+        let out = self.run("sacctmgr -nP show assoc where user=\"$(id -un)\" format=account").await.ok()?;
+        let account = out.stdout.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+        let _ = std::fs::create_dir_all(&self.cache_dir);
+        let _ = std::fs::write(&cached, account.clone().unwrap_or_default());
+        account
     }
 
     /// Refuse what the cluster can never run: unknown partitions, a time over MaxTime.
-    async fn check_request(
-        &self,
-        s: &ScriptSettings,
-        gpus_per_node: u32,
-    ) -> Result<(), PlatformError> {
-        let Some(parts) = &s.partition else {
-            return Ok(());
-        };
-        let names: Vec<&str> = parts
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .collect();
-        let cmd = names
-            .iter()
-            .map(|p| format!("scontrol show partition -o {} 2>&1", sh_quote(p)))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let out = self.run(&cmd).await?;
+    async fn check_request(&self, s: &ScriptSettings, gpus_per_node: u32) -> Result<(), PlatformError> {
+        let names = self.partitions();
+        let info = self.cluster().await?;
         let want = (s.time_hours * 60.0).ceil() as u64;
-        for (name, line) in names.iter().zip(out.stdout.lines()) {
+        for (name, line) in names.iter().zip(info.partitions.iter()) {
             if !line.contains("PartitionName=") {
                 return Err(InputError::new(
                     format!(
@@ -398,7 +406,7 @@ impl Platform for SlurmPlatform {
     }
 
     async fn identity(&self) -> Result<String, PlatformError> {
-        let (cluster, _) = self.cluster().await?;
+        let cluster = &self.cluster().await?.name;
         let user = self
             .hosts
             .targets
@@ -753,8 +761,8 @@ impl Platform for SlurmPlatform {
             .map(SshTarget::display)
             .collect::<Vec<_>>()
             .join(", ");
-        let (cluster, _) = match self.cluster().await {
-            Ok(c) => c.clone(),
+        let cluster = match self.cluster().await {
+            Ok(c) => c.name.clone(),
             Err(e) => {
                 checks.push(ck("ssh", false, true, e.to_string(), "set up key login: ssh-copy-id to the login host, check `ssh -o BatchMode=yes HOST true`, and SLURM_USER"));
                 return checks;
