@@ -362,6 +362,20 @@ fn failover_to_the_next_login_host_and_preflight() {
     assert_eq!(check("partition")["ok"], true);
     assert_eq!(check("path home")["ok"], true);
     assert_eq!(check("path gone")["ok"], false);
+    assert_eq!(check("gpu gres")["ok"], true, "{v}");
+    let local = e.srun(&[
+        "preflight",
+        "--platform",
+        "slurm",
+        "--path",
+        "mine=file:///etc/hostname",
+        "--json",
+    ]);
+    assert!(
+        local.stdout().contains("not a path on the cluster"),
+        "{}",
+        local.stdout()
+    );
     let down = e
         .scmd(&["preflight", "--platform", "slurm", "--json"])
         .env("SLURM_HOSTNAME", "127.0.0.1:1")

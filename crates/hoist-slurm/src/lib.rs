@@ -223,7 +223,15 @@ impl SlurmPlatform {
     }
 
     fn partitions(&self) -> Vec<String> {
-        self.settings.partition.as_deref().unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect()
+        self.settings
+            .partition
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     async fn base_dir(&self) -> Result<String, PlatformError> {
@@ -255,22 +263,47 @@ impl SlurmPlatform {
         // sacctmgr is slow (a slurmdbd round trip) and associations change rarely: the answer
         // is kept for a day per cluster and user.
         let cluster = self.cluster().await.ok()?.name.clone();
-        let user = self.hosts.targets.first().and_then(|t| t.user.clone()).unwrap_or_default();
-        let cached = self.cache_dir.join(format!("slurm-account-{cluster}-{user}"));
+        let user = self
+            .hosts
+            .targets
+            .first()
+            .and_then(|t| t.user.clone())
+            .unwrap_or_default();
+        let cached = self
+            .cache_dir
+            .join(format!("slurm-account-{cluster}-{user}"));
         if let Ok(m) = std::fs::metadata(&cached)
-            && m.modified().ok().and_then(|t| t.elapsed().ok()).is_some_and(|age| age.as_secs() < 86_400)
+            && m.modified()
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() < 86_400)
         {
-            return std::fs::read_to_string(&cached).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            return std::fs::read_to_string(&cached)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
         }
-        let out = self.run("sacctmgr -nP show assoc where user=\"$(id -un)\" format=account").await.ok()?;
-        let account = out.stdout.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string);
+        let out = self
+            .run("sacctmgr -nP show assoc where user=\"$(id -un)\" format=account")
+            .await
+            .ok()?;
+        let account = out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .map(str::to_string);
         let _ = std::fs::create_dir_all(&self.cache_dir);
         let _ = std::fs::write(&cached, account.clone().unwrap_or_default());
         account
     }
 
     /// Refuse what the cluster can never run: unknown partitions, a time over MaxTime.
-    async fn check_request(&self, s: &ScriptSettings, gpus_per_node: u32) -> Result<(), PlatformError> {
+    async fn check_request(
+        &self,
+        s: &ScriptSettings,
+        gpus_per_node: u32,
+    ) -> Result<(), PlatformError> {
         let names = self.partitions();
         let info = self.cluster().await?;
         let want = (s.time_hours * 60.0).ceil() as u64;
@@ -392,6 +425,25 @@ impl SlurmPlatform {
             script::job_name(&job.job_id)
         ))
     }
+}
+
+/// A path on the cluster: `lustre:///abs`, `slurm://abs/path` (TAO's form, `/abs/path`), or
+/// an absolute path. `file://` and relative paths name this machine's files, which the
+/// cluster cannot see.
+pub fn cluster_path(path: &str) -> Result<String, InputError> {
+    if let Some(p) = path.strip_prefix("lustre://") {
+        if p.starts_with('/') {
+            return Ok(p.to_string());
+        }
+    } else if let Some(p) = path.strip_prefix("slurm://") {
+        return Ok(format!("/{}", p.trim_start_matches('/')));
+    } else if path.starts_with('/') {
+        return Ok(path.to_string());
+    }
+    Err(InputError::new(
+        format!("{path} is not a path on the cluster"),
+        "SLURM jobs see the cluster's shared filesystem: stage the data there and give lustre:///abs/path (file:// and relative paths are this machine's)",
+    ))
 }
 
 #[async_trait]
@@ -726,7 +778,8 @@ impl Platform for SlurmPlatform {
     }
 
     async fn check_path(&self, path: &str) -> Result<bool, PlatformError> {
-        let p = path.strip_prefix("lustre://").unwrap_or(path);
+        let p = cluster_path(path)?;
+        let p = p.as_str();
         Ok(self.run(&format!("test -e {}", sh_quote(p))).await?.code == 0)
     }
 
@@ -804,6 +857,28 @@ impl Platform for SlurmPlatform {
                 &e.hint().unwrap_or_default(),
             )),
         }
+        match self.run("sinfo -h -o '%G'").await {
+            Ok(o) => {
+                let gres: Vec<&str> = o
+                    .stdout
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.contains("gpu"))
+                    .collect();
+                checks.push(ck(
+                    "gpu gres",
+                    !gres.is_empty(),
+                    false,
+                    if gres.is_empty() {
+                        "no node advertises gres/gpu".into()
+                    } else {
+                        gres.join(", ")
+                    },
+                    "GPU jobs need nodes with Gres=gpu:N (and gres.conf); CPU jobs run without",
+                ));
+            }
+            Err(e) => checks.push(ck("gpu gres", false, false, e.to_string(), "")),
+        }
         checks.push(ck(
             "account",
             s.account.is_some(),
@@ -831,15 +906,21 @@ impl Platform for SlurmPlatform {
             Err(e) => checks.push(ck("base dir", false, true, e.to_string(), "")),
         }
         for (name, path) in &req.paths {
-            let ok = self.check_path(path).await.unwrap_or(false);
+            let (ok, detail) = match self.check_path(path).await {
+                Ok(ok) => (
+                    ok,
+                    format!(
+                        "{path} {} on the cluster",
+                        if ok { "exists" } else { "does not exist" }
+                    ),
+                ),
+                Err(e) => (false, e.to_string()),
+            };
             checks.push(ck(
                 &format!("path {name}"),
                 ok,
                 true,
-                format!(
-                    "{path} {} on the cluster",
-                    if ok { "exists" } else { "does not exist" }
-                ),
+                detail,
                 "stage the data onto the cluster's shared filesystem, or fix the path",
             ));
         }
@@ -852,5 +933,34 @@ impl Platform for SlurmPlatform {
             self.run(&format!("rm -rf -- {}", sh_quote(&dir))).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cluster_path;
+
+    #[test]
+    fn only_cluster_paths() {
+        assert_eq!(
+            cluster_path("lustre:///fs/a").ok().as_deref(),
+            Some("/fs/a")
+        );
+        assert_eq!(
+            cluster_path("slurm://lustre/fs/a").ok().as_deref(),
+            Some("/lustre/fs/a")
+        );
+        assert_eq!(
+            cluster_path("/scratch/x").ok().as_deref(),
+            Some("/scratch/x")
+        );
+        for bad in [
+            "file:///home/me/x",
+            "data/x",
+            "lustre://rel",
+            "s3://bucket/k",
+        ] {
+            assert!(cluster_path(bad).is_err(), "{bad}");
+        }
     }
 }
