@@ -118,6 +118,10 @@ pub struct RunArgs {
     /// Docker: network (default DOCKER_NETWORK, else hoist_default, created if missing).
     #[arg(long)]
     pub network: Option<String>,
+    /// SLURM: container runtime for --image: pyxis (default with an image), enroot,
+    /// charliecloud, or none.
+    #[arg(long, value_name = "KIND")]
+    pub container: Option<String>,
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,

@@ -442,6 +442,7 @@ fn request(h: &Hoist, a: &RunArgs) -> anyhow::Result<JobRequest> {
     req.user = a.user.clone();
     req.auto_remove = a.rm.then_some(true);
     req.network = a.network.clone();
+    req.container = a.container.clone();
     req.workdir = a.workdir.clone();
     for f in &a.env_file {
         let text = std::fs::read_to_string(f).map_err(|e| {

@@ -491,3 +491,53 @@ fn shell_injection_corpus_stays_data() {
     );
     let _ = remote(&format!("rm -rf '/tmp/x$(touch {canary})'"));
 }
+
+#[test]
+fn a_charliecloud_container_job_from_an_image_directory() {
+    let e = senv();
+    // A Charliecloud image directory built on the cluster: static busybox, the files ch-run
+    // needs, and the /mnt/N mount points images made by ch-image have.
+    let img = "/home/hoistuser/hoist-ch-busybox-2";
+    let build = format!(
+        "set -e; d={img}; if [ ! -x $d/bin/sh ]; then rm -rf $d.tmp; mkdir -p $d.tmp/bin $d.tmp/etc $d.tmp/mnt/0 $d.tmp/mnt/1 $d.tmp/tmp $d.tmp/dev $d.tmp/proc $d.tmp/sys $d.tmp/home $d.tmp/run $d.tmp/var/tmp; \
+         cp /bin/busybox $d.tmp/bin/busybox; for a in sh ls cat echo id env printf; do ln -s busybox $d.tmp/bin/$a; done; \
+         echo 'root:x:0:0:root:/:/bin/sh' > $d.tmp/etc/passwd; echo 'hoistuser:x:'$(id -u)':'$(id -g)'::/:/bin/sh' >> $d.tmp/etc/passwd; \
+         echo 'root:x:0:' > $d.tmp/etc/group; echo '127.0.0.1 localhost' > $d.tmp/etc/hosts; : > $d.tmp/etc/resolv.conf; \
+         echo inside-the-image > $d.tmp/etc/hoist-marker; mv $d.tmp $d; fi"
+    );
+    let o = std::process::Command::new("ssh")
+        .args(["-o", "BatchMode=yes", LOGIN, &build])
+        .output()
+        .expect("ssh");
+    assert!(
+        o.status.success(),
+        "building the image directory: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = e.srun(&[
+        "run",
+        "--platform",
+        "slurm",
+        "--container",
+        "charliecloud",
+        "--image",
+        img,
+        "--env",
+        "MODE=fast",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/hoist-marker; echo mode=$MODE results=$TAO_RESULTS_ROOT; ls /mnt/0",
+    ]);
+    assert_eq!(r.code(), 0, "{}\n{}", r.stdout(), r.stderr());
+    let out = r.stdout();
+    assert!(
+        out.contains("inside-the-image"),
+        "the command ran in the image: {out}"
+    );
+    assert!(out.contains("mode=fast results=/mnt/1"), "{out}");
+    assert!(
+        out.contains("entrypoint.sh") && out.contains("job.sbatch"),
+        "the job directory is mounted: {out}"
+    );
+}

@@ -442,6 +442,9 @@ pub struct SlurmOptions {
     pub hosts: Vec<String>,
     /// Login user.
     pub user: Option<String>,
+    /// Container runtime for `--image`: `pyxis` (default with an image), `enroot`,
+    /// `charliecloud`, or `none`.
+    pub container: Option<String>,
 }
 
 /// When to pull an image.

@@ -504,7 +504,7 @@ impl Platform for SlurmPlatform {
             .hosts
             .run(
                 "sh -s",
-                Some(script::stage_and_submit(&dir, &r).as_bytes()),
+                Some(script::stage_and_submit(&dir, &results, &r).as_bytes()),
                 Failover::BeforeStart,
             )
             .await

@@ -149,8 +149,8 @@ pub fn render(
         .map(|t| format!("timeout {}m ", (t * 60.0).floor().max(1.0) as u64))
         .unwrap_or_default();
     b.push_str(&format!(
-        "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 bash {}/entrypoint.sh\n",
-        q(dir)
+        "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 {}\n",
+        launch(req, dir, results_root)?
     ));
     b.push_str("rc=$?\n");
     if timeout.is_some() {
@@ -208,6 +208,94 @@ pub fn render(
     })
 }
 
+/// Container runtimes a job can run in.
+pub const CONTAINERS: &[&str] = &["none", "pyxis", "enroot", "charliecloud"];
+
+/// The container runtime of a request: `--container`, else pyxis with an image, else none.
+pub fn container_of(req: &SubmitRequest) -> Result<&'static str, InputError> {
+    let wanted = req.spec.platform_options.slurm.container.as_deref();
+    let kind = match (wanted, &req.spec.image) {
+        (Some(c), _) => CONTAINERS
+            .iter()
+            .find(|k| **k == c)
+            .copied()
+            .ok_or_else(|| {
+                InputError::new(
+                    format!("unknown --container {c:?}"),
+                    "use none, pyxis, enroot or charliecloud",
+                )
+            })?,
+        (None, Some(_)) => "pyxis",
+        (None, None) => "none",
+    };
+    if kind != "none" && req.spec.image.is_none() {
+        return Err(InputError::new(
+            format!("--container {kind} needs --image"),
+            "give the image (registry/image:tag, docker://registry#image:tag, /path/image.sqsh, or a Charliecloud image directory)",
+        ));
+    }
+    Ok(kind)
+}
+
+/// Pyxis/enroot name registries with `#`: `nvcr.io/nvidia/x:1` → `nvcr.io#nvidia/x:1`.
+pub fn pyxis_image(image: &str) -> String {
+    let img = image.strip_prefix("docker://").unwrap_or(image);
+    if img.starts_with('/') || img.contains('#') {
+        return img.to_string();
+    }
+    match img.split_once('/') {
+        Some((reg, rest)) if reg.contains('.') || reg.contains(':') || reg == "localhost" => {
+            format!("{reg}#{rest}")
+        }
+        _ => img.to_string(),
+    }
+}
+
+/// The command srun runs on each node, in the request's container runtime. The job
+/// directory and the results root are mounted at the same paths (Charliecloud: at /mnt/0 and
+/// /mnt/1, which its images provide), and the entrypoint runs under bash when the image has
+/// it, sh otherwise.
+fn launch(req: &SubmitRequest, dir: &str, results_root: &str) -> Result<String, InputError> {
+    let q = |v: &str| sh_quote(v);
+    let run_entry = |path: &str| {
+        format!(
+            "/bin/sh -c {} {}",
+            q("if [ -x /bin/bash ]; then exec /bin/bash \"$0\"; else exec /bin/sh \"$0\"; fi"),
+            q(path)
+        )
+    };
+    let image = req.spec.image.clone().unwrap_or_default();
+    let base = dir.rsplit_once("/jobs/").map(|(b, _)| b).unwrap_or(dir);
+    Ok(match container_of(req)? {
+        "none" => format!("bash {}/entrypoint.sh", q(dir)),
+        "pyxis" => {
+            let names: Vec<&str> = req.env.keys().map(String::as_str).collect();
+            let mut s = format!(
+                "--container-image={} --container-mounts={}",
+                q(&pyxis_image(&image)),
+                q(&format!("{base}:{base}"))
+            );
+            if !names.is_empty() {
+                s.push_str(&format!(" --container-env={}", q(&names.join(","))));
+            }
+            format!("{s} {}", run_entry(&format!("{dir}/entrypoint.sh")))
+        }
+        "enroot" => format!(
+            "enroot start --mount {} {} {}",
+            q(&format!("{base}:{base}")),
+            q(&pyxis_image(&image)),
+            run_entry(&format!("{dir}/entrypoint.sh"))
+        ),
+        _ => format!(
+            "env TAO_RESULTS_ROOT=/mnt/1 TAO_API_RESULTS_DIR=/mnt/1 ch-run -b {} -b {} {} -- {}",
+            q(&format!("{dir}:/mnt/0")),
+            q(&format!("{results_root}:/mnt/1")),
+            q(&image),
+            run_entry("/mnt/0/entrypoint.sh")
+        ),
+    })
+}
+
 /// The env file as it may be shown: secret values masked.
 pub fn shown_env(req: &SubmitRequest) -> String {
     req.env
@@ -228,11 +316,15 @@ pub fn shown_env(req: &SubmitRequest) -> String {
 /// A shell script (fed to `sh -s` on the login host through stdin, so nothing in it shows in
 /// any process list) that writes the files and submits. The heredocs carry base64, which no
 /// content can break out of.
-pub fn stage_and_submit(dir: &str, r: &Rendered) -> String {
+pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let mut s = String::from("set -eu\numask 077\n");
-    s.push_str(&format!("mkdir -p {}/slurm-logs\n", sh_quote(dir)));
+    s.push_str(&format!(
+        "mkdir -p {}/slurm-logs {}\n",
+        sh_quote(dir),
+        sh_quote(results_root)
+    ));
     for (file, content) in [
         ("env", &r.env_file),
         ("entrypoint.sh", &r.entrypoint),
@@ -386,7 +478,7 @@ mod tests {
             "{}",
             dir_attack.sbatch
         );
-        let staged = stage_and_submit("/d x", &dir_attack);
+        let staged = stage_and_submit("/d x", "/r", &dir_attack);
         assert!(staged.contains("mkdir -p '/d x'/slurm-logs") && !staged.contains("hf_secret"));
         assert!(
             render(
@@ -397,6 +489,43 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn container_launch_lines() {
+        let mut r = req(Command::Shell("nvidia-smi".into()), 1, GpuSpec::Count(1));
+        r.spec.image = Some("nvcr.io/nvidia/pytorch:24.05-py3".into());
+        let p = render(&r, "/base/jobs/job-1", "/base/results", &settings()).expect("pyxis");
+        assert!(p.sbatch.contains("--container-image='nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/base:/base --container-env=HF_TOKEN,MODE"), "{}", p.sbatch);
+        r.spec.platform_options.slurm.container = Some("charliecloud".into());
+        r.spec.image = Some("/home/me/img dir".into());
+        let c = render(&r, "/base/jobs/job-1", "/base/results", &settings()).expect("charliecloud");
+        assert!(
+            c.sbatch.contains(
+                "ch-run -b /base/jobs/job-1:/mnt/0 -b /base/results:/mnt/1 '/home/me/img dir' --"
+            ),
+            "{}",
+            c.sbatch
+        );
+        r.spec.platform_options.slurm.container = Some("enroot".into());
+        r.spec.image = Some("/cache/x.sqsh".into());
+        assert!(
+            render(&r, "/d/jobs/j", "/d/results", &settings())
+                .expect("enroot")
+                .sbatch
+                .contains("enroot start --mount /d:/d /cache/x.sqsh")
+        );
+        r.spec.platform_options.slurm.container = Some("docker".into());
+        assert!(render(&r, "/d", "/r", &settings()).is_err());
+        r.spec.platform_options.slurm.container = Some("pyxis".into());
+        r.spec.image = None;
+        assert!(render(&r, "/d", "/r", &settings()).is_err());
+        assert_eq!(
+            pyxis_image("docker://nvcr.io#nvidia/x:1"),
+            "nvcr.io#nvidia/x:1"
+        );
+        assert_eq!(pyxis_image("ubuntu:22.04"), "ubuntu:22.04");
+        assert_eq!(pyxis_image("/p/i.sqsh"), "/p/i.sqsh");
     }
 
     #[test]

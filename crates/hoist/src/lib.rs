@@ -134,6 +134,8 @@ pub struct JobRequest {
     pub auto_remove: Option<bool>,
     /// Docker: network.
     pub network: Option<String>,
+    /// SLURM: container runtime.
+    pub container: Option<String>,
     /// Parent job.
     pub parent_job_id: Option<String>,
     /// Workflow.
@@ -164,6 +166,7 @@ impl JobRequest {
             user: None,
             auto_remove: None,
             network: None,
+            container: None,
             parent_job_id: None,
             workflow_id: None,
         }
@@ -460,6 +463,16 @@ impl Hoist {
             values.insert(name, v);
         }
         self.apply_docker_options(req, &profile, &platform_name, &mut spec)?;
+        if let Some(c) = &req.container {
+            if platform_name != "slurm" {
+                return Err(InputError::new(
+                    format!("--container applies to the slurm platform, not {platform_name}"),
+                    "add --platform slurm, or drop --container",
+                )
+                .into());
+            }
+            spec.platform_options.slurm.container = Some(c.clone());
+        }
         spec.validate()?;
         Ok(Prepared {
             platform: platform_name,
