@@ -363,6 +363,12 @@ fn failover_to_the_next_login_host_and_preflight() {
     assert_eq!(check("path home")["ok"], true);
     assert_eq!(check("path gone")["ok"], false);
     assert_eq!(check("gpu gres")["ok"], true, "{v}");
+    assert!(
+        check("containers")["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("charliecloud")),
+        "{v}"
+    );
     let local = e.srun(&[
         "preflight",
         "--platform",

@@ -416,6 +416,18 @@ impl SlurmPlatform {
         Ok(map)
     }
 
+    /// The SLURM id of a hoist job, looked up by its unique job name (queue, then accounting).
+    async fn find_by_name(&self, job_id: &str) -> Result<Option<String>, PlatformError> {
+        let n = sh_quote(&script::job_name(job_id));
+        let out = self.run(&format!("squeue -h -u \"$(id -un)\" --name={n} -o %i; sacct -X -n -P --name={n} -o JobIDRaw 2>/dev/null")).await?;
+        Ok(out
+            .stdout
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
+            .map(str::to_string))
+    }
+
     fn log_dir(job: &JobRecord) -> Option<String> {
         let base = Self::pinned_base(job)?;
         let slurm_id = job.backend_job_id.as_deref()?;
@@ -511,6 +523,19 @@ impl Platform for SlurmPlatform {
             .map_err(|e| PlatformError::io("running ssh", e))?;
         let Some(id) = state::parse_sbatch(&out.stdout).filter(|_| out.code == 0) else {
             if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
+                // The session broke while sbatch may have run: ask the cluster by the job's
+                // unique name before calling it failed, so it is neither lost nor doubled.
+                if !hoist_ssh::never_connected(&out.stderr)
+                    && let Ok(Some(found)) = self.find_by_name(&req.job_id).await
+                {
+                    return Ok(Submitted {
+                        backend_job_id: found,
+                        backend_identity: self.identity().await?,
+                        results_location: Some(format!("lustre://{results}/{}", req.job_id)),
+                        status: JobStatus::Pending,
+                        message: "submitted (found by name after the connection dropped)".into(),
+                    });
+                }
                 return Err(self.unreachable(&out.stderr));
             }
             let msg = out.stderr.trim().to_string();
@@ -544,14 +569,7 @@ impl Platform for SlurmPlatform {
     }
 
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
-        let name = script::job_name(&job.job_id);
-        let out = self.run(&format!("squeue -h -u \"$(id -un)\" --name={n} -o %i; sacct -X -n -P --name={n} -o JobIDRaw 2>/dev/null", n = sh_quote(&name))).await?;
-        let Some(id) = out
-            .stdout
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_digit()))
-        else {
+        let Some(id) = self.find_by_name(&job.job_id).await? else {
             return Ok(LaunchRecovery::NotLaunched);
         };
         let base = self.base_dir().await?;
@@ -856,6 +874,14 @@ impl Platform for SlurmPlatform {
                 e.to_string(),
                 &e.hint().unwrap_or_default(),
             )),
+        }
+        let runtimes = self.run("command -v ch-run >/dev/null && echo charliecloud; command -v enroot >/dev/null && echo enroot; srun --help 2>/dev/null | grep -q container-image && echo pyxis; true").await;
+        match runtimes {
+            Ok(o) => {
+                let have: Vec<&str> = o.stdout.split_whitespace().collect();
+                checks.push(ck("containers", !have.is_empty(), false, if have.is_empty() { "no container runtime (pyxis, enroot, charliecloud) on the login host".into() } else { have.join(", ") }, "--image jobs need pyxis (srun --container-image), enroot or charliecloud (ch-run); --container none runs on the bare nodes"));
+            }
+            Err(e) => checks.push(ck("containers", false, false, e.to_string(), "")),
         }
         match self.run("sinfo -h -o '%G'").await {
             Ok(o) => {
