@@ -154,13 +154,7 @@ fn detached_logs_tail_follow_and_reattach() {
     assert_eq!(e.run(&["logs", &id, "--tail", "1"]).stdout(), "two\n");
     let mut f = e.spawn(&["logs", "-f", "dk-follow"]);
     let mut out = f.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 64];
-    while !String::from_utf8_lossy(&seen).contains("two\n") {
-        let n = out.read(&mut buf).expect("read");
-        assert!(n > 0, "follow ended early");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let mut seen = read_until(&mut out, "two\n").into_bytes();
     docker(&["exec", &format!("hoist-job-{id}"), "touch", "/tmp/go"]);
     out.read_to_end(&mut seen).expect("rest");
     assert_eq!(String::from_utf8_lossy(&seen), "one\ntwo\nthree\n");
@@ -554,13 +548,12 @@ fn an_unreachable_daemon_reads_unknown_not_terminal() {
 #[test]
 fn kill_9_during_a_docker_submit_is_reconciled() {
     let e = env();
-    let mut buf = [0u8; 256];
     for (point, name, outcome) in [
         ("after-submit", "adopt", "adopted"),
         ("after-insert", "fence", "abandoned"),
     ] {
-        let mut c = e
-            .cmd(&[
+        crash_at(
+            e.cmd(&[
                 "run",
                 "-d",
                 "--platform",
@@ -572,20 +565,9 @@ fn kill_9_during_a_docker_submit_is_reconciled() {
                 "--",
                 "echo",
                 "ran",
-            ])
-            .env("HOIST_FAILPOINT", point)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut err = c.stderr.take().expect("stderr");
-        let mut seen = String::new();
-        while !seen.contains(&format!("failpoint {point}")) {
-            let n = err.read(&mut buf).expect("read");
-            assert!(n > 0, "hoist exited before the failpoint: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        c.kill().expect("kill -9");
-        let _ = c.wait();
+            ]),
+            point,
+        );
         let r = e.run(&["reconcile"]);
         assert!(
             r.stdout().contains(&format!("{name} {outcome}")),

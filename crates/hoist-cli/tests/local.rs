@@ -96,13 +96,7 @@ fn follow_streams_until_the_job_ends_and_reattaches_from_another_process() {
     // Process B re-attaches by name.
     let mut b = e.spawn(&["logs", "-f", "streamer"]);
     let mut b_out = b.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 64];
-    while !String::from_utf8_lossy(&seen).contains("begin\n") {
-        let n = b_out.read(&mut buf).expect("read follow");
-        assert!(n > 0, "follow ended early");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    let mut seen = read_until(&mut b_out, "begin\n").into_bytes();
     assert_eq!(e.status("streamer"), "Running");
     std::fs::write(&go, "").expect("go");
     b_out.read_to_end(&mut seen).expect("rest");
@@ -542,8 +536,8 @@ fn rm_removes_finished_jobs_only() {
 fn kill_9_during_submit_is_reconciled_without_orphans_or_duplicates() {
     let e = Env::new();
     // Crash after the platform launched the job, before the store heard back: adopt it.
-    let mut c = e
-        .cmd(&[
+    crash_at(
+        e.cmd(&[
             "run",
             "-d",
             "--name",
@@ -552,21 +546,9 @@ fn kill_9_during_submit_is_reconciled_without_orphans_or_duplicates() {
             "sh",
             "-c",
             "echo survived",
-        ])
-        .env("HOIST_FAILPOINT", "after-submit")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut err = c.stderr.take().expect("stderr");
-    let mut seen = String::new();
-    let mut buf = [0u8; 256];
-    while !seen.contains("failpoint after-submit") {
-        let n = err.read(&mut buf).expect("read");
-        assert!(n > 0, "hoist exited before the failpoint: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    c.kill().expect("kill -9");
-    let _ = c.wait();
+        ]),
+        "after-submit",
+    );
     let r = e.run(&["reconcile"]);
     assert_eq!(r.code(), 0, "{}", r.stderr());
     assert!(r.stdout().contains("adoptee adopted"), "{}", r.stdout());
@@ -576,21 +558,10 @@ fn kill_9_during_submit_is_reconciled_without_orphans_or_duplicates() {
     // Crash after the row, before the platform: fence the launch off; nothing may ever run.
     let marker = e.path("must-not-exist");
     let script = format!("touch {}", marker.display());
-    let mut c = e
-        .cmd(&["run", "-d", "--name", "ghost", "--", "sh", "-c", &script])
-        .env("HOIST_FAILPOINT", "after-insert")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut err = c.stderr.take().expect("stderr");
-    let mut seen = String::new();
-    while !seen.contains("failpoint after-insert") {
-        let n = err.read(&mut buf).expect("read");
-        assert!(n > 0, "hoist exited before the failpoint: {seen}");
-        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-    }
-    c.kill().expect("kill -9");
-    let _ = c.wait();
+    crash_at(
+        e.cmd(&["run", "-d", "--name", "ghost", "--", "sh", "-c", &script]),
+        "after-insert",
+    );
     // Any later command reconciles on its way in.
     let ls = e.run(&["ls", "--json"]);
     assert!(ls.stderr().contains("abandoned"), "{}", ls.stderr());

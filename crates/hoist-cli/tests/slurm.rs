@@ -3,7 +3,6 @@
 
 mod harness;
 use harness::*;
-use std::io::Read;
 
 const LOGIN: &str = "hoist-testbed-slurm";
 
@@ -201,13 +200,7 @@ fn cancel_pending_reasons_and_follow_from_another_process() {
         .spawn()
         .expect("follow");
     let mut out = f.stdout.take().expect("stdout");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 64];
-    while !String::from_utf8_lossy(&seen).contains("started") {
-        let n = out.read(&mut buf).expect("read");
-        assert!(n > 0, "follow ended early");
-        seen.extend_from_slice(&buf[..n]);
-    }
+    read_until(&mut out, "started");
     wait_for("a pending reason", || {
         let s: serde_json::Value =
             serde_json::from_str(&e.srun(&["status", &second, "--json"]).stdout())
@@ -280,13 +273,12 @@ fn impossible_requests_are_refused_before_queueing() {
 #[test]
 fn kill_9_during_a_slurm_submit_is_reconciled() {
     let e = senv();
-    let mut buf = [0u8; 256];
     for (point, name, outcome) in [
         ("after-submit", "sadopt", "adopted"),
         ("after-insert", "sfence", "abandoned"),
     ] {
-        let mut c = e
-            .scmd(&[
+        crash_at(
+            e.scmd(&[
                 "run",
                 "-d",
                 "--platform",
@@ -296,20 +288,9 @@ fn kill_9_during_a_slurm_submit_is_reconciled() {
                 "--",
                 "echo",
                 "ran",
-            ])
-            .env("HOIST_FAILPOINT", point)
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        let mut err = c.stderr.take().expect("stderr");
-        let mut seen = String::new();
-        while !seen.contains(&format!("failpoint {point}")) {
-            let n = err.read(&mut buf).expect("read");
-            assert!(n > 0, "hoist exited before the failpoint: {seen}");
-            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
-        }
-        c.kill().expect("kill -9");
-        let _ = c.wait();
+            ]),
+            point,
+        );
         let r = e.srun(&["reconcile"]);
         assert!(
             r.stdout().contains(&format!("{name} {outcome}")),

@@ -249,45 +249,13 @@ impl DockerPlatform {
     /// nvidia-smi on that daemon (never this machine's nvidia-smi). `None` when it cannot be
     /// measured; the job then asks for a count and the daemon picks.
     async fn measure_gpus(&self, image: &str) -> Option<Vec<hoist_core::gpu::GpuUsage>> {
-        let d = self.docker().await.ok()?;
-        let name = format!("hoist-gpu-smoke-{}", std::process::id());
-        let body = spec::smoke_body(image);
-        d.create_container(
-            Some(CreateContainerOptions {
-                name: Some(name.clone()),
-                ..Default::default()
-            }),
-            body,
-        )
-        .await
-        .ok()?;
-        let started = d.start_container(&name, None).await;
-        let mut out = String::new();
-        if started.is_ok() {
-            let _ = d.wait_container(&name, None).try_collect::<Vec<_>>().await;
-            let mut logs = d.logs(
-                &name,
-                Some(LogsOptions {
-                    stdout: true,
-                    stderr: false,
-                    tail: "all".into(),
-                    ..Default::default()
-                }),
-            );
-            while let Some(Ok(chunk)) = logs.next().await {
-                out.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
-            }
+        let (code, out) = self
+            .run_throwaway("hoist-gpu-smoke", spec::smoke_body(image))
+            .await
+            .ok()?;
+        if code != 0 {
+            return None;
         }
-        let _ = d
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
-        started.ok()?;
         hoist_core::gpu::parse_nvidia_smi(&out)
             .ok()
             .filter(|g| !g.is_empty())
@@ -1032,59 +1000,74 @@ impl DockerPlatform {
         path: &str,
         cmd: &[&str],
     ) -> Result<(i64, String), PlatformError> {
-        let d = self.docker().await?;
-        let name = format!(
-            "hoist-check-{}-{}",
-            std::process::id(),
-            jiff::Timestamp::now().as_microsecond()
-        );
-        let body = spec::helper_body(image, path, cmd);
-        match d
-            .create_container(
-                Some(CreateContainerOptions {
-                    name: Some(name.clone()),
-                    ..Default::default()
-                }),
-                body,
-            )
+        match self
+            .run_throwaway("hoist-check", spec::helper_body(image, path, cmd))
             .await
         {
-            Ok(_) => {}
+            Ok(r) => Ok(r),
             // The daemon checks a bind source when the container is created.
             Err(DockerError::DockerResponseServerError { message, .. })
                 if message.contains("does not exist") =>
             {
-                return Ok((1, String::new()));
+                Ok((1, String::new()))
             }
+            Err(e) => Err(PlatformError::Failed {
+                message: format!("cannot create the path-check container from {image}: {e}"),
+                hint: "use an image present on the daemon".into(),
+            }),
+        }
+    }
+
+    /// Create, start and wait for a short-lived container, collect its stdout and remove it.
+    /// The exit code is -1 when the container could not start; a create error is returned.
+    async fn run_throwaway(
+        &self,
+        prefix: &str,
+        body: bollard::models::ContainerCreateBody,
+    ) -> Result<(i64, String), DockerError> {
+        let d = match self.docker().await {
+            Ok(d) => d,
             Err(e) => {
-                return Err(PlatformError::Failed {
-                    message: format!("cannot create the path-check container from {image}: {e}"),
-                    hint: "use an image present on the daemon".into(),
+                return Err(DockerError::DockerStreamError {
+                    error: e.to_string(),
                 });
             }
-        }
-        let code = match d.start_container(&name, None).await {
-            // The daemon refuses to start a container whose bind source is missing.
-            Err(_) => 1,
-            Ok(()) => d
-                .wait_container(&name, None)
-                .try_collect::<Vec<_>>()
-                .await
-                .ok()
-                .and_then(|v| v.last().map(|w| w.status_code))
-                .unwrap_or(1),
         };
-        let mut out = String::new();
-        let mut logs = d.logs(
-            &name,
-            Some(LogsOptions {
-                stdout: true,
-                tail: "all".into(),
+        let name = format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_microsecond()
+        );
+        d.create_container(
+            Some(CreateContainerOptions {
+                name: Some(name.clone()),
                 ..Default::default()
             }),
-        );
-        while let Some(Ok(c)) = logs.next().await {
-            out.push_str(&String::from_utf8_lossy(&c.into_bytes()));
+            body,
+        )
+        .await?;
+        let code = match d.start_container(&name, None).await {
+            Err(_) => -1,
+            // bollard reports a non-zero exit as an error carrying the code.
+            Ok(()) => match d.wait_container(&name, None).try_collect::<Vec<_>>().await {
+                Ok(v) => v.last().map(|w| w.status_code).unwrap_or(0),
+                Err(DockerError::DockerContainerWaitError { code, .. }) => code,
+                Err(_) => -1,
+            },
+        };
+        let mut out = String::new();
+        if code != -1 {
+            let mut logs = d.logs(
+                &name,
+                Some(LogsOptions {
+                    stdout: true,
+                    tail: "all".into(),
+                    ..Default::default()
+                }),
+            );
+            while let Some(Ok(c)) = logs.next().await {
+                out.push_str(&String::from_utf8_lossy(&c.into_bytes()));
+            }
         }
         let _ = d
             .remove_container(

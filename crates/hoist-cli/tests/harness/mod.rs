@@ -128,6 +128,36 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Read a pipe until what was read contains `needle`; returns everything read. EOF first is a
+/// test failure.
+pub fn read_until(r: &mut impl std::io::Read, needle: &str) -> String {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains(needle) {
+        let n = r.read(&mut buf).expect("read");
+        assert!(
+            n > 0,
+            "the stream ended before {needle:?}: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&seen).into_owned()
+}
+
+/// Run `cmd` (a submit) with `HOIST_FAILPOINT=point`, wait until it stops there, kill -9 it.
+pub fn crash_at(mut cmd: Command, point: &str) {
+    let mut c = cmd
+        .env("HOIST_FAILPOINT", point)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn hoist");
+    let mut err = c.stderr.take().expect("stderr");
+    read_until(&mut err, &format!("failpoint {point}"));
+    c.kill().expect("kill -9");
+    let _ = c.wait();
+}
+
 pub fn pid_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(s) => {
