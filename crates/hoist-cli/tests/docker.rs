@@ -804,3 +804,36 @@ fn refused_and_missing_images_are_told_apart() {
         ("log:image_not_found".into(), "ERR_CONFIG".into())
     );
 }
+
+#[test]
+fn a_hanging_daemon_does_not_hang_status() {
+    let e = env();
+    let id = dsubmit(&e, &["--docker-host", TCP_HOST], &["sleep", "300"]);
+    e.wait_status(&id, "Running");
+    // A listener that accepts connections and never answers, like a wedged tunnel.
+    let mut hang = std::process::Command::new("python3")
+        .args(["-c", "import socket,time\ns=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(16)\nprint(s.getsockname()[1], flush=True)\ntime.sleep(600)"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let port = read_until(hang.stdout.as_mut().expect("stdout"), "\n")
+        .trim()
+        .to_string();
+    e.sql(&format!("UPDATE jobs SET spec = json_set(spec, '$.platform_options.docker.host', 'tcp://127.0.0.1:{port}') WHERE id = '{id}';"));
+    let o = e
+        .cmd(&["status", &id, "--json"])
+        .env("HOIST_BACKEND_TIMEOUT", "2")
+        .output()
+        .expect("status");
+    let _ = hang.kill();
+    let _ = hang.wait();
+    let s: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+    assert_eq!(s["status"], "Unknown", "{s}");
+    assert!(
+        s["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("no answer within 2 s")),
+        "{s}"
+    );
+    docker(&["rm", "-f", &format!("hoist-job-{id}")]);
+}

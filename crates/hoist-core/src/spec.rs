@@ -59,11 +59,6 @@ impl Command {
             Command::Argv(a) => a.iter().map(|w| sh_quote(w)).collect::<Vec<_>>().join(" "),
         }
     }
-
-    /// The command as one shell string, for backends that only take one.
-    pub fn to_shell_string(&self) -> String {
-        self.display()
-    }
 }
 
 fn needs_shell(s: &str) -> bool {

@@ -103,11 +103,6 @@ impl DockerPlatform {
         })
     }
 
-    /// The endpoint this instance talks to.
-    pub fn endpoint(&self) -> &Endpoint {
-        &self.endpoint
-    }
-
     async fn docker(&self) -> Result<&Docker, PlatformError> {
         self.client
             .get_or_try_init(|| async { endpoint::connect(&self.endpoint, &self.home.join("ssh")) })

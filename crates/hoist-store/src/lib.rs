@@ -523,14 +523,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of jobs.
-    pub fn count(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM jobs", [], |r| r.get(0))?;
-        Ok(n.max(0) as u64)
-    }
-
     /// Insert many rows in one transaction (benchmarks and imports).
     pub fn insert_many(&self, jobs: &[JobRecord]) -> Result<()> {
         let tx = self.immediate()?;

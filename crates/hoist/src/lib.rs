@@ -640,74 +640,106 @@ impl Hoist {
         let mut jobs = jobs;
         for ((pname, prof, _), idx) in groups {
             let first = jobs[idx[0]].spec.clone();
-            let reports: Vec<std::result::Result<StatusReport, PlatformError>> =
-                match self.build_platform(&pname, prof.as_deref(), Some(&first)) {
-                    Ok(platform) => {
-                        let identity = platform.identity().await;
-                        let (same, other): (Vec<usize>, Vec<usize>) = idx.iter().partition(|&&i| {
-                            match (&identity, &jobs[i].backend_identity) {
+            let reports: Vec<std::result::Result<StatusReport, PlatformError>> = match self
+                .build_platform(&pname, prof.as_deref(), Some(&first))
+            {
+                Ok(platform) => {
+                    // A backend that hangs (a dead host behind tcp://, a stuck login node)
+                    // must not hang `ls`: past the limit its jobs read Unknown.
+                    let identity =
+                        match tokio::time::timeout(backend_timeout(), platform.identity()).await {
+                            Ok(r) => r,
+                            Err(_) => Err(PlatformError::Unreachable {
+                                what: pname.clone(),
+                                why: format!("no answer within {} s", backend_timeout().as_secs()),
+                                hint: String::new(),
+                            }),
+                        };
+                    let (same, other): (Vec<usize>, Vec<usize>) =
+                        idx.iter()
+                            .partition(|&&i| match (&identity, &jobs[i].backend_identity) {
                                 (Ok(cur), Some(rec)) => cur == rec,
                                 _ => true,
-                            }
-                        });
-                        let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
-                        let mut answers: BTreeMap<
-                            usize,
-                            std::result::Result<StatusReport, PlatformError>,
-                        > = BTreeMap::new();
-                        match &identity {
-                            Err(e) => {
-                                for &i in &idx {
-                                    answers.insert(
-                                        i,
-                                        Err(PlatformError::Unreachable {
-                                            what: pname.clone(),
-                                            why: e.to_string(),
-                                            hint: String::new(),
-                                        }),
-                                    );
-                                }
-                            }
-                            Ok(cur) => {
-                                for (&i, r) in same.iter().zip(platform.status(&batch).await) {
-                                    answers.insert(i, r);
-                                }
-                                for &i in &other {
-                                    answers.insert(
-                                        i,
-                                        Err(PlatformError::IdentityMismatch {
-                                            job_id: jobs[i].job_id.clone(),
-                                            recorded: jobs[i]
-                                                .backend_identity
-                                                .clone()
-                                                .unwrap_or_default(),
-                                            current: cur.clone(),
-                                        }),
-                                    );
-                                }
+                            });
+                    let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
+                    let mut answers: BTreeMap<
+                        usize,
+                        std::result::Result<StatusReport, PlatformError>,
+                    > = BTreeMap::new();
+                    match &identity {
+                        Err(e) => {
+                            for &i in &idx {
+                                answers.insert(
+                                    i,
+                                    Err(PlatformError::Unreachable {
+                                        what: pname.clone(),
+                                        why: e.to_string(),
+                                        hint: String::new(),
+                                    }),
+                                );
                             }
                         }
-                        idx.iter()
-                            .map(|i| {
-                                answers.remove(i).unwrap_or_else(|| {
-                                    Err(PlatformError::Failed {
-                                        message: "no answer".into(),
-                                        hint: String::new(),
-                                    })
+                        Ok(cur) => {
+                            match tokio::time::timeout(backend_timeout(), platform.status(&batch))
+                                .await
+                            {
+                                Ok(rs) => {
+                                    for (&i, r) in same.iter().zip(rs) {
+                                        answers.insert(i, r);
+                                    }
+                                }
+                                Err(_) => {
+                                    for &i in &same {
+                                        answers.insert(
+                                            i,
+                                            Err(PlatformError::Unreachable {
+                                                what: pname.clone(),
+                                                why: format!(
+                                                    "no answer within {} s",
+                                                    backend_timeout().as_secs()
+                                                ),
+                                                hint: String::new(),
+                                            }),
+                                        );
+                                    }
+                                }
+                            }
+                            for &i in &other {
+                                answers.insert(
+                                    i,
+                                    Err(PlatformError::IdentityMismatch {
+                                        job_id: jobs[i].job_id.clone(),
+                                        recorded: jobs[i]
+                                            .backend_identity
+                                            .clone()
+                                            .unwrap_or_default(),
+                                        current: cur.clone(),
+                                    }),
+                                );
+                            }
+                        }
+                    }
+                    idx.iter()
+                        .map(|i| {
+                            answers.remove(i).unwrap_or_else(|| {
+                                Err(PlatformError::Failed {
+                                    message: "no answer".into(),
+                                    hint: String::new(),
                                 })
                             })
-                            .collect()
-                    }
-                    Err(e) => idx
-                        .iter()
-                        .map(|_| {
-                            Err(PlatformError::Failed {
-                                message: e.to_string(),
-                                hint: String::new(),
-                            })
                         })
-                        .collect(),
-                };
+                        .collect()
+                }
+                Err(e) => idx
+                    .iter()
+                    .map(|_| {
+                        Err(PlatformError::Failed {
+                            message: e.to_string(),
+                            hint: String::new(),
+                        })
+                    })
+                    .collect(),
+            };
             for (i, rep) in idx.into_iter().zip(reports) {
                 let rep = match rep {
                     Ok(r) => r,
@@ -972,6 +1004,16 @@ impl Hoist {
         }
         self.wait(&job.job_id).await
     }
+}
+
+/// How long a status refresh waits for one backend (`HOIST_BACKEND_TIMEOUT` seconds, default 30).
+fn backend_timeout() -> Duration {
+    Duration::from_secs(
+        std::env::var("HOIST_BACKEND_TIMEOUT")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30),
+    )
 }
 
 /// How many times an infrastructure failure is retried (`HOIST_MAX_RETRIES`, default 10).
