@@ -6,8 +6,17 @@ use harness::*;
 
 const LOGIN: &str = "hoist-testbed-slurm";
 
+/// The cluster is shared: most tests run side by side (read), the one that takes a node down
+/// runs alone (write).
+static CLUSTER: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// A test store whose SLURM jobs are cancelled when the test ends, pass or fail.
-struct SEnv(Env);
+struct SEnv(Env, #[allow(dead_code)] Guard);
+
+enum Guard {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
 
 impl std::ops::Deref for SEnv {
     type Target = Env;
@@ -72,6 +81,12 @@ impl SEnv {
 }
 
 fn senv() -> SEnv {
+    senv_with(Guard::Shared(
+        CLUSTER.read().unwrap_or_else(|p| p.into_inner()),
+    ))
+}
+
+fn senv_with(guard: Guard) -> SEnv {
     let ok = std::process::Command::new("ssh")
         .args(["-o", "BatchMode=yes", LOGIN, "sinfo -h"])
         .output()
@@ -81,7 +96,7 @@ fn senv() -> SEnv {
         "the SLURM testbed is not up ({}): run scripts/testbed.sh",
         String::from_utf8_lossy(&ok.stderr)
     );
-    SEnv(Env::new())
+    SEnv(Env::new(), guard)
 }
 
 fn remote(cmd: &str) -> String {
@@ -527,4 +542,121 @@ fn a_charliecloud_container_job_from_an_image_directory() {
         out.contains("entrypoint.sh") && out.contains("job.sbatch"),
         "the job directory is mounted: {out}"
     );
+}
+
+#[test]
+fn a_node_failure_is_run_again_then_completes() {
+    let e = senv_with(Guard::Alone(
+        CLUSTER.write().unwrap_or_else(|p| p.into_inner()),
+    ));
+    let conf = "/var/lib/hoist-testbed/slurm/etc/slurm.conf";
+    let admin = |args: &[&str]| {
+        std::process::Command::new("scontrol")
+            .env("SLURM_CONF", conf)
+            .args(args)
+            .output()
+            .expect("scontrol (root, on the testbed)")
+    };
+    // Without SLURM's own requeue, so hoist's resubmission is what recovers the job.
+    let o = e
+        .scmd(&[
+            "run",
+            "-d",
+            "--platform",
+            "slurm",
+            "--name",
+            "nodefail",
+            "--",
+            "sh",
+            "-c",
+            "echo attempt on $SLURMD_NODENAME; sleep 600",
+        ])
+        .env("SLURM_USE_REQUEUE", "0")
+        .output()
+        .expect("submit");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    e.wait_status(&id, "Running");
+    let first = e.status_json(&id)["backend_job_id"]
+        .as_str()
+        .expect("slurm id")
+        .to_string();
+    let node = String::from_utf8_lossy(
+        &std::process::Command::new("squeue")
+            .env("SLURM_CONF", conf)
+            .args(["-h", "-j", &first, "-o", "%N"])
+            .output()
+            .expect("squeue")
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    assert!(node.starts_with("node"), "{node}");
+    // The node dies: its slurmd and the job's step daemon are killed, and the node is marked
+    // down as a health check would (rather than waiting out SlurmdTimeout).
+    let pid = String::from_utf8_lossy(
+        &std::process::Command::new("pgrep")
+            .args(["-f", &format!("slurmd -f {conf} -N {node}$")])
+            .output()
+            .expect("pgrep")
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    let cmdline: Vec<String> = std::fs::read(format!("/proc/{pid}/cmdline"))
+        .expect("slurmd cmdline")
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status();
+    let _ = std::process::Command::new("pkill")
+        .args(["-9", "-f", &format!("slurmstepd: \\[{first}")])
+        .status();
+    assert!(
+        admin(&[
+            "update",
+            &format!("nodename={node}"),
+            "state=down",
+            "reason=hoist-test-node-failure"
+        ])
+        .status
+        .success()
+    );
+    // The next hoist call that looks at the job sees NODE_FAIL and runs it again.
+    wait_for("the job to be resubmitted", || {
+        e.status_json(&id)["retry_count"] == 1
+    });
+    let show: serde_json::Value =
+        serde_json::from_str(&e.srun(&["show", &id, "--json"]).stdout()).expect("show");
+    assert!(
+        show["retry_history"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("NODE_FAIL")),
+        "{show}"
+    );
+    assert_eq!(show["retry_history"][0]["backend_job_id"], first.as_str());
+    assert_ne!(show["backend_job_id"], first.as_str(), "a new SLURM job");
+    // Bring the node back for everyone else.
+    let restarted = std::process::Command::new(&cmdline[0])
+        .args(&cmdline[1..])
+        .status()
+        .expect("restart slurmd");
+    assert!(restarted.success());
+    let _ = admin(&["update", &format!("nodename={node}"), "state=resume"]);
+    wait_for("the retried job to run", || e.status(&id) == "Running");
+    assert!(e.srun(&["logs", &id]).stdout().contains("attempt on node"));
+    assert_eq!(e.srun(&["cancel", &id]).code(), 0);
+    wait_for("both nodes idle again", || {
+        let o = std::process::Command::new("sinfo")
+            .env("SLURM_CONF", conf)
+            .args(["-h", "-N", "-o", "%T"])
+            .output()
+            .expect("sinfo");
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .all(|l| matches!(l.trim(), "idle" | "mixed" | "allocated"))
+    });
 }

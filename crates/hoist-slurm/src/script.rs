@@ -113,9 +113,13 @@ pub fn render(
     if exclusive {
         d("--exclusive".into());
     }
-    if s.requeue {
-        d("--requeue".into());
-    }
+    // Explicit either way: clusters default to requeueing (JobRequeue=1), and with requeue off
+    // a node failure must end the job as NODE_FAIL for hoist to resubmit it.
+    d(if s.requeue {
+        "--requeue".into()
+    } else {
+        "--no-requeue".into()
+    });
     if nodes > 1 {
         d("--wait-all-nodes=1".into());
     }
