@@ -660,3 +660,16 @@ fn a_node_failure_is_run_again_then_completes() {
             .all(|l| matches!(l.trim(), "idle" | "mixed" | "allocated"))
     });
 }
+
+#[test]
+fn a_failure_in_status_json_beats_a_clean_exit() {
+    let e = senv();
+    let o = e.srun(&["run", "--platform", "slurm", "--name", "verdict", "--", "sh", "-c", "d=$TAO_RESULTS_ROOT/$TAO_JOB_ID; mkdir -p $d; echo '{\"status\":\"STARTED\"}' > $d/status.json; echo '{\"status\":\"FAILURE\",\"message\":\"loss diverged\"}' >> $d/status.json"]);
+    assert_eq!(o.code(), 1, "{}", o.stderr());
+    let s = e.status_json("verdict");
+    assert_eq!(
+        (s["status"].as_str(), s["message"].as_str()),
+        (Some("Error"), Some("status.json: loss diverged")),
+        "{s}"
+    );
+}

@@ -416,6 +416,56 @@ impl SlurmPlatform {
         Ok(map)
     }
 
+    /// For jobs SLURM calls COMPLETED, the last record of `<results>/<id>/status.json` (the TAO
+    /// containers' own verdict, one JSON object per line): a failure there is the job's
+    /// failure. Returns job id → failure message, for those that report one.
+    async fn status_files(
+        &self,
+        jobs: &[JobRecord],
+        states: &HashMap<String, state::AcctEntry>,
+    ) -> HashMap<String, String> {
+        let done: Vec<(&JobRecord, String)> = jobs
+            .iter()
+            .filter(|j| {
+                j.backend_job_id
+                    .as_ref()
+                    .and_then(|b| states.get(b))
+                    .is_some_and(|e| state::map_state(&e.state) == JobStatus::Complete)
+            })
+            .filter_map(|j| {
+                Some((
+                    j,
+                    format!("{}/results/{}/status.json", Self::pinned_base(j)?, j.job_id),
+                ))
+            })
+            .collect();
+        if done.is_empty() {
+            return HashMap::new();
+        }
+        let cmd = done
+            .iter()
+            .map(|(j, p)| {
+                format!(
+                    "printf '%s ' {}; tail -n 1 {} 2>/dev/null; echo",
+                    sh_quote(&j.job_id),
+                    sh_quote(p)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        let Ok(out) = self.run(&cmd).await else {
+            return HashMap::new();
+        };
+        out.stdout
+            .lines()
+            .filter_map(|l| {
+                let (id, json) = l.split_once(' ')?;
+                let failure = state::status_file_failure(json)?;
+                Some((id.to_string(), failure))
+            })
+            .collect()
+    }
+
     /// The SLURM id of a hoist job, looked up by its unique job name (queue, then accounting).
     async fn find_by_name(&self, job_id: &str) -> Result<Option<String>, PlatformError> {
         let n = sh_quote(&script::job_name(job_id));
@@ -602,6 +652,7 @@ impl Platform for SlurmPlatform {
                     .collect();
             }
         };
+        let verdicts = self.status_files(jobs, &states).await;
         jobs.iter()
             .map(|j| {
                 let id = j.backend_job_id.clone().unwrap_or_default();
@@ -619,6 +670,18 @@ impl Platform for SlurmPlatform {
                     });
                 };
                 let status = state::map_state(&e.state);
+                if let (JobStatus::Complete, Some(msg)) = (status, verdicts.get(&j.job_id)) {
+                    // SLURM saw a clean exit, but the job's own status file reports a failure.
+                    return Ok(StatusReport {
+                        status: JobStatus::Error,
+                        message: format!("status.json: {msg}"),
+                        exit_code: e.exit_code,
+                        started_at: None,
+                        finished_at: None,
+                        retriable: false,
+                        restarts: e.restarts,
+                    });
+                }
                 let message = match status {
                     JobStatus::Pending if !e.reason.is_empty() && e.reason != "None" => {
                         format!("{} ({})", e.state, e.reason)

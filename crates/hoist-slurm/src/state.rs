@@ -133,6 +133,23 @@ pub fn parse_scontrol_job(out: &str) -> Option<AcctEntry> {
     })
 }
 
+/// The failure a TAO `status.json` record reports (`{"status": "FAILURE", "message": …}`), or
+/// `None` when it reports none or cannot be read.
+pub fn status_file_failure(line: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(line.trim()).ok()?;
+    let status = v.get("status")?.as_str()?.to_ascii_uppercase();
+    if !matches!(status.as_str(), "FAILURE" | "FAILED" | "ERROR") {
+        return None;
+    }
+    Some(
+        v.get("message")
+            .and_then(|m| m.as_str())
+            .filter(|m| !m.is_empty())
+            .unwrap_or("the job reported a failure")
+            .to_string(),
+    )
+}
+
 /// A partition's MaxTime in minutes from `scontrol show partition -o NAME` (`None`:
 /// unlimited).
 pub fn partition_max_minutes(out: &str) -> Option<Option<u64>> {
@@ -215,6 +232,18 @@ mod tests {
             (j.id.as_str(), j.state.as_str(), j.exit_code),
             ("77", "COMPLETED", Some(0))
         );
+    }
+
+    #[test]
+    fn status_files() {
+        assert_eq!(
+            status_file_failure(r#"{"date":"1/1","status":"FAILURE","message":"loss diverged"}"#)
+                .as_deref(),
+            Some("loss diverged")
+        );
+        assert_eq!(status_file_failure(r#"{"status":"SUCCESS"}"#), None);
+        assert_eq!(status_file_failure("not json"), None);
+        assert_eq!(status_file_failure(""), None);
     }
 
     #[test]
