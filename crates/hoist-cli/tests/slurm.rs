@@ -673,3 +673,76 @@ fn a_failure_in_status_json_beats_a_clean_exit() {
         "{s}"
     );
 }
+
+#[test]
+fn enroot_images_are_converted_once_by_a_job_the_training_job_waits_for() {
+    let e = senv();
+    // This cluster has no enroot, so the conversion job fails; what is checked is the
+    // staging: one conversion job, shared by both submits, and jobs that wait for it.
+    let img = format!("registry.invalid/hoist/conv-{}:1", std::process::id());
+    let submit = || {
+        let o = e
+            .scmd(&[
+                "run",
+                "-d",
+                "--platform",
+                "slurm",
+                "--container",
+                "enroot",
+                "--image",
+                &img,
+                "--",
+                "true",
+            ])
+            .env("SLURM_CONVERSION_MEMORY_GB", "1")
+            .output()
+            .expect("submit");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let a = submit();
+    let b = submit();
+    for id in [&a, &b] {
+        wait_for("the job to wait on its conversion", || {
+            let s = e.status_json(id);
+            s["status"] == "Pending"
+                && s["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Dependency"))
+        });
+    }
+    let convs = remote("sacct -X -n -P -o JobName | grep -c '^hoist-sqsh-' || true");
+    assert!(convs.trim().parse::<u32>().unwrap_or(0) >= 1, "{convs}");
+    let sbatch = remote(&format!("cat hoist/jobs/{a}/job.sbatch"));
+    assert!(
+        sbatch.contains("enroot start")
+            && sbatch.contains("/hoist/sqsh-cache/registry.invalid_hoist_conv-"),
+        "{sbatch}"
+    );
+    for id in [&a, &b] {
+        assert_eq!(e.srun(&["cancel", id]).code(), 0);
+    }
+    // A conversion the cluster refuses fails the submit instead of queueing a job that could
+    // never start.
+    let refused = e
+        .scmd(&[
+            "run",
+            "--platform",
+            "slurm",
+            "--container",
+            "enroot",
+            "--image",
+            "registry.invalid/other:2",
+            "--",
+            "true",
+        ])
+        .env("SLURM_CONVERSION_MEMORY_GB", "4096")
+        .output()
+        .expect("run");
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("conversion job was refused"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -116,6 +116,17 @@ impl SlurmSettings {
         Ok(self)
     }
 
+    fn conversion(&self) -> script::ConversionSettings {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        script::ConversionSettings {
+            partition: env("SLURM_CONVERSION_PARTITION"),
+            timeout_minutes: env("SLURM_CONVERSION_TIMEOUT_MINUTES").and_then(|v| v.parse().ok()),
+            memory_gb: env("SLURM_CONVERSION_MEMORY_GB").and_then(|v| v.parse().ok()),
+            force_latest: env("SLURM_FORCE_RECONVERT_LATEST")
+                .is_some_and(|v| v == "1" || v == "true"),
+        }
+    }
+
     fn script(&self, account: Option<String>) -> ScriptSettings {
         let time = self.time_hours.unwrap_or(4.0);
         ScriptSettings {
@@ -542,10 +553,21 @@ impl Platform for SlurmPlatform {
             req,
             &dir,
             &format!("{base}/results"),
+            &self.settings.conversion(),
             &self.settings.script(self.settings.account.clone()),
         )?;
+        let conversion = r
+            .conversion
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "# {dir}/convert.sbatch (runs first unless {} is cached)\n{}\n",
+                    c.sqsh, c.sbatch
+                )
+            })
+            .unwrap_or_default();
         Ok(format!(
-            "# {dir}/job.sbatch\n{}\n# {dir}/entrypoint.sh\n{}\n# {dir}/env (mode 0600)\n{}",
+            "{conversion}# {dir}/job.sbatch\n{}\n# {dir}/entrypoint.sh\n{}\n# {dir}/env (mode 0600)\n{}",
             r.sbatch,
             r.entrypoint,
             script::shown_env(req)
@@ -558,7 +580,7 @@ impl Platform for SlurmPlatform {
         let s = self.settings.script(account);
         let dir = Self::job_dir(&base, &req.job_id);
         let results = format!("{base}/results");
-        let r = script::render(req, &dir, &results, &s)?;
+        let r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
         self.check_request(&s, r.gpus_per_node).await?;
         // sbatch moves to another host only if it cannot have started; a lost answer is
         // settled by the job's unique name (recover_launch), never by submitting again.

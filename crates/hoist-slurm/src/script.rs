@@ -38,6 +38,105 @@ pub struct Rendered {
     pub nodes: u32,
     /// GPUs per node asked for.
     pub gpus_per_node: u32,
+    /// For enroot with a registry image: the SquashFS conversion that must finish first.
+    pub conversion: Option<Conversion>,
+}
+
+/// A registry image converted once to SquashFS for enroot, cached on the shared filesystem.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversion {
+    /// Where the image lands (`<base>/sqsh-cache/<image>.sqsh`).
+    pub sqsh: String,
+    /// SLURM job name of the conversion (shared by everyone converting the same image).
+    pub job_name: String,
+    /// `convert.sbatch`.
+    pub sbatch: String,
+    /// Convert again even if cached (`:latest` with SLURM_FORCE_RECONVERT_LATEST=1).
+    pub force: bool,
+}
+
+/// Settings of the SquashFS conversion (`SLURM_CONVERSION_PARTITION`, `…_TIMEOUT_MINUTES`,
+/// `…_MEMORY_GB`, `SLURM_FORCE_RECONVERT_LATEST`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ConversionSettings {
+    /// Partition for the conversion job (default: the job's).
+    pub partition: Option<String>,
+    /// Time limit, minutes (default 30).
+    pub timeout_minutes: Option<u32>,
+    /// Memory, GB (default 32).
+    pub memory_gb: Option<u32>,
+    /// Re-convert `:latest` images every time.
+    pub force_latest: bool,
+}
+
+/// The cache file of an image: registry, path, tag and digest characters become `_`.
+pub fn sqsh_name(image: &str) -> String {
+    let img = image.strip_prefix("docker://").unwrap_or(image);
+    let safe: String = img
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{safe}.sqsh")
+}
+
+fn conversion(
+    image: &str,
+    base: &str,
+    fallback_partition: Option<&str>,
+    c: &ConversionSettings,
+) -> Conversion {
+    use std::hash::{Hash, Hasher};
+    let cache = format!("{base}/sqsh-cache");
+    let sqsh = format!("{cache}/{}", sqsh_name(image));
+    // A stable short hash of the image, so concurrent submits of it share one conversion.
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    image.hash(&mut h);
+    let job_name = format!("hoist-sqsh-{:08x}", h.finish() as u32);
+    let q = |v: &str| sh_quote(v);
+    let latest =
+        !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
+    let force = c.force_latest && latest;
+    let mut b = String::from("#!/bin/bash\n");
+    b.push_str(&format!(
+        "#SBATCH --job-name={job_name}\n#SBATCH --ntasks=1\n"
+    ));
+    if let Some(p) = c.partition.as_deref().or(fallback_partition) {
+        b.push_str(&format!("#SBATCH --partition={p}\n"));
+    }
+    b.push_str(&format!(
+        "#SBATCH --time={}\n",
+        slurm_time(f64::from(c.timeout_minutes.unwrap_or(30)) / 60.0)
+    ));
+    b.push_str(&format!("#SBATCH --mem={}G\n", c.memory_gb.unwrap_or(32)));
+    b.push_str(&format!("#SBATCH --output={cache}/logs/%x-%j.out\n"));
+    b.push_str("set -euo pipefail\n");
+    b.push_str(&format!("out={}\n", q(&sqsh)));
+    if !force {
+        b.push_str("if [ -s \"$out\" ] && [ \"$(head -c 4 \"$out\")\" = hsqs ]; then exit 0; fi\n");
+    }
+    b.push_str(&format!(
+        "export ENROOT_TEMP_PATH={}/.enroot-tmp/\"$SLURM_JOB_ID\"\n",
+        q(&cache)
+    ));
+    b.push_str("mkdir -p \"$ENROOT_TEMP_PATH\"\nrm -f \"$out.partial\"\n");
+    b.push_str(&format!(
+        "enroot import -o \"$out.partial\" {}\n",
+        q(&format!("docker://{}", pyxis_image(image)))
+    ));
+    // Only a complete SquashFS (magic "hsqs") replaces the cached one, atomically.
+    b.push_str("[ \"$(head -c 4 \"$out.partial\")\" = hsqs ]\nmv -f \"$out.partial\" \"$out\"\nrm -rf \"$ENROOT_TEMP_PATH\"\n");
+    Conversion {
+        sqsh,
+        job_name,
+        sbatch: b,
+        force,
+    }
 }
 
 /// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
@@ -71,6 +170,7 @@ pub fn render(
     req: &SubmitRequest,
     dir: &str,
     results_root: &str,
+    conv: &ConversionSettings,
     s: &ScriptSettings,
 ) -> Result<Rendered, InputError> {
     let spec = &req.spec;
@@ -152,9 +252,16 @@ pub fn render(
     let prefix = timeout
         .map(|t| format!("timeout {}m ", (t * 60.0).floor().max(1.0) as u64))
         .unwrap_or_default();
+    let base = dir.rsplit_once("/jobs/").map(|(b, _)| b).unwrap_or(dir);
+    let image = req.spec.image.clone().unwrap_or_default();
+    // enroot runs SquashFS files: a registry image is converted once, in a job of its own
+    // that the training job depends on, and cached for every later job.
+    let conversion = (container_of(req)? == "enroot" && !image.starts_with('/'))
+        .then(|| conversion(&image, base, s.partition.as_deref(), conv));
+    let run_image = conversion.as_ref().map(|c| c.sqsh.clone()).unwrap_or(image);
     b.push_str(&format!(
         "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 {}\n",
-        launch(req, dir, results_root)?
+        launch(req, dir, results_root, &run_image)?
     ));
     b.push_str("rc=$?\n");
     if timeout.is_some() {
@@ -209,6 +316,7 @@ pub fn render(
         env_file,
         nodes,
         gpus_per_node: gpn,
+        conversion,
     })
 }
 
@@ -259,7 +367,12 @@ pub fn pyxis_image(image: &str) -> String {
 /// directory and the results root are mounted at the same paths (Charliecloud: at /mnt/0 and
 /// /mnt/1, which its images provide), and the entrypoint runs under bash when the image has
 /// it, sh otherwise.
-fn launch(req: &SubmitRequest, dir: &str, results_root: &str) -> Result<String, InputError> {
+fn launch(
+    req: &SubmitRequest,
+    dir: &str,
+    results_root: &str,
+    image: &str,
+) -> Result<String, InputError> {
     let q = |v: &str| sh_quote(v);
     let run_entry = |path: &str| {
         format!(
@@ -268,7 +381,7 @@ fn launch(req: &SubmitRequest, dir: &str, results_root: &str) -> Result<String, 
             q(path)
         )
     };
-    let image = req.spec.image.clone().unwrap_or_default();
+    let image = image.to_string();
     let base = dir.rsplit_once("/jobs/").map(|(b, _)| b).unwrap_or(dir);
     Ok(match container_of(req)? {
         "none" => format!("bash {}/entrypoint.sh", q(dir)),
@@ -340,8 +453,34 @@ pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
             b64(content)
         ));
     }
+    let mut dep = String::new();
+    if let Some(c) = &r.conversion {
+        let cache = c.sqsh.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
+        s.push_str(&format!("mkdir -p {}/logs\n", sh_quote(cache)));
+        s.push_str(&format!(
+            "base64 -d > {}/convert.sbatch <<'HOIST_B64'\n{}\nHOIST_B64\n",
+            sh_quote(dir),
+            b64(&c.sbatch)
+        ));
+        let cached = if c.force {
+            "false".to_string()
+        } else {
+            format!(
+                "{{ [ -s {sq} ] && [ \"$(head -c 4 {sq})\" = hsqs ]; }}",
+                sq = sh_quote(&c.sqsh)
+            )
+        };
+        // Reuse a conversion of the same image already queued (by anyone's hoist of this
+        // user), else start one; the job waits for it with afterok.
+        s.push_str(&format!(
+            "conv=\nif ! {cached}; then\n  conv=$(squeue -h -u \"$(id -un)\" --name={n} -o %i | head -n 1)\n  if [ -z \"$conv\" ]; then conv=$(sbatch --parsable {d}/convert.sbatch) || {{ echo \"hoist: the image conversion job was refused\" >&2; exit 1; }}; fi\n  conv=${{conv%%;*}}\n  [ -n \"$conv\" ] || exit 1\nfi\n",
+            n = sh_quote(&c.job_name),
+            d = sh_quote(dir)
+        ));
+        dep = " ${conv:+--dependency=afterok:$conv}".into();
+    }
     s.push_str(&format!(
-        "cd {} && sbatch --parsable job.sbatch\n",
+        "cd {} && sbatch --parsable{dep} job.sbatch\n",
         sh_quote(dir)
     ));
     s
@@ -392,6 +531,7 @@ mod tests {
             ),
             "/base/jobs/job-1",
             "/base/results",
+            &ConversionSettings::default(),
             &settings(),
         )
         .expect("render");
@@ -441,6 +581,7 @@ mod tests {
             &req(Command::Shell("x".into()), 1, GpuSpec::Count(16)),
             "/d",
             "/r",
+            &ConversionSettings::default(),
             &settings(),
         )
         .expect("render");
@@ -461,6 +602,7 @@ mod tests {
             ),
             "/d",
             "/r",
+            &ConversionSettings::default(),
             &settings(),
         )
         .expect("render");
@@ -474,6 +616,7 @@ mod tests {
             &req(Command::Shell("true".into()), 1, GpuSpec::None),
             "/d/$(id)",
             "/r",
+            &ConversionSettings::default(),
             &settings(),
         )
         .expect("render");
@@ -489,6 +632,7 @@ mod tests {
                 &req(Command::Shell("x".into()), 1, GpuSpec::Ids(vec![0])),
                 "/d",
                 "/r",
+                &ConversionSettings::default(),
                 &settings()
             )
             .is_err()
@@ -499,11 +643,25 @@ mod tests {
     fn container_launch_lines() {
         let mut r = req(Command::Shell("nvidia-smi".into()), 1, GpuSpec::Count(1));
         r.spec.image = Some("nvcr.io/nvidia/pytorch:24.05-py3".into());
-        let p = render(&r, "/base/jobs/job-1", "/base/results", &settings()).expect("pyxis");
+        let p = render(
+            &r,
+            "/base/jobs/job-1",
+            "/base/results",
+            &ConversionSettings::default(),
+            &settings(),
+        )
+        .expect("pyxis");
         assert!(p.sbatch.contains("--container-image='nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/base:/base --container-env=HF_TOKEN,MODE"), "{}", p.sbatch);
         r.spec.platform_options.slurm.container = Some("charliecloud".into());
         r.spec.image = Some("/home/me/img dir".into());
-        let c = render(&r, "/base/jobs/job-1", "/base/results", &settings()).expect("charliecloud");
+        let c = render(
+            &r,
+            "/base/jobs/job-1",
+            "/base/results",
+            &ConversionSettings::default(),
+            &settings(),
+        )
+        .expect("charliecloud");
         assert!(
             c.sbatch.contains(
                 "ch-run -b /base/jobs/job-1:/mnt/0 -b /base/results:/mnt/1 '/home/me/img dir' --"
@@ -514,16 +672,70 @@ mod tests {
         r.spec.platform_options.slurm.container = Some("enroot".into());
         r.spec.image = Some("/cache/x.sqsh".into());
         assert!(
-            render(&r, "/d/jobs/j", "/d/results", &settings())
-                .expect("enroot")
-                .sbatch
-                .contains("enroot start --mount /d:/d /cache/x.sqsh")
+            render(
+                &r,
+                "/d/jobs/j",
+                "/d/results",
+                &ConversionSettings::default(),
+                &settings()
+            )
+            .expect("enroot")
+            .sbatch
+            .contains("enroot start --mount /d:/d /cache/x.sqsh")
+        );
+        r.spec.image = Some("nvcr.io/nvidia/tao:5.5-pyt".into());
+        let conv = render(
+            &r,
+            "/d/jobs/j",
+            "/d/results",
+            &ConversionSettings::default(),
+            &settings(),
+        )
+        .expect("enroot registry");
+        let c = conv.conversion.clone().expect("a conversion job");
+        assert_eq!(c.sqsh, "/d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh");
+        assert!(
+            c.sbatch.contains(
+                "enroot import -o \"$out.partial\" 'docker://nvcr.io#nvidia/tao:5.5-pyt'"
+            ) && c.sbatch.contains("mv -f \"$out.partial\" \"$out\""),
+            "{}",
+            c.sbatch
+        );
+        assert!(
+            conv.sbatch.contains(
+                "enroot start --mount /d:/d /d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh"
+            ),
+            "{}",
+            conv.sbatch
+        );
+        let staged = stage_and_submit("/d/jobs/j", "/d/results", &conv);
+        assert!(
+            staged.contains("--dependency=afterok:$conv")
+                && staged.contains(&format!("--name={}", c.job_name)),
+            "{staged}"
+        );
+        r.spec.image = Some("nvcr.io/nvidia/tao:latest".into());
+        let forced = render(
+            &r,
+            "/d/jobs/j",
+            "/d/results",
+            &ConversionSettings {
+                force_latest: true,
+                ..Default::default()
+            },
+            &settings(),
+        )
+        .expect("latest");
+        assert!(
+            forced
+                .conversion
+                .is_some_and(|c| c.force && !c.sbatch.contains("then exit 0"))
         );
         r.spec.platform_options.slurm.container = Some("docker".into());
-        assert!(render(&r, "/d", "/r", &settings()).is_err());
+        assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
         r.spec.platform_options.slurm.container = Some("pyxis".into());
         r.spec.image = None;
-        assert!(render(&r, "/d", "/r", &settings()).is_err());
+        assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
         assert_eq!(
             pyxis_image("docker://nvcr.io#nvidia/x:1"),
             "nvcr.io#nvidia/x:1"
