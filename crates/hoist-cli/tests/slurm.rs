@@ -378,6 +378,30 @@ fn failover_to_the_next_login_host_and_preflight() {
         "{}",
         local.stdout()
     );
+    let both = e
+        .scmd(&["preflight", "--platform", "slurm", "--json"])
+        .env("SLURM_HOSTNAME", format!("127.0.0.1:1,{LOGIN}"))
+        .output()
+        .expect("preflight");
+    let v: serde_json::Value = serde_json::from_slice(&both.stdout).expect("json");
+    let login = |n: &str| {
+        v["checks"]
+            .as_array()
+            .and_then(|a| {
+                a.iter()
+                    .find(|c| c["name"] == format!("login {n}"))
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("login {n}: {v}"))
+    };
+    assert_eq!(
+        (
+            login("hoistuser@127.0.0.1:1")["ok"].as_bool(),
+            login(&format!("hoistuser@{LOGIN}"))["ok"].as_bool()
+        ),
+        (Some(false), Some(true)),
+        "{v}"
+    );
     let down = e
         .scmd(&["preflight", "--platform", "slurm", "--json"])
         .env("SLURM_HOSTNAME", "127.0.0.1:1")

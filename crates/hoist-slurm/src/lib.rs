@@ -143,6 +143,18 @@ impl SlurmSettings {
                     .and_then(|v| v.parse().ok())
                     .unwrap_or(10)
             }),
+            use_sqsh: std::env::var("SLURM_USE_SQSH")
+                .map(|v| !matches!(v.trim(), "0" | "false" | "no"))
+                .unwrap_or(true),
+            container_mounts: match std::env::var("SLURM_CONTAINER_MOUNTS") {
+                Ok(v) if v.trim() == "none" => vec![],
+                Ok(v) if !v.trim().is_empty() => v
+                    .split(',')
+                    .map(|m| m.trim().to_string())
+                    .filter(|m| !m.is_empty())
+                    .collect(),
+                _ => vec!["/lustre".into()],
+            },
         }
     }
 }
@@ -931,6 +943,21 @@ impl Platform for SlurmPlatform {
             format!("{who}: cluster {cluster}"),
             "",
         ));
+        if self.hosts.targets.len() > 1 {
+            // Each login host on its own: failover only helps if the others work too.
+            for t in &self.hosts.targets {
+                let one = Hosts {
+                    targets: vec![t.clone()],
+                    options: self.hosts.options.clone(),
+                };
+                let ok = one
+                    .run("true", None, Failover::Always)
+                    .await
+                    .map(|o| o.code == 0)
+                    .unwrap_or(false);
+                checks.push(ck(&format!("login {}", t.display()), ok, false, if ok { "reachable".into() } else { "unreachable with BatchMode ssh".into() }, "check the key (SSH_KEY_PATH or the agent), authorized_keys on that host, and its entry in known_hosts"));
+            }
+        }
         let tools = self.run("for c in sbatch squeue scancel sacct scontrol; do command -v $c >/dev/null || echo $c; done").await;
         match tools {
             Ok(o) if o.stdout.trim().is_empty() => checks.push(ck("slurm tools", true, true, "sbatch, squeue, scancel, sacct, scontrol".into(), "")),

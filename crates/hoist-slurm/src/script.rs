@@ -23,6 +23,10 @@ pub struct ScriptSettings {
     pub requeue: bool,
     /// Runs after an infrastructure failure before giving up.
     pub max_retries: u32,
+    /// Convert registry images to a cached SquashFS for pyxis too (`SLURM_USE_SQSH`).
+    pub use_sqsh: bool,
+    /// Extra container mounts, `SRC[:DST]` (`SLURM_CONTAINER_MOUNTS`, default `/lustre`).
+    pub container_mounts: Vec<String>,
 }
 
 /// Staged files and where they go.
@@ -40,6 +44,9 @@ pub struct Rendered {
     pub gpus_per_node: u32,
     /// For enroot with a registry image: the SquashFS conversion that must finish first.
     pub conversion: Option<Conversion>,
+    /// `meta.json`: the request as hoist stored it (no secret values), for whoever finds the
+    /// directory on the cluster.
+    pub meta: String,
 }
 
 /// A registry image converted once to SquashFS for enroot, cached on the shared filesystem.
@@ -256,12 +263,15 @@ pub fn render(
     let image = req.spec.image.clone().unwrap_or_default();
     // enroot runs SquashFS files: a registry image is converted once, in a job of its own
     // that the training job depends on, and cached for every later job.
-    let conversion = (container_of(req)? == "enroot" && !image.starts_with('/'))
-        .then(|| conversion(&image, base, s.partition.as_deref(), conv));
+    // enroot always; pyxis too with SLURM_USE_SQSH, so each node reads one cached file
+    // instead of pulling from the registry.
+    let kind = container_of(req)?;
+    let convert = (kind == "enroot" || (kind == "pyxis" && s.use_sqsh)) && !image.starts_with('/');
+    let conversion = convert.then(|| conversion(&image, base, s.partition.as_deref(), conv));
     let run_image = conversion.as_ref().map(|c| c.sqsh.clone()).unwrap_or(image);
     b.push_str(&format!(
         "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 {}\n",
-        launch(req, dir, results_root, &run_image)?
+        launch(req, dir, results_root, &run_image, &s.container_mounts)?
     ));
     b.push_str("rc=$?\n");
     if timeout.is_some() {
@@ -317,6 +327,10 @@ pub fn render(
         nodes,
         gpus_per_node: gpn,
         conversion,
+        meta: serde_json::to_string_pretty(
+            &serde_json::json!({"job_id": req.job_id, "name": spec.name, "spec": spec.redacted()}),
+        )
+        .unwrap_or_default(),
     })
 }
 
@@ -372,6 +386,7 @@ fn launch(
     dir: &str,
     results_root: &str,
     image: &str,
+    extra_mounts: &[String],
 ) -> Result<String, InputError> {
     let q = |v: &str| sh_quote(v);
     let run_entry = |path: &str| {
@@ -383,6 +398,20 @@ fn launch(
     };
     let image = image.to_string();
     let base = dir.rsplit_once("/jobs/").map(|(b, _)| b).unwrap_or(dir);
+    // The base directory at its own path (job files, results), then the site's shared mounts.
+    let mut mounts = vec![format!("{base}:{base}")];
+    mounts.extend(
+        extra_mounts
+            .iter()
+            .filter(|m| !base.starts_with(m.split(':').next().unwrap_or("")))
+            .map(|m| {
+                if m.contains(':') {
+                    m.clone()
+                } else {
+                    format!("{m}:{m}")
+                }
+            }),
+    );
     Ok(match container_of(req)? {
         "none" => format!("bash {}/entrypoint.sh", q(dir)),
         "pyxis" => {
@@ -390,7 +419,7 @@ fn launch(
             let mut s = format!(
                 "--container-image={} --container-mounts={}",
                 q(&pyxis_image(&image)),
-                q(&format!("{base}:{base}"))
+                q(&mounts.join(","))
             );
             if !names.is_empty() {
                 s.push_str(&format!(" --container-env={}", q(&names.join(","))));
@@ -398,8 +427,12 @@ fn launch(
             format!("{s} {}", run_entry(&format!("{dir}/entrypoint.sh")))
         }
         "enroot" => format!(
-            "enroot start --mount {} {} {}",
-            q(&format!("{base}:{base}")),
+            "enroot start {} {} {}",
+            mounts
+                .iter()
+                .map(|m| format!("--mount {}", q(m)))
+                .collect::<Vec<_>>()
+                .join(" "),
             q(&pyxis_image(&image)),
             run_entry(&format!("{dir}/entrypoint.sh"))
         ),
@@ -446,6 +479,7 @@ pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
         ("env", &r.env_file),
         ("entrypoint.sh", &r.entrypoint),
         ("job.sbatch", &r.sbatch),
+        ("meta.json", &r.meta),
     ] {
         s.push_str(&format!(
             "base64 -d > {}/{file} <<'HOIST_B64'\n{}\nHOIST_B64\n",
@@ -502,6 +536,8 @@ mod tests {
             max_gpus_per_node: 8,
             requeue: true,
             max_retries: 10,
+            use_sqsh: false,
+            container_mounts: vec!["/lustre".into()],
         }
     }
 
@@ -559,6 +595,11 @@ mod tests {
             "secrets live only in the env file"
         );
         assert!(r.env_file.contains("HF_TOKEN=hf_secret") && r.env_file.contains("MODE='a b'"));
+        assert!(
+            r.meta.contains("job-1") && !r.meta.contains("hf_secret"),
+            "{}",
+            r.meta
+        );
         assert!(
             r.entrypoint
                 .contains("export NODE_RANK=\"${SLURM_NODEID:-0}\"")
@@ -651,7 +692,26 @@ mod tests {
             &settings(),
         )
         .expect("pyxis");
-        assert!(p.sbatch.contains("--container-image='nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/base:/base --container-env=HF_TOKEN,MODE"), "{}", p.sbatch);
+        assert!(p.sbatch.contains("--container-image='nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/base:/base,/lustre:/lustre --container-env=HF_TOKEN,MODE"), "{}", p.sbatch);
+        let sq = render(
+            &r,
+            "/base/jobs/job-1",
+            "/base/results",
+            &ConversionSettings::default(),
+            &ScriptSettings {
+                use_sqsh: true,
+                ..settings()
+            },
+        )
+        .expect("pyxis sqsh");
+        assert!(
+            sq.conversion.is_some()
+                && sq.sbatch.contains(
+                    "--container-image=/base/sqsh-cache/nvcr.io_nvidia_pytorch_24.05-py3.sqsh"
+                ),
+            "{}",
+            sq.sbatch
+        );
         r.spec.platform_options.slurm.container = Some("charliecloud".into());
         r.spec.image = Some("/home/me/img dir".into());
         let c = render(
@@ -681,7 +741,7 @@ mod tests {
             )
             .expect("enroot")
             .sbatch
-            .contains("enroot start --mount /d:/d /cache/x.sqsh")
+            .contains("enroot start --mount /d:/d --mount /lustre:/lustre /cache/x.sqsh")
         );
         r.spec.image = Some("nvcr.io/nvidia/tao:5.5-pyt".into());
         let conv = render(
@@ -703,7 +763,7 @@ mod tests {
         );
         assert!(
             conv.sbatch.contains(
-                "enroot start --mount /d:/d /d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh"
+                "enroot start --mount /d:/d --mount /lustre:/lustre /d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh"
             ),
             "{}",
             conv.sbatch
