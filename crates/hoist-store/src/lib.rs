@@ -326,9 +326,12 @@ impl Store {
             params![id, token, sub.backend_job_id, sub.backend_identity, sub.results_location, sub.message, ts(hoist_core::now())],
         )?;
         if n == 1 {
-            tx.execute(
-                "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'launch', NULL, ?3)",
-                params![id, ts(hoist_core::now()), format!("backend id {}", sub.backend_job_id)],
+            add_event(
+                &tx,
+                id,
+                "launch",
+                None,
+                &format!("backend id {}", sub.backend_job_id),
             )?;
         }
         tx.commit()?;
@@ -358,7 +361,7 @@ impl Store {
                 params![id, message, now],
             )?;
         }
-        tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'launch', 'Error', ?3)", params![id, now, message])?;
+        add_event(&tx, id, "launch", Some(JobStatus::Error), message)?;
         tx.commit()?;
         Ok(true)
     }
@@ -393,10 +396,7 @@ impl Store {
             params![id, rep.status.as_str(), rep.message, rep.exit_code, rep.started_at.map(ts), finished.map(ts), ts(now)],
         )?;
         if cur.status != rep.status {
-            tx.execute(
-                "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'status', ?3, ?4)",
-                params![id, ts(now), rep.status.as_str(), rep.message],
-            )?;
+            add_event(&tx, id, "status", Some(rep.status), &rep.message)?;
         }
         let after = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
@@ -434,7 +434,13 @@ impl Store {
             params![id, now],
         )?;
         if n == 1 {
-            tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'cancel', 'Canceling', 'cancel requested')", params![id, now])?;
+            add_event(
+                &tx,
+                id,
+                "cancel",
+                Some(JobStatus::Canceling),
+                "cancel requested",
+            )?;
         }
         let rec = row_by_id(&tx, id)?;
         tx.commit()?;
@@ -458,7 +464,7 @@ impl Store {
             "UPDATE jobs SET retry_count=retry_count+1, retry_history=?2, backend_job_id=?3, status=?4, message=?5, exit_code=NULL, finished_at=NULL, updated_at=?6 WHERE id=?1",
             params![id, hist, sub.backend_job_id, sub.status.as_str(), sub.message, now],
         )?;
-        tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', ?3, ?4)", params![id, now, sub.status.as_str(), reason])?;
+        add_event(&tx, id, "retry", Some(sub.status), reason)?;
         let rec = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
         Ok(rec)
@@ -485,7 +491,13 @@ impl Store {
                 "UPDATE jobs SET retry_count=?2, retry_history=?3, updated_at=?4 WHERE id=?1",
                 params![id, restarts, hist, now],
             )?;
-            tx.execute("INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'retry', NULL, ?3)", params![id, now, format!("run {} times by the backend: {reason}", restarts + 1)])?;
+            add_event(
+                &tx,
+                id,
+                "retry",
+                None,
+                &format!("run {} times by the backend: {reason}", restarts + 1),
+            )?;
         }
         let rec = row_by_id(&tx, id)?.ok_or_else(|| StoreError::NotFound(id.to_string()))?;
         tx.commit()?;
@@ -613,6 +625,27 @@ fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
     conn.execute(
         "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'submit', ?3, ?4)",
         params![job.job_id, ts(job.created_at), job.status.as_str(), format!("written before launch on {}", job.platform)],
+    )?;
+    Ok(())
+}
+
+/// Append one entry to a job's history.
+fn add_event(
+    conn: &Connection,
+    id: &str,
+    kind: &str,
+    status: Option<JobStatus>,
+    message: &str,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            id,
+            ts(hoist_core::now()),
+            kind,
+            status.map(|s| s.as_str()),
+            message
+        ],
     )?;
     Ok(())
 }
