@@ -276,17 +276,7 @@ impl DockerPlatform {
         })?;
         std::fs::write(dir.join("exit.json"), saved)
             .map_err(|e| PlatformError::io("saving the exit record", e))?;
-        let _ = self
-            .docker()
-            .await?
-            .remove_container(
-                &container_name(&job.job_id),
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
+        let _ = force_remove(self.docker().await?, &container_name(&job.job_id)).await;
         Ok(())
     }
 
@@ -343,6 +333,25 @@ fn pull_error(image: &str, detail: &str) -> PlatformError {
     PlatformError::Failed {
         message: format!("pulling {image} failed: {detail}"),
         hint: "check the image name and registry credentials (NGC_KEY for nvcr.io, DOCKER_USERNAME/DOCKER_PASSWORD, docker login); hoist why JOB classifies it".into(),
+    }
+}
+
+/// Remove a container whatever its state; one that is already gone is not an error.
+async fn force_remove(d: &Docker, name: &str) -> Result<(), DockerError> {
+    match d
+        .remove_container(
+            name,
+            Some(RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            }),
+        )
+        .await
+    {
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        r => r,
     }
 }
 
@@ -491,15 +500,9 @@ impl Platform for DockerPlatform {
                     ),
                 });
             }
-            d.remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await
-            .map_err(|e| self.unreachable(&e))?;
+            force_remove(d, &name)
+                .await
+                .map_err(|e| self.unreachable(&e))?;
         }
         let created = d
             .create_container(
@@ -926,24 +929,9 @@ impl Platform for DockerPlatform {
     }
 
     async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError> {
-        match self
-            .docker()
-            .await?
-            .remove_container(
-                &container_name(&job.job_id),
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
+        force_remove(self.docker().await?, &container_name(&job.job_id))
             .await
-        {
-            Ok(())
-            | Err(DockerError::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {}
-            Err(e) => return Err(self.unreachable(&e)),
-        }
+            .map_err(|e| self.unreachable(&e))?;
         let _ = std::fs::remove_dir_all(self.job_files(&job.job_id));
         Ok(())
     }
@@ -1064,15 +1052,7 @@ impl DockerPlatform {
                 out.push_str(&String::from_utf8_lossy(&c.into_bytes()));
             }
         }
-        let _ = d
-            .remove_container(
-                &name,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    ..Default::default()
-                }),
-            )
-            .await;
+        let _ = force_remove(d, &name).await;
         Ok((code, out))
     }
 }

@@ -639,98 +639,11 @@ impl Hoist {
         }
         let mut jobs = jobs;
         for ((pname, prof, _), idx) in groups {
-            let first = jobs[idx[0]].spec.clone();
-            let reports: Vec<std::result::Result<StatusReport, PlatformError>> = match self
-                .build_platform(&pname, prof.as_deref(), Some(&first))
-            {
-                Ok(platform) => {
-                    // A backend that hangs (a dead host behind tcp://, a stuck login node)
-                    // must not hang `ls`: past the limit its jobs read Unknown.
-                    let identity =
-                        match tokio::time::timeout(backend_timeout(), platform.identity()).await {
-                            Ok(r) => r,
-                            Err(_) => Err(PlatformError::Unreachable {
-                                what: pname.clone(),
-                                why: format!("no answer within {} s", backend_timeout().as_secs()),
-                                hint: String::new(),
-                            }),
-                        };
-                    let (same, other): (Vec<usize>, Vec<usize>) =
-                        idx.iter()
-                            .partition(|&&i| match (&identity, &jobs[i].backend_identity) {
-                                (Ok(cur), Some(rec)) => cur == rec,
-                                _ => true,
-                            });
-                    let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
-                    let mut answers: BTreeMap<
-                        usize,
-                        std::result::Result<StatusReport, PlatformError>,
-                    > = BTreeMap::new();
-                    match &identity {
-                        Err(e) => {
-                            for &i in &idx {
-                                answers.insert(
-                                    i,
-                                    Err(PlatformError::Unreachable {
-                                        what: pname.clone(),
-                                        why: e.to_string(),
-                                        hint: String::new(),
-                                    }),
-                                );
-                            }
-                        }
-                        Ok(cur) => {
-                            match tokio::time::timeout(backend_timeout(), platform.status(&batch))
-                                .await
-                            {
-                                Ok(rs) => {
-                                    for (&i, r) in same.iter().zip(rs) {
-                                        answers.insert(i, r);
-                                    }
-                                }
-                                Err(_) => {
-                                    for &i in &same {
-                                        answers.insert(
-                                            i,
-                                            Err(PlatformError::Unreachable {
-                                                what: pname.clone(),
-                                                why: format!(
-                                                    "no answer within {} s",
-                                                    backend_timeout().as_secs()
-                                                ),
-                                                hint: String::new(),
-                                            }),
-                                        );
-                                    }
-                                }
-                            }
-                            for &i in &other {
-                                answers.insert(
-                                    i,
-                                    Err(PlatformError::IdentityMismatch {
-                                        job_id: jobs[i].job_id.clone(),
-                                        recorded: jobs[i]
-                                            .backend_identity
-                                            .clone()
-                                            .unwrap_or_default(),
-                                        current: cur.clone(),
-                                    }),
-                                );
-                            }
-                        }
-                    }
-                    idx.iter()
-                        .map(|i| {
-                            answers.remove(i).unwrap_or_else(|| {
-                                Err(PlatformError::Failed {
-                                    message: "no answer".into(),
-                                    hint: String::new(),
-                                })
-                            })
-                        })
-                        .collect()
-                }
-                Err(e) => idx
+            let platform = self.build_platform(&pname, prof.as_deref(), Some(&jobs[idx[0]].spec));
+            let group: Vec<JobRecord> = idx.iter().map(|&i| jobs[i].clone()).collect();
+            let reports = match &platform {
+                Ok(p) => group_reports(p.as_ref(), &pname, &group).await,
+                Err(e) => group
                     .iter()
                     .map(|_| {
                         Err(PlatformError::Failed {
@@ -741,19 +654,16 @@ impl Hoist {
                     .collect(),
             };
             for (i, rep) in idx.into_iter().zip(reports) {
-                let rep = match rep {
-                    Ok(r) => r,
+                let rep = rep.unwrap_or_else(|e| StatusReport {
                     // Never a guessed terminal state: the backend could not say, so Unknown.
-                    Err(e) => StatusReport {
-                        status: JobStatus::Unknown,
-                        message: e.to_string(),
-                        exit_code: None,
-                        started_at: None,
-                        finished_at: None,
-                        retriable: false,
-                        restarts: None,
-                    },
-                };
+                    status: JobStatus::Unknown,
+                    message: e.to_string(),
+                    exit_code: None,
+                    started_at: None,
+                    finished_at: None,
+                    retriable: false,
+                    restarts: None,
+                });
                 if let Some(n) = rep.restarts.filter(|n| *n > jobs[i].retry_count) {
                     jobs[i] = self.store.note_restarts(
                         &jobs[i].job_id,
@@ -767,7 +677,7 @@ impl Hoist {
                     && jobs[i].retry_count < max_retries()
                 {
                     // Run it again now: the failure was the infrastructure's, not the program's.
-                    if let Ok(p) = self.platform_for(&jobs[i])
+                    if let Ok(p) = &platform
                         && let Ok(Some(sub)) = p.retry(&jobs[i]).await
                     {
                         jobs[i] = self
@@ -780,8 +690,7 @@ impl Hoist {
                 if jobs[i].status == JobStatus::Canceling && !rep.status.is_terminal() {
                     continue;
                 }
-                let (_, after) = self.store.apply_report(&jobs[i].job_id, None, &rep)?;
-                jobs[i] = after;
+                jobs[i] = self.store.apply_report(&jobs[i].job_id, None, &rep)?.1;
             }
         }
         Ok(jobs)
@@ -1004,6 +913,80 @@ impl Hoist {
         }
         self.wait(&job.job_id).await
     }
+}
+
+/// One platform's answers for a group of its jobs, in order: identity checked first (a job
+/// started on another backend reads as a mismatch), and a backend that does not answer within
+/// [`backend_timeout`] yields errors, which the caller records as Unknown.
+async fn group_reports(
+    platform: &dyn Platform,
+    pname: &str,
+    jobs: &[JobRecord],
+) -> Vec<std::result::Result<StatusReport, PlatformError>> {
+    let silent = || PlatformError::Unreachable {
+        what: pname.to_string(),
+        why: format!("no answer within {} s", backend_timeout().as_secs()),
+        hint: String::new(),
+    };
+    let current = match tokio::time::timeout(backend_timeout(), platform.identity()).await {
+        Ok(Ok(id)) => id,
+        Ok(Err(e)) => {
+            return jobs
+                .iter()
+                .map(|_| {
+                    Err(PlatformError::Unreachable {
+                        what: pname.to_string(),
+                        why: e.to_string(),
+                        hint: String::new(),
+                    })
+                })
+                .collect();
+        }
+        Err(_) => return jobs.iter().map(|_| Err(silent())).collect(),
+    };
+    let same: Vec<usize> = (0..jobs.len())
+        .filter(|&i| {
+            jobs[i]
+                .backend_identity
+                .as_ref()
+                .is_none_or(|rec| *rec == current)
+        })
+        .collect();
+    let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
+    let mut answers: Vec<Option<std::result::Result<StatusReport, PlatformError>>> = jobs
+        .iter()
+        .map(|j| match &j.backend_identity {
+            Some(rec) if *rec != current => Some(Err(PlatformError::IdentityMismatch {
+                job_id: j.job_id.clone(),
+                recorded: rec.clone(),
+                current: current.clone(),
+            })),
+            _ => None,
+        })
+        .collect();
+    match tokio::time::timeout(backend_timeout(), platform.status(&batch)).await {
+        Ok(rs) => {
+            for (&i, r) in same.iter().zip(rs) {
+                answers[i] = Some(r);
+            }
+        }
+        Err(_) => {
+            for &i in &same {
+                answers[i] = Some(Err(silent()));
+            }
+        }
+    }
+    answers
+        .into_iter()
+        .map(|a| {
+            a.unwrap_or_else(|| {
+                Err(PlatformError::Failed {
+                    message: "the platform gave no answer for this job".into(),
+                    hint: String::new(),
+                })
+            })
+        })
+        .collect()
 }
 
 /// How long a status refresh waits for one backend (`HOIST_BACKEND_TIMEOUT` seconds, default 30).
