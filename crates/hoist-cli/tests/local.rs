@@ -599,7 +599,8 @@ fn twenty_concurrent_submits_lose_no_rows() {
     let jobs = e.ls();
     assert_eq!(jobs.len(), 20);
     for id in &ids {
-        assert_eq!(e.run(&["wait", id]).code(), 0);
+        let w = e.run(&["wait", id]);
+        assert_eq!(w.code(), 0, "{id}: {} {}", w.stderr(), e.status_json(id));
     }
 }
 

@@ -880,6 +880,15 @@ impl Hoist {
             if launcher_alive(job.launcher.as_deref()) {
                 continue;
             }
+            // The list above may be stale: the launcher could have confirmed its launch and
+            // exited since. Only a row still unconfirmed after its launcher is known dead is
+            // final, so read it again before touching the platform.
+            let Some(job) = self.store.get(&job.job_id)? else {
+                continue;
+            };
+            if job.launch_state != LaunchState::Launching {
+                continue;
+            }
             let platform = match self.platform_for(&job) {
                 Ok(p) => p,
                 Err(_) => continue,
