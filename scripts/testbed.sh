@@ -18,7 +18,14 @@
 #     node1 and node2, 2 CPUs and 2 fake GPUs each; partitions debug (default, no time limit) and
 #     short (10 minutes)), everything under $TB/slurm; its login node is the sshd above:
 #     `ssh hoist-testbed-slurm` logs in as the plain user hoistuser (account hoist-ci, shared
-#     results base /home/hoistuser/hoist-base) with SLURM_CONF set, as on a real cluster.
+#     results base /home/hoistuser/hoist-base) with SLURM_CONF set, as on a real cluster;
+#   - an S3-compatible server (s3s-fs 0.14.1, built by cargo into $TB/s3s-fs) on
+#     http://127.0.0.1:9000, path-style, region us-east-1, access key hoist-s3-access, secret key
+#     hoist-s3-secret-key (a wrong signature gets 403). Its data root is /var/lib/hoist-testbed/s3
+#     (mode 1777): a bucket is a directory there, so a test running as any user can make one with
+#     mkdir; objects are files under it (their metadata: .bucket-*.json files in the root itself,
+#     left there when an object is deleted). Needs cargo (on PATH or /root/.cargo/bin) and
+#     crates.io the first time (about 90 s).
 set -euo pipefail
 trap 'echo "testbed: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -66,7 +73,7 @@ put() {
 # dependency on ss/netstat).
 listening() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null; }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd, socat, a registry and a SLURM cluster, adds a user, and writes /root/.ssh): sudo $0"
+[[ $(id -u) -eq 0 ]] || die "must run as root (it installs packages, starts sshd, socat, a registry, a SLURM cluster and an S3 server, adds a user, and writes /root/.ssh): sudo $0"
 
 TB=/var/lib/hoist-testbed            # everything the testbed owns, besides /root/.ssh entries
 SSH_PORT=2222
@@ -93,6 +100,16 @@ CLUSTER_HOME=/home/$CLUSTER_USER
 CLUSTER_BASE=$CLUSTER_HOME/hoist-base  # the "shared filesystem" results base: one machine, so any path is shared
 DB_PORT=13306                        # MariaDB for slurmdbd, 127.0.0.1 only
 DB_PASS=hoist-slurmdbd-pass          # slurmdbd's database password (slurmdbd.conf is mode 600)
+S3_DIR=$TB/s3s-fs                    # the S3 server: cargo's install root (bin/s3s-fs), pid file, log
+S3_BIN=$S3_DIR/bin/s3s-fs
+S3_VERSION=0.14.1                    # 0.15 and later need rustc 1.96
+S3_PORT=9000
+S3_ENDPOINT=http://127.0.0.1:$S3_PORT
+S3_REGION=us-east-1
+S3_ACCESS_KEY=hoist-s3-access
+S3_SECRET_KEY=hoist-s3-secret-key
+S3_ROOT=$TB/s3                       # its data: one directory per bucket, one file per object
+S3_PROBE_BUCKET=hoist-testbed-probe
 
 # ---------------------------------------------------------------------------------------------
 # 1. Packages. command (or absolute path, for tools outside a plain user's PATH) -> Debian package
@@ -109,7 +126,7 @@ declare -A NEED=(
   [setsid]=util-linux
   [$REGISTRY_BIN]=docker-registry       # the registry for the pull and credential tests
   [htpasswd]=apache2-utils              # its password file (bcrypt)
-  [curl]=curl                           # probing it
+  [curl]=curl                           # probing it and the S3 server (--aws-sigv4: curl 7.75 or later)
   [/usr/sbin/munged]=munge              # SLURM's authentication
   [/usr/sbin/mariadbd]=mariadb-server   # slurmdbd's database (sacct needs slurmdbd)
   [mariadb-install-db]=mariadb-server
@@ -637,5 +654,73 @@ if $slurm_started; then
   echo "testbed: slurm smoke job $job: $smoke"
 fi
 echo "testbed: slurm ok: ssh $SLURM_ALIAS (user $CLUSTER_USER), partitions debug,short, base $CLUSTER_BASE"
+
+# ---------------------------------------------------------------------------------------------
+# 8. An S3-compatible server on $S3_ENDPOINT, for the object store tests: s3s-fs, which keeps
+# buckets as directories and objects as files under one root, and checks SigV4 signatures against
+# one key pair. Not in Debian: built from crates.io with cargo, once.
+mkdir -p "$S3_DIR" "$S3_ROOT"
+# Sticky and world-writable, like /tmp: a test running as any user makes its bucket with mkdir
+# (and cannot remove another's). $TB is traversable, so the path works for everyone.
+chmod 1777 "$S3_ROOT"
+
+# What the daemon runs, version included: it is restarted when this changes (a new version
+# replaces the binary under it, so it must stop before the install).
+s3_changed=false
+s3_args=(--host 127.0.0.1 --port "$S3_PORT" --access-key "$S3_ACCESS_KEY" --secret-key "$S3_SECRET_KEY" "$S3_ROOT")
+put "$S3_DIR/server.args" "s3s-fs $S3_VERSION ${s3_args[*]}" && s3_changed=true
+if $s3_changed && ours "$S3_DIR/s3s-fs.pid" "$S3_BIN"; then
+  stop_ours "$S3_DIR/s3s-fs.pid" "$S3_BIN" s3s-fs
+fi
+
+# `s3s-fs --version` prints "s3s-fs 0.14.1".
+if [[ $("$S3_BIN" --version 2>/dev/null) != "s3s-fs $S3_VERSION" ]]; then
+  # sudo's secure_path leaves rustup's ~/.cargo/bin out of PATH.
+  cargo=$(command -v cargo || command -v /root/.cargo/bin/cargo) \
+    || die "cargo is missing (not on PATH, not in /root/.cargo/bin); it builds the S3 server s3s-fs $S3_VERSION: install a Rust toolchain for root (https://rustup.rs, rustc 1.95 is enough) or put cargo on PATH, then rerun"
+  echo "testbed: installing s3s-fs $S3_VERSION into $S3_DIR with $cargo (about 90 s; log $S3_DIR/install.log)"
+  # From /: a rust-toolchain file in the caller's directory must not pick the toolchain. --locked:
+  # the dependency versions s3s-fs was released with (newer ones may need a newer rustc).
+  (cd / && "$cargo" install s3s-fs --version "$S3_VERSION" --features binary --locked --root "$S3_DIR") \
+    </dev/null >"$S3_DIR/install.log" 2>&1 \
+    || die "cargo install s3s-fs $S3_VERSION failed (it needs crates.io and rustc 1.95 or later): $(tail -n 3 "$S3_DIR/install.log"); full log $S3_DIR/install.log"
+  [[ $("$S3_BIN" --version 2>/dev/null) == "s3s-fs $S3_VERSION" ]] \
+    || die "after cargo install, $S3_BIN --version says '$("$S3_BIN" --version 2>&1)', expected 's3s-fs $S3_VERSION'"
+fi
+
+# Our own server; a foreign listener on the port is not touched, but named.
+if ! ours "$S3_DIR/s3s-fs.pid" "$S3_BIN"; then
+  listening "$S3_PORT" \
+    && die "something else listens on 127.0.0.1:$S3_PORT (not our s3s-fs: pid file $S3_DIR/s3s-fs.pid); stop it and rerun"
+  echo "testbed: starting s3s-fs on $S3_ENDPOINT, data in $S3_ROOT"
+  # Detached like socat above; it does not daemonize itself. umask 0: the files and directories it
+  # writes into a test's bucket belong to root, and the test (any user) must be able to remove
+  # them with its bucket. RUST_LOG=info: the log says when it listens; refused requests are logged
+  # as errors whatever the level.
+  # The subshell opens the log before its umask and then becomes s3s-fs, so $! is the server's pid.
+  (umask 0 && RUST_LOG=info exec setsid nohup "$S3_BIN" "${s3_args[@]}") </dev/null >>"$S3_DIR/s3s-fs.log" 2>&1 &
+  echo $! >"$S3_DIR/s3s-fs.pid"
+  wait_for 10 listening "$S3_PORT" || die "s3s-fs is not listening on 127.0.0.1:$S3_PORT; see $S3_DIR/s3s-fs.log"
+  ours "$S3_DIR/s3s-fs.pid" "$S3_BIN" || die "s3s-fs exited after starting; see $S3_DIR/s3s-fs.log"
+fi
+
+# A signed request, as a client sends it: list the probe bucket (a directory, as a test makes it).
+# curl 7.88 (Debian 12) signs but does not send x-amz-content-sha256, which S3 requires:
+# UNSIGNED-PAYLOAD is one of its allowed values (newer curl takes the header as given).
+mkdir -p "$S3_ROOT/$S3_PROBE_BUCKET"
+# s3_list SECRET: "BODY\nSTATUS" of the probe bucket's listing, signed with SECRET.
+s3_list() {
+  curl -sS --max-time 5 -w '\n%{http_code}' -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' \
+    --aws-sigv4 "aws:amz:$S3_REGION:s3" --user "$S3_ACCESS_KEY:$1" "$S3_ENDPOINT/$S3_PROBE_BUCKET/" 2>&1
+}
+out=$(s3_list "$S3_SECRET_KEY") \
+  || die "curl could not list $S3_ENDPOINT/$S3_PROBE_BUCKET/: ${out%$'\n'*} (--aws-sigv4 needs curl 7.75 or later; server log: $S3_DIR/s3s-fs.log)"
+[[ ${out##*$'\n'} == 200 && $out == *"<Name>$S3_PROBE_BUCKET</Name>"* ]] \
+  || die "a signed listing of $S3_ENDPOINT/$S3_PROBE_BUCKET/ answered '${out//$'\n'/ }', expected 200 and a ListBucketResult; is another server on port $S3_PORT, or ours with other keys? (ours: pid file $S3_DIR/s3s-fs.pid, log $S3_DIR/s3s-fs.log)"
+# The tests of bad credentials rely on the refusal.
+out=$(s3_list "wrong-$S3_SECRET_KEY") || die "curl could not ask $S3_ENDPOINT: ${out%$'\n'*}"
+[[ ${out##*$'\n'} == 403 ]] \
+  || die "a listing of $S3_ENDPOINT/$S3_PROBE_BUCKET/ signed with a wrong secret answered '${out//$'\n'/ }', expected 403: the server does not check signatures (ours: pid file $S3_DIR/s3s-fs.pid)"
+echo "testbed: s3 ok: $S3_ENDPOINT (path-style, region $S3_REGION, key $S3_ACCESS_KEY), buckets are directories in $S3_ROOT"
 
 echo "testbed: ready"

@@ -37,8 +37,12 @@ pub enum Cmd {
     Show(JobJson),
     /// Explain why a job failed: class, cause, suggestion, evidence.
     Why(JobJson),
-    /// Print where a job's results are.
-    Results(JobJson),
+    /// Print where a job's results are, or fetch them with --download.
+    Results(ResultsArgs),
+    /// Whether a path or URI exists (s3://, hf_model://, lustre://, a path) where jobs run.
+    CheckPath(PathArgs),
+    /// List what is under a path or URI where jobs run.
+    LsPath(PathArgs),
     /// Check that jobs can run on a platform, with a fix for each problem.
     Preflight(PreflightArgs),
     /// Remove a finished job from the store (and its logs).
@@ -49,6 +53,13 @@ pub enum Cmd {
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
+    },
+    /// (internal) the in-job runner: fetch inputs, write the spec, run, upload outputs.
+    #[command(name = "__run", hide = true)]
+    Runner {
+        /// The plan (JSON) hoist wrote for the job.
+        #[arg(long)]
+        plan: PathBuf,
     },
     /// (internal) run one local job under supervision.
     #[command(name = "__supervise", hide = true)]
@@ -122,6 +133,31 @@ pub struct RunArgs {
     /// charliecloud, or none.
     #[arg(long, value_name = "KIND")]
     pub container: Option<String>,
+    /// Input KEY=URI (repeatable): s3://, hf_model://, hf_dataset://, lustre://, file:// or a
+    /// path. KEY is a dotted spec key (dataset.train[0].path) with --spec, an arg name with
+    /// --arg, else the path the job reads it at (/data/train.json).
+    #[arg(long = "input", short = 'i', value_name = "KEY=URI")]
+    pub inputs: Vec<String>,
+    /// Output KEY[=URI] (repeatable): a spec key, arg name or job path whose contents are kept;
+    /// without URI they go to the job's results location.
+    #[arg(long = "output", short = 'o', value_name = "KEY[=URI]")]
+    pub outputs: Vec<String>,
+    /// Spec file (YAML, TOML or JSON) written for the job with remote URIs rewritten to local
+    /// paths; the command names it as {config_path}.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+    /// Format the spec is written in: yaml, toml or json (default: the file's own).
+    #[arg(long, value_name = "FMT")]
+    pub spec_format: Option<String>,
+    /// Arg K=V appended to the command as --K V (repeatable; V may be JSON: 3, true, [1,2]).
+    #[arg(long = "arg", value_name = "K=V")]
+    pub args: Vec<String>,
+    /// Mode: config (with --spec), args (with --arg) or passthrough (default otherwise).
+    #[arg(long, value_name = "MODE")]
+    pub mode: Option<String>,
+    /// Glob of result files never uploaded, e.g. '*.tmp' (repeatable).
+    #[arg(long = "upload-exclude", value_name = "GLOB")]
+    pub upload_excludes: Vec<String>,
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,
@@ -214,4 +250,28 @@ pub struct RmArgs {
     /// Cancel a live job first.
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ResultsArgs {
+    /// Job id, unique id prefix, or name.
+    pub job: String,
+    /// Copy the results into DIR (from S3, the local disk, or the cluster over ssh).
+    #[arg(long, value_name = "DIR")]
+    pub download: Option<PathBuf>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct PathArgs {
+    /// s3://bucket/key, hf_model://org/name, lustre:///path, file:///path or a path.
+    pub uri: String,
+    /// Platform whose view of lustre:// and plain paths counts (default local).
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -22,6 +22,10 @@ fn main() -> ExitCode {
         // The supervisor needs no runtime, store or config: keep it small and independent.
         return ExitCode::from(hoist_local::supervisor::supervise(dir).clamp(0, 255) as u8);
     }
+    if let Cmd::Runner { plan } = &cli.command {
+        // Inside the job: no store, no config, only the plan and the environment.
+        return ExitCode::from(hoist::run_plan_file(plan).clamp(0, 255) as u8);
+    }
     if let Cmd::Completions { shell } = &cli.command {
         clap_complete::generate(*shell, &mut Cli::command(), "hoist", &mut std::io::stdout());
         return ExitCode::SUCCESS;
@@ -266,19 +270,45 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Cmd::Results(a) => {
             let j = h.resolve(&a.job)?;
-            let loc = h.results_dir(&j);
+            let Some(loc) = h.results_dir(&j) else {
+                anyhow::bail!(HoistError::Input(InputError::new(
+                    format!(
+                        "job {} has no results location (it never launched)",
+                        j.short_id()
+                    ),
+                    "hoist show JOB tells what happened"
+                )));
+            };
+            if let Some(dir) = &a.download {
+                let n = h.download_results(&j, dir).await?;
+                eprintln!("fetched {n} file(s) from {loc} into {}", dir.display());
+            }
             if a.json {
                 println!("{}", json!({"job_id": j.job_id, "results_location": loc}));
+            } else if a.download.is_none() {
+                println!("{loc}");
+            }
+            Ok(0)
+        }
+        Cmd::CheckPath(a) => {
+            let platform = a.platform.as_deref().unwrap_or("local");
+            let ok = h.check_path(platform, &a.uri).await?;
+            if a.json {
+                println!("{}", json!({"uri": a.uri, "exists": ok}));
             } else {
-                match loc {
-                    Some(l) => println!("{l}"),
-                    None => anyhow::bail!(HoistError::Input(InputError::new(
-                        format!(
-                            "job {} has no results location (it never launched)",
-                            j.short_id()
-                        ),
-                        "hoist show JOB tells what happened"
-                    ))),
+                println!("{}", if ok { "exists" } else { "missing" });
+            }
+            Ok(if ok { 0 } else { 1 })
+        }
+        Cmd::LsPath(a) => {
+            let platform = a.platform.as_deref().unwrap_or("local");
+            let entries = h.list_path(platform, &a.uri).await?;
+            if a.json {
+                println!("{}", serde_json::to_string(&entries)?);
+            } else {
+                let mut out = std::io::stdout().lock();
+                for e in entries {
+                    writeln!(out, "{e}")?;
                 }
             }
             Ok(0)
@@ -358,7 +388,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Completions { .. } | Cmd::Supervise { .. } => Ok(0),
+        Cmd::Completions { .. } | Cmd::Supervise { .. } | Cmd::Runner { .. } => Ok(0),
     }
 }
 
@@ -467,6 +497,35 @@ fn request(h: &Hoist, a: &RunArgs) -> anyhow::Result<JobRequest> {
         })?;
         req.labels.insert(k.to_string(), v.to_string());
     }
+    for i in &a.inputs {
+        req.inputs.push(binding("--input", i, true).map_err(input)?);
+    }
+    for o in &a.outputs {
+        req.outputs.push(binding("--output", o, false).map_err(input)?);
+    }
+    if let Some(f) = &a.spec {
+        let (spec, fmt) = hoist::load_spec(f)?;
+        req.spec = Some(spec);
+        req.spec_format = Some(fmt);
+    }
+    if let Some(f) = &a.spec_format {
+        req.spec_format = Some(f.parse().map_err(input)?);
+    }
+    for kv in &a.args {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            input(InputError::new(
+                format!("malformed --arg {kv:?}"),
+                "write --arg NAME=VALUE, e.g. --arg epochs=3",
+            ))
+        })?;
+        // JSON where it parses (3, true, [1,2]), the text itself otherwise.
+        let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.into()));
+        req.args.insert(k.trim_start_matches('-').to_string(), v);
+    }
+    if let Some(m) = &a.mode {
+        req.mode = Some(m.parse().map_err(input)?);
+    }
+    req.upload_excludes = a.upload_excludes.clone();
     if let Some(p) = &a.parent {
         req.parent_job_id = Some(h.resolve(p)?.job_id);
     }
@@ -528,4 +587,32 @@ async fn run_cmd(h: &Hoist, a: RunArgs) -> anyhow::Result<i32> {
             Ok(130)
         }
     }
+}
+
+/// `KEY=URI` (URI required for inputs), or a bare `KEY` for an output.
+fn binding(
+    flag: &str,
+    text: &str,
+    uri_required: bool,
+) -> Result<hoist_core::spec::DataBinding, InputError> {
+    let (key, uri) = match text.split_once('=') {
+        Some((k, u)) => (k, u),
+        None if !uri_required => (text, ""),
+        None => {
+            return Err(InputError::new(
+                format!("malformed {flag} {text:?}"),
+                format!("write {flag} KEY=URI, e.g. {flag} dataset.train=s3://bucket/train.json"),
+            ));
+        }
+    };
+    if key.is_empty() || (uri_required && uri.is_empty()) {
+        return Err(InputError::new(
+            format!("malformed {flag} {text:?}"),
+            format!("write {flag} KEY=URI"),
+        ));
+    }
+    Ok(hoist_core::spec::DataBinding {
+        key: key.to_string(),
+        uri: uri.to_string(),
+    })
 }

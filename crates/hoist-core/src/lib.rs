@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod job;
 pub mod platform;
 pub mod spec;
+pub mod staging;
 pub mod status;
 
 pub use failure::{ErrClass, FailureAnalysis, FailureEvent};

@@ -77,16 +77,6 @@ impl PlatformError {
     }
 }
 
-/// A program to run in front of the job's command inside its environment (the staging
-/// runner: it fetches inputs, writes the spec, runs the command, uploads outputs).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunnerInjection {
-    /// Path of the runner as the job sees it.
-    pub program: String,
-    /// Arguments before the command's own argv.
-    pub args: Vec<String>,
-}
-
 /// Everything a platform needs to launch one job.
 #[derive(Debug, Clone)]
 pub struct SubmitRequest {
@@ -98,8 +88,9 @@ pub struct SubmitRequest {
     pub spec: JobSpec,
     /// Resolved environment values, secrets included. Never stored, never logged.
     pub env: BTreeMap<String, String>,
-    /// Runner to put in front of the command, when data staging is needed.
-    pub runner: Option<RunnerInjection>,
+    /// Data staging for the job: when set, the platform runs the static hoist binary's
+    /// runner (`hoist __run --plan FILE`) with this plan instead of the bare command.
+    pub runner: Option<crate::staging::RunnerPlan>,
 }
 
 /// What the platform tells hoist after a submit.
@@ -262,6 +253,18 @@ pub trait Platform: Send + Sync {
 
     /// Entries under a path where this platform's jobs run.
     async fn list_path(&self, path: &str) -> Result<Vec<String>, PlatformError>;
+
+    /// Copy a job's results into `dest` (a directory on this machine) when they live where
+    /// only this platform reaches them, such as a cluster's file system; returns the number
+    /// of files. `Ok(None)`: nothing of this platform's to fetch (results on S3 or on a path
+    /// of this machine are fetched by the caller).
+    async fn fetch_results(
+        &self,
+        _job: &JobRecord,
+        _dest: &std::path::Path,
+    ) -> Result<Option<usize>, PlatformError> {
+        Ok(None)
+    }
 
     /// Check that jobs can run here, with a remedy per failure.
     async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck>;

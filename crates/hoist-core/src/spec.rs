@@ -290,6 +290,53 @@ pub enum SpecFormat {
     Json,
 }
 
+impl std::str::FromStr for EntryMode {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        match s.to_ascii_lowercase().as_str() {
+            "config" => Ok(EntryMode::Config),
+            "args" => Ok(EntryMode::Args),
+            "passthrough" => Ok(EntryMode::Passthrough),
+            _ => Err(InputError::new(
+                format!("unknown mode {s:?}"),
+                "use config (a spec file), args (flags) or passthrough (paths)",
+            )),
+        }
+    }
+}
+
+impl SpecFormat {
+    /// The format a file name's extension says, if any.
+    pub fn from_file_name(name: &str) -> Option<SpecFormat> {
+        let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+        ext.parse().ok()
+    }
+
+    /// The usual extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            SpecFormat::Yaml => "yaml",
+            SpecFormat::Toml => "toml",
+            SpecFormat::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for SpecFormat {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        match s.to_ascii_lowercase().as_str() {
+            "yaml" | "yml" => Ok(SpecFormat::Yaml),
+            "toml" => Ok(SpecFormat::Toml),
+            "json" => Ok(SpecFormat::Json),
+            _ => Err(InputError::new(
+                format!("unknown spec format {s:?}"),
+                "use yaml, toml or json",
+            )),
+        }
+    }
+}
+
 /// One input or output: where it lives and where (or at which spec key) the job sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DataBinding {
@@ -605,6 +652,12 @@ pub struct JobSpec {
     pub spec_format: Option<SpecFormat>,
     /// Entry mode for the runner.
     pub mode: EntryMode,
+    /// Args mode: flags for the command (`--key value`).
+    #[serde(default)]
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Globs of result files never uploaded.
+    #[serde(default)]
+    pub upload_excludes: Vec<String>,
     /// Platform-specific options.
     pub platform_options: PlatformOptions,
 }
@@ -629,6 +682,8 @@ impl JobSpec {
             spec: None,
             spec_format: None,
             mode: EntryMode::Passthrough,
+            args: BTreeMap::new(),
+            upload_excludes: vec![],
             platform_options: PlatformOptions::default(),
         }
     }
@@ -694,8 +749,20 @@ impl JobSpec {
                 ));
             }
         }
-        for b in self.inputs.iter().chain(&self.outputs) {
+        if self.spec.is_some() && !self.args.is_empty() {
+            return Err(InputError::new(
+                "both a spec and args were given",
+                "a job takes its settings either as a spec file (config mode) or as flags (args mode), not both",
+            ));
+        }
+        for b in &self.inputs {
             validate_uri(&b.uri)?;
+        }
+        for b in self.inputs.iter().chain(&self.outputs) {
+            // An output without a URI goes to the job's results location.
+            if !b.uri.is_empty() {
+                validate_uri(&b.uri)?;
+            }
             if self.mode != EntryMode::Passthrough {
                 parse_key_path(&b.key)?;
             } else if !b.key.starts_with('/') {

@@ -59,6 +59,8 @@ pub struct DockerSettings {
     pub network: Option<String>,
     /// Image for helper containers (path checks) when none is given.
     pub helper_image: Option<String>,
+    /// The static hoist binary copied into containers that need the data-staging runner.
+    pub runner_exe: Option<PathBuf>,
 }
 
 /// Jobs as containers on one Docker daemon.
@@ -70,6 +72,7 @@ pub struct DockerPlatform {
     network: String,
     helper_image: Option<String>,
     docker_config_dir: PathBuf,
+    runner_exe: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,6 +103,44 @@ impl DockerPlatform {
                 .helper_image
                 .or_else(|| env.get("HOIST_DOCKER_HELPER_IMAGE")),
             docker_config_dir,
+            runner_exe: settings.runner_exe,
+        })
+    }
+
+    /// Put the runner and its plan into a created container (through the API, so a remote
+    /// daemon gets them too) before it starts.
+    async fn install_runner(
+        &self,
+        d: &Docker,
+        name: &str,
+        plan: &hoist_core::staging::RunnerPlan,
+    ) -> Result<(), PlatformError> {
+        let exe = self.runner_exe.as_ref().ok_or_else(|| PlatformError::Failed {
+            message: "this job needs the data-staging runner, but no hoist binary was given for it".into(),
+            hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
+        })?;
+        let binary = tokio::fs::read(exe)
+            .await
+            .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
+        let plan_json = serde_json::to_vec_pretty(plan).map_err(|e| PlatformError::Failed {
+            message: format!("cannot encode the runner plan: {e}"),
+            hint: String::new(),
+        })?;
+        let tar = spec::runner_tar(&binary, &plan_json)
+            .map_err(|e| PlatformError::io("packing the runner", e))?;
+        d.upload_to_container(
+            name,
+            Some(
+                bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+                    .path("/")
+                    .build(),
+            ),
+            bollard::body_full(tar.into()),
+        )
+        .await
+        .map_err(|e| PlatformError::Failed {
+            message: format!("could not copy the hoist runner into the container: {e}"),
+            hint: "the image needs a writable root file system".into(),
         })
     }
 
@@ -523,6 +564,9 @@ impl Platform for DockerPlatform {
                 },
                 e => self.unreachable(&e),
             })?;
+        if let Some(rp) = &req.runner {
+            self.install_runner(d, &name, rp).await?;
+        }
         let mut message = plan.note;
         if let Some(ids) = &chosen {
             message = format!(

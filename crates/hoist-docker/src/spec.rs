@@ -3,6 +3,7 @@
 
 use crate::labels;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
+use hoist_core::staging::RUNNER_DIR;
 use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote_checked};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
 use std::collections::HashMap;
@@ -63,6 +64,19 @@ pub fn plan(
                 .join(" "),
         ],
         (Command::Shell(s), _) => vec![shell, "-c".into(), s.clone()],
+    };
+    // With data staging the runner (copied in before start) is the command; it runs the
+    // user's command itself, so the image's entrypoint is bypassed as `sh -c` would be.
+    let (entrypoint, cmd) = match &req.runner {
+        Some(_) => (
+            Some(vec![format!("{RUNNER_DIR}/hoist")]),
+            vec![
+                "__run".to_string(),
+                "--plan".into(),
+                format!("{RUNNER_DIR}/plan.json"),
+            ],
+        ),
+        None => (None, cmd),
     };
     let mut env: Vec<(String, String)> = req
         .env
@@ -169,6 +183,7 @@ pub fn plan(
     lbl.insert(labels::TAO_JOB_ID.into(), req.job_id.clone());
     let body = ContainerCreateBody {
         image: Some(image),
+        entrypoint,
         cmd: Some(cmd),
         env: Some(env.into_iter().map(|(k, v)| format!("{k}={v}")).collect()),
         labels: Some(lbl),
@@ -183,6 +198,20 @@ pub fn plan(
         note,
         results_location,
     })
+}
+
+/// A tar holding the runner binary and its plan under [`RUNNER_DIR`], for the archive API.
+pub fn runner_tar(binary: &[u8], plan: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + plan.len() + 4096));
+    let dir = RUNNER_DIR.trim_start_matches('/');
+    for (name, data, mode) in [("hoist", binary, 0o755), ("plan.json", plan, 0o644)] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, format!("{dir}/{name}"), data)?;
+    }
+    b.into_inner()
 }
 
 fn bind(source: &str, target: &str, read_only: bool) -> Mount {

@@ -13,7 +13,7 @@ use files::{Claim, ExitFile, JobDir, LaunchFile};
 use futures::StreamExt;
 use hoist_core::failure::{ErrClass, FailureInput, PlatformFinding};
 use hoist_core::gpu::{NVIDIA_SMI_QUERY, choose_gpus, parse_nvidia_smi};
-use hoist_core::platform::{PreflightRequest, RunnerInjection};
+use hoist_core::platform::PreflightRequest;
 use hoist_core::{
     BoxLogStream, CancelOutcome, Command, InputError, JobRecord, JobStatus, LaunchRecovery,
     Platform, PlatformError, PreflightCheck, StatusReport, SubmitRequest, Submitted,
@@ -123,12 +123,14 @@ impl LocalPlatform {
                 s.clone(),
             ],
         };
-        if let Some(RunnerInjection { program, args }) = &req.runner {
-            let mut full = vec![program.clone()];
-            full.extend(args.iter().cloned());
-            full.push("--".into());
-            full.append(&mut argv);
-            argv = full;
+        if req.runner.is_some() {
+            // The runner (this same binary) fetches, writes the spec, then runs the command.
+            argv = vec![
+                self.supervisor_exe.display().to_string(),
+                "__run".into(),
+                "--plan".into(),
+                self.job_dir(&req.job_id).path().join("plan.json").display().to_string(),
+            ];
         }
         let launch = LaunchFile {
             argv,
@@ -307,6 +309,14 @@ impl Platform for LocalPlatform {
                 e,
             )
         })?;
+        if let Some(plan) = &req.runner {
+            let text = serde_json::to_vec_pretty(plan).map_err(|e| PlatformError::Failed {
+                message: format!("cannot encode the runner plan: {e}"),
+                hint: String::new(),
+            })?;
+            std::fs::write(jd.path().join("plan.json"), text)
+                .map_err(|e| PlatformError::io("writing plan.json", e))?;
+        }
         jd.write_launch(&launch)
             .map_err(|e| PlatformError::io("writing launch.json", e))?;
         let sup_log = std::fs::File::create(jd.path().join("supervisor.log"))

@@ -55,6 +55,8 @@ pub struct SlurmSettings {
     pub ssh_key: Option<String>,
     /// Accept unknown host keys on first sight (opt-in).
     pub accept_new_host_keys: bool,
+    /// The static hoist binary staged on the cluster for jobs with data staging.
+    pub runner_exe: Option<std::path::PathBuf>,
 }
 
 impl SlurmSettings {
@@ -155,6 +157,7 @@ impl SlurmSettings {
                     .collect(),
                 _ => vec!["/lustre".into()],
             },
+            runner: None,
         }
     }
 }
@@ -255,6 +258,56 @@ impl SlurmPlatform {
             .filter(|p| !p.is_empty())
             .map(str::to_string)
             .collect()
+    }
+
+    /// Put the static hoist binary on the shared file system once per content hash
+    /// (`<base>/bin/hoist-<sha256 prefix>`) and return its path there. Later jobs, from any
+    /// submitting machine with the same binary, find it and send nothing.
+    async fn stage_runner(&self, base: &str) -> Result<String, PlatformError> {
+        use sha2::{Digest, Sha256};
+        let exe = self.settings.runner_exe.as_ref().ok_or_else(|| PlatformError::Failed {
+            message: "this job stages data but no runner binary is configured".into(),
+            hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
+        })?;
+        let bytes = tokio::fs::read(exe)
+            .await
+            .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
+        let hash: String = Sha256::digest(&bytes)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let path = format!("{base}/bin/hoist-{hash}");
+        let q = hoist_core::spec::sh_quote(&path);
+        let out = self
+            .hosts
+            .run(&format!("test -x {q}"), None, Failover::Always)
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        if out.code == 0 {
+            return Ok(path);
+        }
+        if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
+            return Err(self.unreachable(&out.stderr));
+        }
+        // Written under a temporary name and renamed, so a concurrent job never runs half a
+        // file.
+        let dir = hoist_core::spec::sh_quote(&format!("{base}/bin"));
+        let script = format!(
+            "set -e; mkdir -p {dir}; t=$(mktemp {dir}/.hoist-XXXXXX); cat > \"$t\"; chmod 755 \"$t\"; mv -f \"$t\" {q}"
+        );
+        let out = self
+            .hosts
+            .run(&script, Some(&bytes), Failover::BeforeStart)
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!("could not stage the hoist runner at {path} on {}: {}", out.host, out.stderr.trim()),
+                hint: "check the space and permissions of the base directory on the cluster".into(),
+            });
+        }
+        Ok(path)
     }
 
     async fn base_dir(&self) -> Result<String, PlatformError> {
@@ -589,7 +642,10 @@ impl Platform for SlurmPlatform {
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
         let base = self.base_dir().await?;
         let account = self.account().await;
-        let s = self.settings.script(account);
+        let mut s = self.settings.script(account);
+        if req.runner.is_some() {
+            s.runner = Some(self.stage_runner(&base).await?);
+        }
         let dir = Self::job_dir(&base, &req.job_id);
         let results = format!("{base}/results");
         let r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
@@ -650,6 +706,64 @@ impl Platform for SlurmPlatform {
                 out.host, r.nodes, r.gpus_per_node
             ),
         })
+    }
+
+    async fn fetch_results(
+        &self,
+        job: &JobRecord,
+        dest: &std::path::Path,
+    ) -> Result<Option<usize>, PlatformError> {
+        let Some(dir) = job
+            .results_location
+            .as_deref()
+            .and_then(|l| l.strip_prefix("lustre://"))
+        else {
+            return Ok(None);
+        };
+        // One tar stream over the shared ssh session; the local tar refuses absolute and
+        // climbing member names by default.
+        let out = self
+            .hosts
+            .run_bytes(
+                &format!("tar -C {} -cf - .", hoist_core::spec::sh_quote(dir)),
+                Failover::Always,
+            )
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "could not read {dir} on {}: {}",
+                    out.host,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+                hint: "check that the job wrote results (hoist logs JOB)".into(),
+            });
+        }
+        let mut child = std::process::Command::new("tar")
+            .arg("-C")
+            .arg(dest)
+            .args(["-xf", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| PlatformError::io("running tar", e))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            use std::io::Write;
+            stdin
+                .write_all(&out.stdout)
+                .map_err(|e| PlatformError::io("unpacking the results", e))?;
+        }
+        let st = child
+            .wait()
+            .map_err(|e| PlatformError::io("unpacking the results", e))?;
+        if !st.success() {
+            return Err(PlatformError::Failed {
+                message: format!("tar could not unpack the results into {}", dest.display()),
+                hint: "check the destination directory".into(),
+            });
+        }
+        let n = tar_members(&out.stdout);
+        Ok(Some(n))
     }
 
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
@@ -1101,4 +1215,25 @@ mod tests {
             assert!(cluster_path(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// Regular files in a tar stream (what `fetch_results` reports).
+fn tar_members(tar: &[u8]) -> usize {
+    let mut n = 0;
+    let mut off = 0;
+    while off + 512 <= tar.len() {
+        let h = &tar[off..off + 512];
+        if h.iter().all(|b| *b == 0) {
+            break;
+        }
+        let size = std::str::from_utf8(&h[124..136])
+            .ok()
+            .and_then(|s| u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok())
+            .unwrap_or(0) as usize;
+        if matches!(h[156], b'0' | 0) {
+            n += 1;
+        }
+        off += 512 + size.div_ceil(512) * 512;
+    }
+    n
 }

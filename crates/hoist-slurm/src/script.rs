@@ -27,6 +27,9 @@ pub struct ScriptSettings {
     pub use_sqsh: bool,
     /// Extra container mounts, `SRC[:DST]` (`SLURM_CONTAINER_MOUNTS`, default `/lustre`).
     pub container_mounts: Vec<String>,
+    /// The staged runner on the shared file system (`<base>/bin/hoist-<hash>`), for jobs
+    /// with data staging.
+    pub runner: Option<String>,
 }
 
 /// Staged files and where they go.
@@ -47,6 +50,8 @@ pub struct Rendered {
     /// `meta.json`: the request as hoist stored it (no secret values), for whoever finds the
     /// directory on the cluster.
     pub meta: String,
+    /// `plan.json`: the runner's plan, for jobs with data staging.
+    pub plan: Option<String>,
 }
 
 /// A registry image converted once to SquashFS for enroot, cached on the shared filesystem.
@@ -271,7 +276,7 @@ pub fn render(
     let run_image = conversion.as_ref().map(|c| c.sqsh.clone()).unwrap_or(image);
     b.push_str(&format!(
         "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 {}\n",
-        launch(req, dir, results_root, &run_image, &s.container_mounts)?
+        launch(req, dir, results_root, &run_image, &s.container_mounts, s.runner.as_deref())?
     ));
     b.push_str("rc=$?\n");
     if timeout.is_some() {
@@ -299,7 +304,30 @@ pub fn render(
     if let Some(w) = &spec.workdir {
         e.push_str(&format!("cd {}\n", q(w)));
     }
+    let plan = match (&req.runner, &s.runner) {
+        (Some(p), Some(_)) => Some(serde_json::to_string_pretty(p).map_err(|e| {
+            InputError::new(format!("cannot encode the runner plan: {e}"), "report this")
+        })?),
+        (Some(_), None) => {
+            return Err(InputError::new(
+                "this job stages data but no runner binary was staged",
+                "set HOIST_RUNNER_BIN to a static hoist",
+            ));
+        }
+        _ => None,
+    };
     let line = match &spec.command {
+        // The runner fetches inputs, writes the spec and runs the command itself.
+        _ if plan.is_some() => {
+            let (runner, plan_path) = match (kind, s.runner.as_deref()) {
+                ("charliecloud", Some(r)) => (
+                    format!("/mnt/2/{}", r.rsplit('/').next().unwrap_or(r)),
+                    "/mnt/0/plan.json".to_string(),
+                ),
+                (_, r) => (r.unwrap_or_default().to_string(), format!("{dir}/plan.json")),
+            };
+            format!("exec {} __run --plan {}", q(&runner), q(&plan_path))
+        }
         Command::Shell(sh) => sh.clone(),
         Command::Argv(a) => a
             .iter()
@@ -308,6 +336,10 @@ pub fn render(
             .join(" "),
     };
     match &spec.shell {
+        _ if plan.is_some() => {
+            e.push_str(&line);
+            e.push('\n');
+        }
         Some(shell) if shell != "/bin/bash" && shell != "none" => {
             e.push_str(&format!("exec {} -c {}\n", q(shell), q(&line)))
         }
@@ -331,6 +363,7 @@ pub fn render(
             &serde_json::json!({"job_id": req.job_id, "name": spec.name, "spec": spec.redacted()}),
         )
         .unwrap_or_default(),
+        plan,
     })
 }
 
@@ -387,6 +420,7 @@ fn launch(
     results_root: &str,
     image: &str,
     extra_mounts: &[String],
+    runner: Option<&str>,
 ) -> Result<String, InputError> {
     let q = |v: &str| sh_quote(v);
     let run_entry = |path: &str| {
@@ -437,9 +471,13 @@ fn launch(
             run_entry(&format!("{dir}/entrypoint.sh"))
         ),
         _ => format!(
-            "env TAO_RESULTS_ROOT=/mnt/1 TAO_API_RESULTS_DIR=/mnt/1 ch-run -b {} -b {} {} -- {}",
+            "env TAO_RESULTS_ROOT=/mnt/1 TAO_API_RESULTS_DIR=/mnt/1 ch-run -b {} -b {}{} {} -- {}",
             q(&format!("{dir}:/mnt/0")),
             q(&format!("{results_root}:/mnt/1")),
+            match (&req.runner, runner.and_then(|r| r.rsplit_once('/'))) {
+                (Some(_), Some((bin, _))) => format!(" -b {}", q(&format!("{bin}:/mnt/2"))),
+                _ => String::new(),
+            },
             q(&image),
             run_entry("/mnt/0/entrypoint.sh")
         ),
@@ -480,6 +518,7 @@ pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
         ("entrypoint.sh", &r.entrypoint),
         ("job.sbatch", &r.sbatch),
         ("meta.json", &r.meta),
+        ("plan.json", r.plan.as_ref().unwrap_or(&String::new())),
     ] {
         s.push_str(&format!(
             "base64 -d > {}/{file} <<'HOIST_B64'\n{}\nHOIST_B64\n",
@@ -538,6 +577,7 @@ mod tests {
             max_retries: 10,
             use_sqsh: false,
             container_mounts: vec!["/lustre".into()],
+            runner: None,
         }
     }
 

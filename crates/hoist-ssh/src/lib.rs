@@ -231,11 +231,31 @@ impl Hosts {
         stdin: Option<&[u8]>,
         failover: Failover,
     ) -> std::io::Result<RemoteOutput> {
-        let mut last: Option<RemoteOutput> = None;
+        let b = self.exec(remote, stdin, failover).await?;
+        Ok(RemoteOutput {
+            code: b.code,
+            stdout: String::from_utf8_lossy(&b.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&b.stderr).into_owned(),
+            host: b.host,
+        })
+    }
+
+    /// [`Hosts::run`] without stdin, keeping stdout as bytes (a tar stream).
+    pub async fn run_bytes(&self, remote: &str, failover: Failover) -> std::io::Result<RemoteBytes> {
+        self.exec(remote, None, failover).await
+    }
+
+    async fn exec(
+        &self,
+        remote: &str,
+        stdin: Option<&[u8]>,
+        failover: Failover,
+    ) -> std::io::Result<RemoteBytes> {
+        let mut last: Option<RemoteBytes> = None;
         for t in &self.targets {
             if let Some(prev) = &last
                 && failover == Failover::BeforeStart
-                && !never_connected(&prev.stderr)
+                && !never_connected(&String::from_utf8_lossy(&prev.stderr))
             {
                 break;
             }
@@ -255,24 +275,37 @@ impl Hosts {
                 drop(w);
             }
             let out = child.wait_with_output().await?;
-            let r = RemoteOutput {
+            let r = RemoteBytes {
                 code: out.status.code().unwrap_or(255),
-                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout: out.stdout,
+                stderr: out.stderr,
                 host: t.display(),
             };
-            if !is_connection_failure(r.code, &r.stderr) {
+            if !is_connection_failure(r.code, &String::from_utf8_lossy(&r.stderr)) {
                 return Ok(r);
             }
             last = Some(r);
         }
-        Ok(last.unwrap_or(RemoteOutput {
+        Ok(last.unwrap_or(RemoteBytes {
             code: 255,
-            stdout: String::new(),
-            stderr: "no login host configured".into(),
+            stdout: Vec::new(),
+            stderr: b"no login host configured".to_vec(),
             host: String::new(),
         }))
     }
+}
+
+/// What a remote command left, as bytes.
+#[derive(Debug, Clone)]
+pub struct RemoteBytes {
+    /// Exit code (255: ssh itself failed).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: Vec<u8>,
+    /// Standard error.
+    pub stderr: Vec<u8>,
+    /// The host that answered.
+    pub host: String,
 }
 
 #[cfg(test)]

@@ -56,6 +56,9 @@ pub enum HoistError {
     /// The config file is broken.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Moving data failed (inputs, results, paths).
+    #[error(transparent)]
+    Staging(#[from] hoist_staging::StagingError),
 }
 
 impl HoistError {
@@ -66,6 +69,11 @@ impl HoistError {
             | HoistError::Platform(PlatformError::Input(_))
             | HoistError::Config(_) => 2,
             HoistError::Store(StoreError::NotFound(_) | StoreError::Ambiguous { .. }) => 2,
+            HoistError::Staging(
+                hoist_staging::StagingError::Input(_)
+                | hoist_staging::StagingError::NotFound { .. }
+                | hoist_staging::StagingError::Denied { .. },
+            ) => 2,
             _ => 1,
         }
     }
@@ -82,6 +90,7 @@ impl HoistError {
             HoistError::Config(_) => {
                 Some("fix $HOIST_HOME/config.toml (see README, Profiles)".into())
             }
+            HoistError::Staging(e) => e.hint(),
             _ => None,
         }
     }
@@ -136,6 +145,20 @@ pub struct JobRequest {
     pub network: Option<String>,
     /// SLURM: container runtime.
     pub container: Option<String>,
+    /// Inputs to fetch before the command runs.
+    pub inputs: Vec<hoist_core::spec::DataBinding>,
+    /// Outputs to keep when it ends.
+    pub outputs: Vec<hoist_core::spec::DataBinding>,
+    /// Config mode: the spec (nested map) written for the command.
+    pub spec: Option<serde_json::Value>,
+    /// Format the spec is written in (default yaml).
+    pub spec_format: Option<hoist_core::spec::SpecFormat>,
+    /// Args mode: flags for the command.
+    pub args: BTreeMap<String, serde_json::Value>,
+    /// Mode (default: config with a spec, args with args, else passthrough).
+    pub mode: Option<hoist_core::spec::EntryMode>,
+    /// Globs of result files never uploaded.
+    pub upload_excludes: Vec<String>,
     /// Parent job.
     pub parent_job_id: Option<String>,
     /// Workflow.
@@ -167,6 +190,13 @@ impl JobRequest {
             auto_remove: None,
             network: None,
             container: None,
+            inputs: vec![],
+            outputs: vec![],
+            spec: None,
+            spec_format: None,
+            args: BTreeMap::new(),
+            mode: None,
+            upload_excludes: vec![],
             parent_job_id: None,
             workflow_id: None,
         }
@@ -329,6 +359,7 @@ impl Hoist {
                         ds.network = o.network.clone();
                     }
                 }
+                ds.runner_exe = Some(self.runner_exe());
                 Ok(Box::new(hoist_docker::DockerPlatform::new(&self.home, ds)?))
             }
             "slurm" => {
@@ -378,6 +409,7 @@ impl Hoist {
                         ss.user = o.user.clone().or(ss.user);
                     }
                 }
+                ss.runner_exe = Some(self.runner_exe());
                 Ok(Box::new(hoist_slurm::SlurmPlatform::new(
                     &self.home,
                     ss.with_env()?,
@@ -473,6 +505,7 @@ impl Hoist {
             }
             spec.platform_options.slurm.container = Some(c.clone());
         }
+        self.apply_staging(req, &mut spec, &mut values)?;
         spec.validate()?;
         Ok(Prepared {
             platform: platform_name,
@@ -480,6 +513,54 @@ impl Hoist {
             spec,
             env: values,
         })
+    }
+
+    /// Data bindings, spec and args; the mode they imply; and the credentials their URIs need,
+    /// taken by name from this environment (values never stored).
+    fn apply_staging(
+        &self,
+        req: &JobRequest,
+        spec: &mut JobSpec,
+        values: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        use hoist_core::spec::EntryMode;
+        spec.inputs = req.inputs.clone();
+        spec.outputs = req.outputs.clone();
+        spec.spec = req.spec.clone();
+        spec.spec_format = req.spec_format;
+        spec.args = req.args.clone();
+        spec.upload_excludes = req.upload_excludes.clone();
+        spec.mode = match req.mode {
+            Some(m) => m,
+            None if spec.spec.is_some() => EntryMode::Config,
+            None if !spec.args.is_empty() => EntryMode::Args,
+            None => EntryMode::Passthrough,
+        };
+        if spec.mode == EntryMode::Config && spec.spec.is_none() {
+            return Err(InputError::new(
+                "--mode config needs a spec",
+                "pass --spec FILE (YAML, TOML or JSON)",
+            )
+            .into());
+        }
+        let Some(plan) = hoist_core::staging::RunnerPlan::for_job("-", spec) else {
+            return Ok(());
+        };
+        let mut names: Vec<&str> =
+            hoist_core::staging::credential_env_names(&plan.uris(), true);
+        names.push("S3_BUCKET_NAME");
+        for name in names {
+            if spec.env.contains_key(name) {
+                continue; // given explicitly: that value wins
+            }
+            if let Ok(v) = std::env::var(name)
+                && !v.is_empty()
+            {
+                spec.set_env(name, None);
+                values.insert(name.to_string(), v);
+            }
+        }
+        Ok(())
     }
 
     /// Docker flags beat the profile, which the environment (TAO names) beats; on another
@@ -546,12 +627,13 @@ impl Hoist {
             env,
         } = self.prepare(req)?;
         let platform = self.build_platform(&platform_name, profile.as_deref(), Some(&spec))?;
+        let runner = hoist_core::staging::RunnerPlan::for_job("dry-run", &spec);
         let sub = SubmitRequest {
             job_id: "dry-run".into(),
             launch_token: "dry-run".into(),
             spec,
             env,
-            runner: None,
+            runner,
         };
         Ok(platform.dry_run(&sub).await?)
     }
@@ -577,6 +659,13 @@ impl Hoist {
         job.parent_job_id = req.parent_job_id.clone();
         job.workflow_id = req.workflow_id.clone();
         job.launcher = Some(launcher_id());
+        let runner = hoist_core::staging::RunnerPlan::for_job(&job.job_id, &spec);
+        if runner.is_some() {
+            if platform.name() != "local" {
+                check_static(&self.runner_exe())?;
+            }
+            self.check_inputs(platform.as_ref(), &spec, &env).await?;
+        }
         self.store.insert(&job)?;
         failpoint("after-insert");
         let sub = SubmitRequest {
@@ -584,10 +673,16 @@ impl Hoist {
             launch_token: job.launch_token.clone(),
             spec,
             env,
-            runner: None,
+            runner,
         };
         match platform.submit(&sub).await {
-            Ok(submitted) => {
+            Ok(mut submitted) => {
+                if submitted.results_location.is_none() && sub.runner.is_some() {
+                    submitted.results_location = Some(
+                        hoist_core::staging::ResultsKind::from_env(|k| sub.env.get(k).cloned())
+                            .location(&job.job_id),
+                    );
+                }
                 failpoint("after-submit");
                 self.store
                     .mark_launched(&job.job_id, &job.launch_token, &submitted)?;
@@ -810,14 +905,119 @@ impl Hoist {
         job.results_location.clone()
     }
 
-    /// Whether a path exists where jobs of `platform` run.
-    pub async fn check_path(&self, platform: &str, path: &str) -> Result<bool> {
-        Ok(self.platform(platform, None)?.check_path(path).await?)
+    /// The hoist binary that runs inside jobs: `$HOIST_RUNNER_BIN`, else this one.
+    pub fn runner_exe(&self) -> PathBuf {
+        std::env::var_os("HOIST_RUNNER_BIN")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| self.exe.clone())
     }
 
-    /// Entries under a path where jobs of `platform` run.
+    /// Whether a path exists where jobs of `platform` run. Object stores and model hubs are
+    /// asked directly (credentials from this environment); `lustre://` and plain paths are
+    /// the platform's (over ssh for SLURM).
+    pub async fn check_path(&self, platform: &str, path: &str) -> Result<bool> {
+        hoist_core::spec::validate_uri(path)?;
+        if hoist_core::staging::Scheme::of(path).is_remote() {
+            return Ok(hoist_staging::check_path(path, &hoist_staging::ProcessEnv).await?);
+        }
+        let p = hoist_core::staging::local_path(path).unwrap_or(path);
+        Ok(self.platform(platform, None)?.check_path(p).await?)
+    }
+
+    /// Entries under a path where jobs of `platform` run (same routing as
+    /// [`Hoist::check_path`]).
     pub async fn list_path(&self, platform: &str, path: &str) -> Result<Vec<String>> {
-        Ok(self.platform(platform, None)?.list_path(path).await?)
+        hoist_core::spec::validate_uri(path)?;
+        if hoist_core::staging::Scheme::of(path).is_remote() {
+            return Ok(hoist_staging::list_path(path, &hoist_staging::ProcessEnv).await?);
+        }
+        let p = hoist_core::staging::local_path(path).unwrap_or(path);
+        Ok(self.platform(platform, None)?.list_path(p).await?)
+    }
+
+    /// Refuse a job whose inputs are missing before it takes a GPU. Object stores are asked
+    /// with the job's own credentials; paths are asked of the platform. A store that cannot
+    /// be reached from here (it may be visible only from the cluster) is left to the job.
+    async fn check_inputs(
+        &self,
+        platform: &dyn Platform,
+        spec: &JobSpec,
+        env: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        use hoist_core::staging::Scheme;
+        let mut uris: Vec<(String, String)> =
+            spec.inputs.iter().map(|b| (b.key.clone(), b.uri.clone())).collect();
+        if let Some(s) = &spec.spec {
+            uris.extend(hoist_core::staging::remote_values(s).into_iter().filter(|(k, _)| {
+                !spec.outputs.iter().any(|o| o.key == *k)
+            }));
+        }
+        for (key, uri) in uris {
+            let scheme = Scheme::of(&uri);
+            let found = if scheme.is_remote() {
+                match hoist_staging::check_path(&uri, env).await {
+                    Ok(found) => found,
+                    Err(e @ hoist_staging::StagingError::Denied { .. })
+                    | Err(e @ hoist_staging::StagingError::Input(_)) => return Err(e.into()),
+                    Err(_) => continue,
+                }
+            } else if scheme == Scheme::Local && !uri.starts_with('/') {
+                continue; // relative to the job's working directory: only the job can tell
+            } else if platform.name() == "docker" && scheme != Scheme::Lustre {
+                continue; // a path inside the image or a mount: the daemon's, not ours
+            } else {
+                let p = hoist_core::staging::local_path(&uri).unwrap_or(&uri);
+                match platform.check_path(p).await {
+                    Ok(found) => found,
+                    Err(PlatformError::Input(e)) => return Err(e.into()),
+                    Err(_) => continue,
+                }
+            };
+            if !found {
+                return Err(InputError::new(
+                    format!("input {key}: {uri} does not exist; nothing was submitted"),
+                    "check the URI (hoist ls-path on its parent lists what is there) and the credentials in this shell",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Copy a job's results into `dir`; returns the number of files. S3 results come from
+    /// the bucket, paths on this machine are copied, and the platform fetches the rest
+    /// (a SLURM cluster's shared file system over ssh).
+    pub async fn download_results(&self, job: &JobRecord, dir: &Path) -> Result<usize> {
+        let Some(loc) = job.results_location.clone() else {
+            return Err(InputError::new(
+                format!("job {} has no results location", job.short_id()),
+                "hoist show JOB tells what happened",
+            )
+            .into());
+        };
+        std::fs::create_dir_all(dir).map_err(|e| {
+            hoist_staging::StagingError::io(format!("creating {}", dir.display()), e)
+        })?;
+        if loc.starts_with("s3://") {
+            let env = job_credentials(&job.spec);
+            hoist_staging::download(&loc, dir, &env).await?;
+            return Ok(hoist_staging::walk(dir, &[])?.len());
+        }
+        let platform = self.checked_platform(job).await?;
+        if let Some(n) = platform.fetch_results(job, dir).await? {
+            return Ok(n);
+        }
+        let path = loc.strip_suffix(" (on the daemon's host)").unwrap_or(&loc);
+        let path = hoist_core::staging::local_path(path).unwrap_or(path);
+        if !Path::new(path).is_dir() {
+            return Err(InputError::new(
+                format!("the results of job {} are at {loc}, which this machine cannot read", job.short_id()),
+                "run hoist where that path is mounted, or give jobs S3_BUCKET_NAME so results go to S3",
+            )
+            .into());
+        }
+        Ok(hoist_staging::upload(Path::new(path), &dir.display().to_string(), &[], &hoist_staging::ProcessEnv).await?)
     }
 
     /// Preflight checks of the platform a request would run on, the store's own first.
@@ -1024,6 +1224,102 @@ fn launcher_id() -> String {
 
 /// Whether the process that wrote a launch row is still alive (on this host). A launcher on
 /// another host is presumed alive: only it can settle its launch safely.
+/// The job's credentials and endpoints as this shell has them now (the store keeps names
+/// only), for host-side transfers of its data.
+fn job_credentials(spec: &JobSpec) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    for (k, v) in &spec.env {
+        let val = match v {
+            hoist_core::EnvValue::Literal(v) => Some(v.clone()),
+            _ => std::env::var(k).ok(),
+        };
+        if let Some(v) = val {
+            env.insert(k.clone(), v);
+        }
+    }
+    for k in hoist_core::staging::credential_env_names(&[], true) {
+        if let (false, Ok(v)) = (env.contains_key(k), std::env::var(k)) {
+            env.insert(k.to_string(), v);
+        }
+    }
+    env
+}
+
+/// A binary copied into images must not need their libc: refuse a dynamically linked one
+/// (an ELF with an interpreter) before anything is queued.
+fn check_static(exe: &Path) -> Result<()> {
+    let refuse = |why: String| -> HoistError {
+        InputError::new(
+            format!("the runner {} {why}", exe.display()),
+            "build hoist from this repository (its .cargo/config.toml links statically), or point HOIST_RUNNER_BIN at a static hoist",
+        )
+        .into()
+    };
+    let bytes = std::fs::read(exe).map_err(|e| refuse(format!("cannot be read: {e}")))?;
+    match elf_has_interpreter(&bytes) {
+        Some(false) => Ok(()),
+        Some(true) => Err(refuse(
+            "is dynamically linked and would not run inside an arbitrary image".into(),
+        )),
+        None => Err(refuse("is not a 64-bit ELF executable".into())),
+    }
+}
+
+/// `Some(true)` when a 64-bit little-endian ELF has a PT_INTERP program header.
+fn elf_has_interpreter(b: &[u8]) -> Option<bool> {
+    if b.get(..5)? != b"\x7fELF\x02" || *b.get(5)? != 1 {
+        return None;
+    }
+    let u16_at = |o: usize| Some(u16::from_le_bytes(b.get(o..o + 2)?.try_into().ok()?));
+    let u64_at = |o: usize| Some(u64::from_le_bytes(b.get(o..o + 8)?.try_into().ok()?));
+    let phoff = usize::try_from(u64_at(0x20)?).ok()?;
+    let phentsize = usize::from(u16_at(0x36)?);
+    let phnum = usize::from(u16_at(0x38)?);
+    for i in 0..phnum {
+        let off = phoff.checked_add(i.checked_mul(phentsize)?)?;
+        let p_type = u32::from_le_bytes(b.get(off..off + 4)?.try_into().ok()?);
+        if p_type == 3 {
+            return Some(true);
+        }
+    }
+    Some(false)
+}
+
+/// Read a spec file (YAML, TOML or JSON, by extension; YAML when it has none).
+pub fn load_spec(path: &Path) -> Result<(serde_json::Value, hoist_core::spec::SpecFormat)> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(format!("cannot read the spec {name}: {e}"), "check the path")
+    })?;
+    let fmt = hoist_core::spec::SpecFormat::from_file_name(&name)
+        .unwrap_or(hoist_core::spec::SpecFormat::Yaml);
+    let v = hoist_staging::runner::parse_spec(&text, fmt, &name)?;
+    Ok((v, fmt))
+}
+
+/// The in-job runner's entry: read the plan, run it, return the job's exit code.
+pub fn run_plan_file(path: &Path) -> i32 {
+    use hoist_core::staging::exit;
+    let plan: hoist_core::staging::RunnerPlan = match std::fs::read(path)
+        .map_err(|e| e.to_string())
+        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{} cannot read the plan {}: {e}", hoist_staging::runner::PREFIX, path.display());
+            return exit::CONFIG;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{} cannot start: {e}", hoist_staging::runner::PREFIX);
+            return exit::EXEC;
+        }
+    };
+    rt.block_on(hoist_staging::runner::run(&plan, &hoist_staging::ProcessEnv))
+}
+
 fn launcher_alive(launcher: Option<&str>) -> bool {
     let Some((host, pid)) = launcher.and_then(|l| l.split_once('/')) else {
         return false;

@@ -1,0 +1,189 @@
+//! Hugging Face Hub repositories (`hf_model://org/name[@rev]`, `hf_dataset://…`) over the
+//! Hub's HTTP API: one call for the file list at a revision, then each file from its
+//! `resolve` URL. `HF_TOKEN` for private or gated repositories, `HF_ENDPOINT` for a mirror.
+
+use crate::progress::Progress;
+use crate::{EnvSource, Result, StagingError};
+use futures::{StreamExt, TryStreamExt};
+use hoist_core::staging::{HfRepo, parse_hf, safe_member_path};
+use std::path::{Path, PathBuf};
+
+const PARALLEL_FILES: usize = 8;
+
+/// A Hub client.
+pub struct Hub {
+    http: reqwest::Client,
+    endpoint: String,
+    token: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RepoInfo {
+    #[serde(default)]
+    siblings: Vec<Sibling>,
+}
+
+#[derive(serde::Deserialize)]
+struct Sibling {
+    rfilename: String,
+}
+
+fn enc(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+impl Hub {
+    /// A client for `HF_ENDPOINT` (default https://huggingface.co) with `HF_TOKEN`.
+    pub fn from_env(env: &dyn EnvSource) -> Result<Hub> {
+        let mut b = reqwest::Client::builder();
+        if !crate::system_ca_present() {
+            b = b.tls_certs_only(
+                crate::builtin_roots().filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+            );
+        }
+        let http = b
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StagingError::Transfer {
+                what: "setting up the Hugging Face client".into(),
+                why: e.to_string(),
+                hint: "check the TLS set-up of this machine".into(),
+            })?;
+        Ok(Hub {
+            http,
+            endpoint: env
+                .get("HF_ENDPOINT")
+                .unwrap_or_else(|| "https://huggingface.co".into())
+                .trim_end_matches('/')
+                .to_string(),
+            token: env.get("HF_TOKEN"),
+        })
+    }
+
+    fn kind(r: &HfRepo) -> &'static str {
+        if r.dataset { "datasets" } else { "models" }
+    }
+
+    async fn get(&self, uri: &str, url: &str) -> Result<reqwest::Response> {
+        let mut req = self.http.get(url);
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.map_err(|e| StagingError::Transfer {
+            what: format!("fetching {uri}"),
+            why: e.to_string(),
+            hint: format!("check that {} is reachable (HF_ENDPOINT)", self.endpoint),
+        })?;
+        match resp.status().as_u16() {
+            200..=299 => Ok(resp),
+            404 => Err(StagingError::NotFound {
+                uri: uri.into(),
+                hint: "check the repository name and revision (private repositories answer 404 without HF_TOKEN)".into(),
+            }),
+            401 | 403 => Err(StagingError::Denied {
+                uri: uri.into(),
+                why: format!("HTTP {}", resp.status()),
+                hint: "set HF_TOKEN to a token that can read this repository (gated models need their licence accepted)".into(),
+            }),
+            s => Err(StagingError::Transfer {
+                what: format!("fetching {uri}"),
+                why: format!("HTTP {s}"),
+                hint: "try again later; the Hub answered with an error".into(),
+            }),
+        }
+    }
+
+    /// The repository's files at its revision.
+    pub async fn files(&self, uri: &str) -> Result<Vec<String>> {
+        let r = parse_hf(uri)?;
+        let url = format!(
+            "{}/api/{}/{}/revision/{}",
+            self.endpoint,
+            Self::kind(&r),
+            r.repo,
+            enc(&r.revision)
+        );
+        let info: RepoInfo = self
+            .get(uri, &url)
+            .await?
+            .json()
+            .await
+            .map_err(|e| StagingError::Transfer {
+                what: format!("reading the file list of {uri}"),
+                why: e.to_string(),
+                hint: format!("{} does not answer like the Hugging Face Hub", self.endpoint),
+            })?;
+        Ok(info.siblings.into_iter().map(|s| s.rfilename).collect())
+    }
+
+    /// Whether the repository exists at its revision.
+    pub async fn exists(&self, uri: &str) -> Result<bool> {
+        match self.files(uri).await {
+            Ok(_) => Ok(true),
+            Err(StagingError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every file of the repository into the directory `dest`.
+    pub async fn download(&self, uri: &str, dest: &Path) -> Result<PathBuf> {
+        let r = parse_hf(uri)?;
+        let files = self.files(uri).await?;
+        let progress = Progress::bytes(uri, 0);
+        let prefix = if r.dataset { "/datasets" } else { "" };
+        let jobs = files.into_iter().map(|f| {
+            let url = format!(
+                "{}{prefix}/{}/resolve/{}/{}",
+                self.endpoint,
+                r.repo,
+                enc(&r.revision),
+                f.split('/').map(enc).collect::<Vec<_>>().join("/")
+            );
+            let progress = &progress;
+            async move {
+                let rel = safe_member_path(&f).ok_or_else(|| StagingError::UnsafeArchive {
+                    archive: uri.into(),
+                    member: f.clone(),
+                    dir: dest.display().to_string(),
+                })?;
+                let to = dest.join(rel);
+                if let Some(p) = to.parent() {
+                    tokio::fs::create_dir_all(p)
+                        .await
+                        .map_err(|e| StagingError::io(format!("creating {}", p.display()), e))?;
+                }
+                let mut resp = self.get(uri, &url).await?;
+                let mut out = tokio::fs::File::create(&to)
+                    .await
+                    .map_err(|e| StagingError::io(format!("creating {}", to.display()), e))?;
+                while let Some(chunk) = resp.chunk().await.map_err(|e| StagingError::Transfer {
+                    what: format!("downloading {f} of {uri}"),
+                    why: e.to_string(),
+                    hint: "try again; the connection broke".into(),
+                })? {
+                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+                        .await
+                        .map_err(|e| StagingError::io(format!("writing {}", to.display()), e))?;
+                    progress.add(chunk.len() as u64);
+                }
+                Ok::<_, StagingError>(())
+            }
+        });
+        futures::stream::iter(jobs)
+            .buffer_unordered(PARALLEL_FILES)
+            .try_collect::<Vec<()>>()
+            .await?;
+        progress.finish();
+        std::fs::create_dir_all(dest)
+            .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
+        Ok(dest.to_path_buf())
+    }
+}
