@@ -14,7 +14,7 @@ N=${N:-10}
 IMAGE=${IMAGE:-hoist-test/busybox:latest}
 LOG_BYTES=$((100 * 1024 * 1024))
 work=$(mktemp -d)
-hoist=${HOIST_BIN:-$PWD/target/release/hoist}
+hoist=${HOIST_BIN:-$PWD/target/x86_64-unknown-linux-gnu/release/hoist}
 bench_label="hoist-bench=$$"     # on the anchor containers, so cleanup finds them all
 
 # Every job and container this run made goes, whatever happens. Jobs are listed in $work/jobs.

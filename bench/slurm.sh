@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 [[ -n ${HOIST_BIN:-} ]] || cargo build -q --release -p hoist-cli
-hoist=${HOIST_BIN:-$PWD/target/release/hoist}
+hoist=${HOIST_BIN:-$PWD/target/x86_64-unknown-linux-gnu/release/hoist}
 ssh -o BatchMode=yes "$LOGIN" true
 
 now() { date +%s%N; }

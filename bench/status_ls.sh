@@ -18,14 +18,14 @@ fi
 cargo build -q --release -p hoist-cli
 cargo build -q --release -p hoist-store --example seed
 export HOIST_HOME="$work/home"
-mid=$(target/release/examples/seed "$HOIST_HOME" "$N")
+mid=$(target/x86_64-unknown-linux-gnu/release/examples/seed "$HOIST_HOME" "$N")
 echo "seeded $N jobs; status target ${mid:0:8}"
 
 anchor="$venv/bin/python -c 'from tao_sdk.platforms.kubernetes import KubernetesSDK; import kubernetes.client'"
 hyperfine -N --warmup 3 --min-runs 20 --export-json "$work/h.json" \
   -n anchor "$anchor" \
-  -n status "target/release/hoist status ${mid:0:8} --json" \
-  -n ls "target/release/hoist ls --json" >/dev/null
+  -n status "target/x86_64-unknown-linux-gnu/release/hoist status ${mid:0:8} --json" \
+  -n ls "target/x86_64-unknown-linux-gnu/release/hoist ls --json" >/dev/null
 
 python3 - "$work/h.json" <<'PY'
 import json, sys

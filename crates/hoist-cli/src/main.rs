@@ -501,7 +501,8 @@ fn request(h: &Hoist, a: &RunArgs) -> anyhow::Result<JobRequest> {
         req.inputs.push(binding("--input", i, true).map_err(input)?);
     }
     for o in &a.outputs {
-        req.outputs.push(binding("--output", o, false).map_err(input)?);
+        req.outputs
+            .push(binding("--output", o, false).map_err(input)?);
     }
     if let Some(f) = &a.spec {
         let (spec, fmt) = hoist::load_spec(f)?;

@@ -111,7 +111,14 @@ fn run_labels_network_and_exit_codes() {
         ),
         format!("{id} docker vision")
     );
-    assert_eq!(inspect(&id, "{{.HostConfig.NetworkMode}}"), "hoist_default");
+    // Joined by id (a duplicate name cannot make it ambiguous); the network is hoist_default.
+    assert_eq!(
+        inspect(
+            &id,
+            "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}"
+        ),
+        "hoist_default"
+    );
     assert_eq!(
         docker(&["network", "inspect", "-f", "{{.Name}}", "hoist_default"]),
         "hoist_default"

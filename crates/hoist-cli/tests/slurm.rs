@@ -770,3 +770,86 @@ fn enroot_images_are_converted_once_by_a_job_the_training_job_waits_for() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+#[test]
+fn staged_runner_fetches_from_s3_and_keeps_results_on_the_cluster() {
+    let e = senv();
+    let b = s3::bucket();
+    s3::put(&b, "ds/train.json", b"{\"rows\": 3}\n");
+    s3::put(&b, "single.txt", b"a single file\n");
+    let spec = e.path("spec.yaml");
+    std::fs::write(
+        &spec,
+        format!("dataset:\n  train_dir: s3://{b}/ds/\n  file: s3://{b}/single.txt\ntrain:\n  results_dir: \"\"\nexport:\n  model: \"\"\n"),
+    )
+    .expect("spec");
+    let script = r#"set -e
+s={config_path}
+cat "$(sed -n 's/^  train_dir: //p' $s)/train.json" "$(sed -n 's/^  file: //p' $s)"
+echo trained > "$(sed -n 's/^  results_dir: //p' $s)/w.txt"
+echo weights > "$(sed -n 's/^  model: //p' $s)/m.bin""#;
+    let mut c = e.scmd(&[
+        "run",
+        "--platform",
+        "slurm",
+        "--spec",
+        spec.to_str().expect("utf8"),
+        "-o",
+        "train.results_dir",
+        "-o",
+        &format!("export.model=s3://{b}/exported/"),
+        "--",
+        script,
+    ]);
+    s3::env(&mut c);
+    let o = Out(c.output().expect("hoist"));
+    assert_eq!(o.code(), 0, "{}\n{}", o.stdout(), o.stderr());
+    assert!(
+        o.stdout().contains("{\"rows\": 3}") && o.stdout().contains("a single file"),
+        "{}",
+        o.stdout()
+    );
+    // Results stay on the cluster (TAO_RESULTS_ROOT); the explicit S3 output went up.
+    assert_eq!(
+        s3::get(&b, "exported/m.bin").as_deref(),
+        Some(&b"weights\n"[..])
+    );
+    let id = e.ls()[0]["job_id"].as_str().expect("id").to_string();
+    let loc = e.srun(&["results", &id]).stdout().trim().to_string();
+    assert_eq!(loc, format!("lustre:///home/hoistuser/hoist/results/{id}"));
+    let dl = e.path("dl");
+    let r = e.srun(&["results", &id, "--download", dl.to_str().expect("utf8")]);
+    assert_eq!(r.code(), 0, "{}", r.stderr());
+    assert_eq!(
+        std::fs::read(dl.join("train_results_dir/w.txt")).expect("fetched"),
+        b"trained\n"
+    );
+    let written =
+        std::fs::read_to_string(dl.join("spec.yaml")).expect("the spec is kept with the results");
+    assert!(!written.contains("s3://"), "{written}");
+    // The runner was staged once, under its content hash, and the secret only in the 0600 env file.
+    let sum = std::process::Command::new("sha256sum")
+        .arg(bin())
+        .output()
+        .expect("sha256sum");
+    let hash = String::from_utf8_lossy(&sum.stdout)[..16].to_string();
+    let o = std::process::Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            LOGIN,
+            &format!(
+                "test -x hoist/bin/hoist-{hash} && grep -rl {} hoist/jobs/{id} || true",
+                s3::SECRET
+            ),
+        ])
+        .output()
+        .expect("ssh");
+    let found = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        found,
+        format!("hoist/jobs/{id}/env"),
+        "the secret lives only in the env file"
+    );
+}

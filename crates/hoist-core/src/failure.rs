@@ -116,6 +116,56 @@ pub struct LogRule {
 /// Log patterns, most specific first. Infrastructure patterns double as the retry triggers
 /// (GPU faults, interconnect and driver failures).
 pub static LOG_RULES: &[LogRule] = &[
+    // The staging runner's own lines (hoist-staging's runner prefixes each with
+    // `hoist-runner:`): they come before the command ran, or after it ended.
+    LogRule {
+        name: "input_missing",
+        pattern: r"hoist-runner: input .* does not exist",
+        class: ErrClass::Config,
+        cause: "an input of the job does not exist, so the command was never started",
+        suggestion: "check the URI (hoist check-path URI; hoist ls-path on its parent lists what is there) and fix --input or the spec",
+        retriable: false,
+    },
+    LogRule {
+        name: "input_access_denied",
+        pattern: r"hoist-runner: .*access refused",
+        class: ErrClass::Config,
+        cause: "the object store refused the job's credentials",
+        suggestion: "export the right ACCESS_KEY/SECRET_KEY (or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) and S3_ENDPOINT_URL, or HF_TOKEN, where you run hoist; they are passed to the job as environment",
+        retriable: false,
+    },
+    LogRule {
+        name: "unsafe_archive",
+        pattern: r"hoist-runner: .*would land outside",
+        class: ErrClass::Config,
+        cause: "an input archive has members that climb out of its directory (../ or absolute paths); nothing was extracted",
+        suggestion: "rebuild the archive with relative paths: tar -C DIR -czf data.tgz .",
+        retriable: false,
+    },
+    LogRule {
+        name: "spec_unwritable",
+        pattern: r"hoist-runner: cannot (write the spec|rewrite the spec|route the outputs)|hoist-runner: config mode needs a spec",
+        class: ErrClass::Config,
+        cause: "the spec could not be written as asked (a key through a non-map, a missing list element, a null in TOML)",
+        suggestion: "fix the spec or the --input/--output keys as the message says, or use --spec-format yaml",
+        retriable: false,
+    },
+    LogRule {
+        name: "upload_failed",
+        pattern: r"hoist-runner: upload failed",
+        class: ErrClass::Infra,
+        cause: "the job's outputs could not be uploaded when it ended",
+        suggestion: "check that the store is reachable from the job and the credentials can write there; the command's own exit code is kept and the files stay in the job's scratch directory",
+        retriable: false,
+    },
+    LogRule {
+        name: "input_fetch_failed",
+        pattern: r"hoist-runner: input .* failed:",
+        class: ErrClass::Infra,
+        cause: "an input could not be downloaded (network or server error)",
+        suggestion: "check that the store's endpoint is reachable from where the job runs (S3_ENDPOINT_URL, HF_ENDPOINT)",
+        retriable: true,
+    },
     LogRule {
         name: "nvidia_toolkit_missing",
         pattern: r#"could not select device driver "[^"]*" with capabilities: \[\[gpu"#,

@@ -295,7 +295,12 @@ pub fn credential_env_names(uris: &[String], s3_results: bool) -> Vec<&'static s
         "AWS_ENDPOINT_URL_S3",
     ];
     const HF: &[&str] = &["HF_TOKEN", "HF_ENDPOINT"];
-    const NGC: &[&str] = &["NGC_KEY", "NGC_API_KEY", "NGC_ENDPOINT", "NGC_AUTH_ENDPOINT"];
+    const NGC: &[&str] = &[
+        "NGC_KEY",
+        "NGC_API_KEY",
+        "NGC_ENDPOINT",
+        "NGC_AUTH_ENDPOINT",
+    ];
     let mut out: Vec<&'static str> = Vec::new();
     let mut add = |names: &[&'static str]| {
         for n in names {
@@ -341,7 +346,9 @@ pub fn set_at(v: &mut Value, path: &str, new: Value) -> Result<(), InputError> {
                 }
                 let m = cur.as_object_mut().ok_or_else(|| {
                     InputError::new(
-                        format!("spec key {path:?} goes through a value that is not a map (at {k:?})"),
+                        format!(
+                            "spec key {path:?} goes through a value that is not a map (at {k:?})"
+                        ),
                         "check the key against the spec's nesting",
                     )
                 })?;
@@ -356,10 +363,12 @@ pub fn set_at(v: &mut Value, path: &str, new: Value) -> Result<(), InputError> {
                 let a = cur.as_array_mut().filter(|a| *i < a.len()).ok_or_else(|| {
                     InputError::new(
                         match len {
-                            Some(len) => format!(
-                                "spec key {path:?} indexes [{i}] of a list of {len}"
+                            Some(len) => {
+                                format!("spec key {path:?} indexes [{i}] of a list of {len}")
+                            }
+                            None => format!(
+                                "spec key {path:?} indexes [{i}] of something that is not a list"
                             ),
-                            None => format!("spec key {path:?} indexes [{i}] of something that is not a list"),
                         },
                         "put the list in the spec first; hoist only fills existing elements",
                     )
@@ -467,7 +476,11 @@ pub fn final_argv(
         None => w.to_string(),
     };
     match command {
-        Command::Argv(a) => a.iter().map(|w| sub(w)).chain(extra.iter().cloned()).collect(),
+        Command::Argv(a) => a
+            .iter()
+            .map(|w| sub(w))
+            .chain(extra.iter().cloned())
+            .collect(),
         Command::Shell(s) => {
             let mut script = sub(s);
             for w in extra {
@@ -608,15 +621,26 @@ mod tests {
     #[test]
     fn results_follow_the_tao_order() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
-            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
         };
-        let k = ResultsKind::from_env(env(&[("TAO_RESULTS_ROOT", "/mnt/r/"), ("S3_BUCKET_NAME", "bkt")]));
+        let k = ResultsKind::from_env(env(&[
+            ("TAO_RESULTS_ROOT", "/mnt/r/"),
+            ("S3_BUCKET_NAME", "bkt"),
+        ]));
         assert_eq!(k.local_dir("j"), "/mnt/r/j");
         assert_eq!(k.location("j"), "/mnt/r/j");
         let k = ResultsKind::from_env(env(&[("S3_BUCKET_NAME", "bkt")]));
         assert_eq!(k.location("j"), "s3://bkt/results/j/");
         assert_eq!(k.local_dir("j"), "/results/j");
-        assert_eq!(ResultsKind::from_env(env(&[("TAO_RESULTS_ROOT", " ")])), ResultsKind::Ephemeral);
+        assert_eq!(
+            ResultsKind::from_env(env(&[("TAO_RESULTS_ROOT", " ")])),
+            ResultsKind::Ephemeral
+        );
     }
 
     #[test]
@@ -627,7 +651,10 @@ mod tests {
         assert_eq!(n, vec!["HF_TOKEN", "HF_ENDPOINT"]);
         let n = credential_env_names(&s(&["s3://bkt/a", "s3://bkt/b"]), true);
         assert!(n.contains(&"SECRET_KEY") && !n.contains(&"HF_TOKEN"));
-        assert_eq!(n.len(), n.iter().collect::<std::collections::BTreeSet<_>>().len());
+        assert_eq!(
+            n.len(),
+            n.iter().collect::<std::collections::BTreeSet<_>>().len()
+        );
     }
 
     #[test]
@@ -640,7 +667,15 @@ mod tests {
         assert_eq!(parse_hf("hf_model://org/m").expect("hf").revision, "main");
         assert!(parse_hf("hf_model://org/../x").is_err());
         let n = parse_ngc("ngc://nvidia/tao/resnet:1.0").expect("ngc");
-        assert_eq!((n.org.as_str(), n.team.as_deref(), n.name.as_str(), n.version.as_str()), ("nvidia", Some("tao"), "resnet", "1.0"));
+        assert_eq!(
+            (
+                n.org.as_str(),
+                n.team.as_deref(),
+                n.name.as_str(),
+                n.version.as_str()
+            ),
+            ("nvidia", Some("tao"), "resnet", "1.0")
+        );
         assert!(parse_ngc("ngc://nvidia/resnet").is_err());
         assert_eq!(local_path("lustre:///fs/a"), Some("/fs/a"));
         assert_eq!(local_path("s3://bkt/a"), None);
@@ -654,18 +689,38 @@ mod tests {
         args.insert("off".to_string(), json!(false));
         args.insert("data".to_string(), json!("/in/it's here"));
         let words = args_words(&args);
-        assert_eq!(words, vec!["--amp", "--data", "/in/it's here", "--epochs", "3"]);
-        let argv = final_argv(&Command::Argv(vec!["train".into(), "-c".into(), "{config_path}".into()]), None, Some("/r/spec.yaml"), &words);
+        assert_eq!(
+            words,
+            vec!["--amp", "--data", "/in/it's here", "--epochs", "3"]
+        );
+        let argv = final_argv(
+            &Command::Argv(vec!["train".into(), "-c".into(), "{config_path}".into()]),
+            None,
+            Some("/r/spec.yaml"),
+            &words,
+        );
         assert_eq!(argv[2], "/r/spec.yaml");
         assert_eq!(argv[5], "/in/it's here", "argv words are never quoted");
-        let sh = final_argv(&Command::Shell("train -c {config_path} && echo ok".into()), None, Some("/s"), &words);
+        let sh = final_argv(
+            &Command::Shell("train -c {config_path} && echo ok".into()),
+            None,
+            Some("/s"),
+            &words,
+        );
         assert_eq!(sh[0], "/bin/sh");
-        assert!(sh[2].starts_with("train -c /s && echo ok --amp --data '/in/it'\"'\"'s here'"), "{}", sh[2]);
+        assert!(
+            sh[2].starts_with("train -c /s && echo ok --amp --data '/in/it'\"'\"'s here'"),
+            "{}",
+            sh[2]
+        );
     }
 
     #[test]
     fn names_archives_members_and_excludes() {
-        assert_eq!(key_dir_name("dataset.train[0].path"), "dataset_train_0_path");
+        assert_eq!(
+            key_dir_name("dataset.train[0].path"),
+            "dataset_train_0_path"
+        );
         assert_eq!(key_dir_name("/results/"), "results");
         assert_eq!(archive_of("data.tar.gz"), Some((Archive::TarGz, "data")));
         assert_eq!(archive_of("x.tgz"), Some((Archive::TarGz, "x")));

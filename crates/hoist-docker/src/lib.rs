@@ -115,10 +115,15 @@ impl DockerPlatform {
         name: &str,
         plan: &hoist_core::staging::RunnerPlan,
     ) -> Result<(), PlatformError> {
-        let exe = self.runner_exe.as_ref().ok_or_else(|| PlatformError::Failed {
-            message: "this job needs the data-staging runner, but no hoist binary was given for it".into(),
-            hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
-        })?;
+        let exe = self
+            .runner_exe
+            .as_ref()
+            .ok_or_else(|| PlatformError::Failed {
+                message:
+                    "this job needs the data-staging runner, but no hoist binary was given for it"
+                        .into(),
+                hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
+            })?;
         let binary = tokio::fs::read(exe)
             .await
             .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
@@ -199,15 +204,19 @@ impl DockerPlatform {
         }
     }
 
-    async fn ensure_network(&self) -> Result<(), PlatformError> {
+    /// The network jobs join, created if missing; returns what to put in NetworkMode. Docker
+    /// does not refuse a second network of the same name, so concurrent first submits can
+    /// each create one: every hoist then picks the oldest (ties by id) and removes its own
+    /// extra, and containers join it by id, which a duplicate name cannot make ambiguous.
+    async fn ensure_network(&self) -> Result<String, PlatformError> {
         let d = self.docker().await?;
         if matches!(self.network.as_str(), "bridge" | "host" | "none")
             || self.network.starts_with("container:")
         {
-            return Ok(());
+            return Ok(self.network.clone());
         }
-        if d.inspect_network(&self.network, None).await.is_ok() {
-            return Ok(());
+        if let Some(id) = self.oldest_network(d).await? {
+            return Ok(id);
         }
         let req = NetworkCreateRequest {
             name: self.network.clone(),
@@ -218,22 +227,57 @@ impl DockerPlatform {
             )])),
             ..Default::default()
         };
-        match d.create_network(req).await {
-            Ok(_) => Ok(()),
-            // Another hoist created it between our look and our create.
+        let mine = match d.create_network(req).await {
+            Ok(r) => Some(r.id),
             Err(DockerError::DockerResponseServerError {
                 status_code: 409, ..
-            }) => Ok(()),
+            }) => None,
             Err(DockerError::DockerResponseServerError { message, .. })
                 if message.contains("already exists") =>
             {
-                Ok(())
+                None
             }
-            Err(e) => Err(PlatformError::Failed {
-                message: format!("cannot create network {}: {e}", self.network),
-                hint: "create it with docker network create, or set DOCKER_NETWORK".into(),
-            }),
+            Err(e) => {
+                return Err(PlatformError::Failed {
+                    message: format!("cannot create network {}: {e}", self.network),
+                    hint: "create it with docker network create, or set DOCKER_NETWORK".into(),
+                });
+            }
+        };
+        let chosen = self.oldest_network(d).await?.ok_or_else(|| PlatformError::Failed {
+            message: format!("network {} vanished right after it was created", self.network),
+            hint: "something removes networks on this daemon; create it with docker network create, or set DOCKER_NETWORK".into(),
+        })?;
+        if let Some(mine) = mine.filter(|m| *m != chosen) {
+            let _ = d.remove_network(&mine).await;
         }
+        Ok(chosen)
+    }
+
+    async fn oldest_network(&self, d: &Docker) -> Result<Option<String>, PlatformError> {
+        let filters = HashMap::from([("name", vec![self.network.as_str()])]);
+        let nets = d
+            .list_networks(Some(
+                bollard::query_parameters::ListNetworksOptionsBuilder::new()
+                    .filters(&filters)
+                    .build(),
+            ))
+            .await
+            .map_err(|e| self.unreachable(&e))?;
+        // The name filter matches substrings: keep exact names only.
+        let mut found: Vec<(String, String)> = nets
+            .into_iter()
+            .filter(|n| n.name.as_deref() == Some(self.network.as_str()))
+            .filter_map(|n| Some((n.created.unwrap_or_default(), n.id?)))
+            .collect();
+        found.sort();
+        let mut ids = found.into_iter().map(|(_, id)| id);
+        let chosen = ids.next();
+        // Heal earlier races: extras go; the daemon refuses to remove one still in use.
+        for extra in ids {
+            let _ = d.remove_network(&extra).await;
+        }
+        Ok(chosen)
     }
 
     async fn ensure_image(&self, image: &str, policy: PullPolicy) -> Result<(), PlatformError> {
@@ -504,7 +548,7 @@ impl Platform for DockerPlatform {
         spec::plan(req, &self.network, &self.endpoint.url, false, None)?;
         let info = self.daemon().await?.clone();
         let image = req.spec.image.clone().unwrap_or_default();
-        self.ensure_network().await?;
+        let network = self.ensure_network().await?;
         self.ensure_image(&image, req.spec.platform_options.docker.pull)
             .await?;
         let chosen = match &req.spec.gpus {
@@ -516,7 +560,7 @@ impl Platform for DockerPlatform {
         };
         let plan = spec::plan(
             req,
-            &self.network,
+            &network,
             &self.endpoint.url,
             info.tegra,
             chosen.clone(),
@@ -920,7 +964,7 @@ impl Platform for DockerPlatform {
             None => checks.push(ck("gpus", nvidia, false, "not measured: give --gpu-smoke-image IMG (or --image) to run nvidia-smi in a container".into(), "pass --gpu-smoke-image")),
         }
         match self.ensure_network().await {
-            Ok(()) => checks.push(ck(
+            Ok(_) => checks.push(ck(
                 "network",
                 true,
                 true,

@@ -3,8 +3,8 @@
 
 use crate::labels;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
-use hoist_core::staging::RUNNER_DIR;
 use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote_checked};
+use hoist_core::staging::RUNNER_DIR;
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
 use std::collections::HashMap;
 

@@ -129,7 +129,11 @@ impl LocalPlatform {
                 self.supervisor_exe.display().to_string(),
                 "__run".into(),
                 "--plan".into(),
-                self.job_dir(&req.job_id).path().join("plan.json").display().to_string(),
+                self.job_dir(&req.job_id)
+                    .path()
+                    .join("plan.json")
+                    .display()
+                    .to_string(),
             ];
         }
         let launch = LaunchFile {

@@ -265,10 +265,14 @@ impl SlurmPlatform {
     /// submitting machine with the same binary, find it and send nothing.
     async fn stage_runner(&self, base: &str) -> Result<String, PlatformError> {
         use sha2::{Digest, Sha256};
-        let exe = self.settings.runner_exe.as_ref().ok_or_else(|| PlatformError::Failed {
-            message: "this job stages data but no runner binary is configured".into(),
-            hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
-        })?;
+        let exe = self
+            .settings
+            .runner_exe
+            .as_ref()
+            .ok_or_else(|| PlatformError::Failed {
+                message: "this job stages data but no runner binary is configured".into(),
+                hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
+            })?;
         let bytes = tokio::fs::read(exe)
             .await
             .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
@@ -303,7 +307,11 @@ impl SlurmPlatform {
             .map_err(|e| PlatformError::io("running ssh", e))?;
         if out.code != 0 {
             return Err(PlatformError::Failed {
-                message: format!("could not stage the hoist runner at {path} on {}: {}", out.host, out.stderr.trim()),
+                message: format!(
+                    "could not stage the hoist runner at {path} on {}: {}",
+                    out.host,
+                    out.stderr.trim()
+                ),
                 hint: "check the space and permissions of the base directory on the cluster".into(),
             });
         }
@@ -1228,7 +1236,9 @@ fn tar_members(tar: &[u8]) -> usize {
         }
         let size = std::str::from_utf8(&h[124..136])
             .ok()
-            .and_then(|s| u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok())
+            .and_then(|s| {
+                u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
+            })
             .unwrap_or(0) as usize;
         if matches!(h[156], b'0' | 0) {
             n += 1;

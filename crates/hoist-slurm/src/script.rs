@@ -276,7 +276,14 @@ pub fn render(
     let run_image = conversion.as_ref().map(|c| c.sqsh.clone()).unwrap_or(image);
     b.push_str(&format!(
         "{prefix}srun --ntasks-per-node=1 --kill-on-bad-exit=1 {}\n",
-        launch(req, dir, results_root, &run_image, &s.container_mounts, s.runner.as_deref())?
+        launch(
+            req,
+            dir,
+            results_root,
+            &run_image,
+            &s.container_mounts,
+            s.runner.as_deref()
+        )?
     ));
     b.push_str("rc=$?\n");
     if timeout.is_some() {
@@ -324,7 +331,10 @@ pub fn render(
                     format!("/mnt/2/{}", r.rsplit('/').next().unwrap_or(r)),
                     "/mnt/0/plan.json".to_string(),
                 ),
-                (_, r) => (r.unwrap_or_default().to_string(), format!("{dir}/plan.json")),
+                (_, r) => (
+                    r.unwrap_or_default().to_string(),
+                    format!("{dir}/plan.json"),
+                ),
             };
             format!("exec {} __run --plan {}", q(&runner), q(&plan_path))
         }

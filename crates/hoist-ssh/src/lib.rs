@@ -241,7 +241,11 @@ impl Hosts {
     }
 
     /// [`Hosts::run`] without stdin, keeping stdout as bytes (a tar stream).
-    pub async fn run_bytes(&self, remote: &str, failover: Failover) -> std::io::Result<RemoteBytes> {
+    pub async fn run_bytes(
+        &self,
+        remote: &str,
+        failover: Failover,
+    ) -> std::io::Result<RemoteBytes> {
         self.exec(remote, None, failover).await
     }
 

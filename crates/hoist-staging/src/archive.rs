@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 pub const MARKER: &str = ".hoist-extracted";
 
 fn open(path: &Path, kind: Archive) -> Result<tar::Archive<Box<dyn Read>>> {
-    let f = File::open(path).map_err(|e| StagingError::io(format!("opening {}", path.display()), e))?;
+    let f =
+        File::open(path).map_err(|e| StagingError::io(format!("opening {}", path.display()), e))?;
     let r: Box<dyn Read> = match kind {
         Archive::Tar => Box::new(std::io::BufReader::new(f)),
         Archive::TarGz => Box::new(flate2::read::GzDecoder::new(std::io::BufReader::new(f))),
@@ -48,9 +49,7 @@ pub fn extract(archive: &Path, kind: Archive, dir: &Path) -> Result<PathBuf> {
                 .map(|t| t.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let parent = rel.rsplit_once('/').map(|(p, _)| p).unwrap_or("");
-            let joined = if target.starts_with('/') || et.is_hard_link() {
-                target.clone()
-            } else if parent.is_empty() {
+            let joined = if target.starts_with('/') || et.is_hard_link() || parent.is_empty() {
                 target.clone()
             } else {
                 format!("{parent}/{target}")
@@ -60,7 +59,8 @@ pub fn extract(archive: &Path, kind: Archive, dir: &Path) -> Result<PathBuf> {
             }
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| StagingError::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| StagingError::io(format!("creating {}", dir.display()), e))?;
     let mut a = open(archive, kind)?;
     a.set_preserve_permissions(true);
     a.set_overwrite(true);
@@ -69,18 +69,26 @@ pub fn extract(archive: &Path, kind: Archive, dir: &Path) -> Result<PathBuf> {
         // unpack_in refuses members escaping `dir` as a second line of defence.
         entry.unpack_in(dir).map_err(rd)?;
     }
-    File::create(dir.join(MARKER)).map_err(|e| StagingError::io(format!("marking {}", dir.display()), e))?;
+    File::create(dir.join(MARKER))
+        .map_err(|e| StagingError::io(format!("marking {}", dir.display()), e))?;
     Ok(strip_root(dir, archive))
 }
 
 /// `data.tgz` holding only `data/…` yields `dir/data`, so the path points at the content.
 fn strip_root(dir: &Path, archive: &Path) -> PathBuf {
-    let name = archive.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = archive
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let Some((_, stem)) = hoist_core::staging::archive_of(&name) else {
         return dir.to_path_buf();
     };
     let entries: Vec<_> = std::fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).filter(|e| e.file_name() != MARKER).collect())
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.file_name() != MARKER)
+                .collect()
+        })
         .unwrap_or_default();
     match entries.as_slice() {
         [only] if only.file_name() == stem && only.path().is_dir() => only.path(),
@@ -112,7 +120,11 @@ mod tests {
     fn extracts_once_and_strips_the_root() {
         let t = tempfile::tempdir().expect("tmp");
         let a = t.path().join("data.tar");
-        std::fs::write(&a, tar_with(&[("data/x.txt", b"x"), ("data/sub/y.txt", b"y")])).expect("w");
+        std::fs::write(
+            &a,
+            tar_with(&[("data/x.txt", b"x"), ("data/sub/y.txt", b"y")]),
+        )
+        .expect("w");
         let dir = t.path().join("out");
         let got = extract(&a, Archive::Tar, &dir).expect("extract");
         assert_eq!(got, dir.join("data"));
@@ -127,11 +139,18 @@ mod tests {
     fn a_climbing_member_refuses_the_whole_archive() {
         let t = tempfile::tempdir().expect("tmp");
         let a = t.path().join("evil.tar");
-        std::fs::write(&a, tar_with(&[("ok.txt", b"fine"), ("../escape.txt", b"bad")])).expect("w");
+        std::fs::write(
+            &a,
+            tar_with(&[("ok.txt", b"fine"), ("../escape.txt", b"bad")]),
+        )
+        .expect("w");
         let dir = t.path().join("out");
         let e = extract(&a, Archive::Tar, &dir).expect_err("refused");
         assert!(e.to_string().contains("../escape.txt"), "{e}");
         assert!(!t.path().join("escape.txt").exists());
-        assert!(!dir.join("ok.txt").exists(), "nothing is extracted from a bad archive");
+        assert!(
+            !dir.join("ok.txt").exists(),
+            "nothing is extracted from a bad archive"
+        );
     }
 }

@@ -111,16 +111,19 @@ impl Hub {
             r.repo,
             enc(&r.revision)
         );
-        let info: RepoInfo = self
-            .get(uri, &url)
-            .await?
-            .json()
-            .await
-            .map_err(|e| StagingError::Transfer {
-                what: format!("reading the file list of {uri}"),
-                why: e.to_string(),
-                hint: format!("{} does not answer like the Hugging Face Hub", self.endpoint),
-            })?;
+        let info: RepoInfo =
+            self.get(uri, &url)
+                .await?
+                .json()
+                .await
+                .map_err(|e| StagingError::Transfer {
+                    what: format!("reading the file list of {uri}"),
+                    why: e.to_string(),
+                    hint: format!(
+                        "{} does not answer like the Hugging Face Hub",
+                        self.endpoint
+                    ),
+                })?;
         Ok(info.siblings.into_iter().map(|s| s.rfilename).collect())
     }
 

@@ -49,7 +49,9 @@ pub enum StagingError {
         hint: String,
     },
     /// An archive member would be written outside the target directory.
-    #[error("archive {archive} has a member {member:?} that would land outside {dir}; nothing was extracted")]
+    #[error(
+        "archive {archive} has a member {member:?} that would land outside {dir}; nothing was extracted"
+    )]
     UnsafeArchive {
         /// The archive.
         archive: String,
@@ -136,8 +138,8 @@ pub async fn check_path(uri: &str, env: &dyn EnvSource) -> Result<bool> {
     }
 }
 
-/// The entries directly under `uri` (objects and sub-prefixes for S3, files for a
-/// repository, directory entries for a path), sorted.
+/// The entries directly under `uri`, sorted: full URIs of objects and sub-prefixes for S3,
+/// full paths for a directory (sub-directories end in `/`), file names for a repository.
 pub async fn list_path(uri: &str, env: &dyn EnvSource) -> Result<Vec<String>> {
     hoist_core::spec::validate_uri(uri)?;
     let mut out = match Scheme::of(uri) {
@@ -159,7 +161,7 @@ pub async fn list_path(uri: &str, env: &dyn EnvSource) -> Result<Vec<String>> {
             let mut v = Vec::new();
             for e in rd {
                 let e = e.map_err(|e| StagingError::io(format!("listing {p}"), e))?;
-                let mut name = e.file_name().to_string_lossy().into_owned();
+                let mut name = e.path().display().to_string();
                 if e.file_type().is_ok_and(|t| t.is_dir()) {
                     name.push('/');
                 }
@@ -174,11 +176,7 @@ pub async fn list_path(uri: &str, env: &dyn EnvSource) -> Result<Vec<String>> {
 
 /// Fetch `uri` (a file or a folder) to `dest`; returns the path of what was written (a file
 /// or a directory).
-pub async fn download(
-    uri: &str,
-    dest: &Path,
-    env: &dyn EnvSource,
-) -> Result<std::path::PathBuf> {
+pub async fn download(uri: &str, dest: &Path, env: &dyn EnvSource) -> Result<std::path::PathBuf> {
     match Scheme::of(uri) {
         Scheme::S3 => s3::S3::from_env(uri, env)?.download(uri, dest).await,
         Scheme::HfModel | Scheme::HfDataset => hf::Hub::from_env(env)?.download(uri, dest).await,
@@ -211,8 +209,9 @@ pub async fn upload(
                     dest.join(rel)
                 };
                 if let Some(parent) = to.parent() {
-                    std::fs::create_dir_all(parent)
-                        .map_err(|e| StagingError::io(format!("creating {}", parent.display()), e))?;
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        StagingError::io(format!("creating {}", parent.display()), e)
+                    })?;
                 }
                 std::fs::copy(abs, &to)
                     .map_err(|e| StagingError::io(format!("copying to {}", to.display()), e))?;
@@ -253,7 +252,9 @@ pub fn system_ca_present() -> bool {
 
 /// Mozilla's root certificates compiled in, for images without a CA bundle.
 pub fn builtin_roots() -> impl Iterator<Item = &'static [u8]> {
-    webpki_root_certs::TLS_SERVER_ROOT_CERTS.iter().map(|c| c.as_ref())
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+        .iter()
+        .map(|c| c.as_ref())
 }
 
 /// Files under `root` (or `root` itself when it is a file) as (absolute, relative) pairs,

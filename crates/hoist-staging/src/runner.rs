@@ -103,27 +103,60 @@ pub async fn run(plan: &RunnerPlan, env: &dyn EnvSource) -> i32 {
     let argv = final_argv(
         &plan.command,
         plan.shell.as_deref(),
-        config_path.as_deref().map(|p| p.to_str().unwrap_or_default()),
+        config_path
+            .as_deref()
+            .map(|p| p.to_str().unwrap_or_default()),
         &args_words(&args),
     );
     let code = run_command(&argv).await;
 
     // Outputs go up whatever the command's fate: a failed run's logs and checkpoints are
-    // what a user needs most.
+    // what a user needs most. In a multi-node job only node 0 uploads.
     let mut upload_failed = false;
+    let rank = env.get("NODE_RANK").unwrap_or_else(|| "0".into());
+    let uploads = if rank == "0" {
+        uploads
+    } else {
+        if !uploads.is_empty() {
+            say(&format!("node rank {rank}: outputs are uploaded by node 0"));
+        }
+        Vec::new()
+    };
     for u in &uploads {
         if !u.src.exists() {
-            say(&format!("output {} was not created; nothing to upload", u.src.display()));
+            say(&format!(
+                "output {} was not created; nothing to upload",
+                u.src.display()
+            ));
             continue;
         }
         match crate::upload(&u.src, &u.uri, &plan.upload_excludes, env).await {
-            Ok(n) => say(&format!("uploaded {n} file(s) from {} to {}", u.src.display(), u.uri)),
+            Ok(n) => say(&format!(
+                "uploaded {n} file(s) from {} to {}",
+                u.src.display(),
+                u.uri
+            )),
             Err(e) => {
                 upload_failed = true;
-                fail(exit::UPLOAD, &format!("upload failed: {} → {}", u.src.display(), u.uri), &e);
+                fail(
+                    exit::UPLOAD,
+                    &format!("upload failed: {} → {}", u.src.display(), u.uri),
+                    &e,
+                );
             }
         }
     }
+    // Downloaded inputs are copies: drop them. Outputs that could not be sent stay.
+    let _ = std::fs::remove_dir_all(scratch.join("inputs"));
+    if !upload_failed {
+        let _ = std::fs::remove_dir_all(scratch.join("outputs"));
+    } else {
+        say(&format!(
+            "outputs that were not uploaded remain under {}",
+            scratch.join("outputs").display()
+        ));
+    }
+    let _ = std::fs::remove_dir(&scratch);
     if matches!(kind, ResultsKind::Ephemeral) {
         say(&format!(
             "WARNING: results were written to {} inside the job and are NOT saved anywhere; set TAO_RESULTS_ROOT (a mount) or S3_BUCKET_NAME to keep them",
@@ -144,8 +177,11 @@ async fn fetch_inputs(
     spec: &mut Option<Value>,
     args: &mut std::collections::BTreeMap<String, Value>,
 ) -> Result<(), i32> {
-    let mut inputs: Vec<(String, String)> =
-        plan.inputs.iter().map(|b| (b.key.clone(), b.uri.clone())).collect();
+    let mut inputs: Vec<(String, String)> = plan
+        .inputs
+        .iter()
+        .map(|b| (b.key.clone(), b.uri.clone()))
+        .collect();
     let output_keys: Vec<&str> = plan.outputs.iter().map(|b| b.key.as_str()).collect();
     match plan.mode {
         EntryMode::Config => {
@@ -210,7 +246,8 @@ async fn fetch_one(
         if !Path::new(p).exists() {
             return Err(StagingError::NotFound {
                 uri: uri.into(),
-                hint: "the path must exist where the job runs (a shared file system or a mount)".into(),
+                hint: "the path must exist where the job runs (a shared file system or a mount)"
+                    .into(),
             });
         }
         if mode == EntryMode::Passthrough && Path::new(key) != Path::new(p) {
@@ -225,7 +262,11 @@ async fn fetch_one(
         }
         return Ok(PathBuf::from(p));
     }
-    let base = uri.trim_end_matches('/').rsplit('/').next().unwrap_or("data");
+    let base = uri
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("data");
     let base = base.split(['@', ':']).next().unwrap_or(base).to_string();
     let dest = if mode == EntryMode::Passthrough {
         PathBuf::from(key)
@@ -254,16 +295,23 @@ fn route_outputs(
 ) -> Result<Vec<Upload>, StagingError> {
     let mut uploads = Vec::new();
     let mkdir = |p: &Path| {
-        std::fs::create_dir_all(p).map_err(|e| StagingError::io(format!("creating {}", p.display()), e))
+        std::fs::create_dir_all(p)
+            .map_err(|e| StagingError::io(format!("creating {}", p.display()), e))
     };
     for b in &plan.outputs {
         if plan.mode == EntryMode::Passthrough {
             let src = PathBuf::from(&b.key);
             let name = key_dir_name(
-                src.file_name().map(|n| n.to_string_lossy().into_owned()).as_deref().unwrap_or("output"),
+                src.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .as_deref()
+                    .unwrap_or("output"),
             );
             if !b.uri.is_empty() {
-                uploads.push(Upload { src, uri: b.uri.clone() });
+                uploads.push(Upload {
+                    src,
+                    uri: b.uri.clone(),
+                });
             } else if let ResultsKind::S3(_) = kind {
                 uploads.push(Upload {
                     src,
@@ -285,11 +333,20 @@ fn route_outputs(
             }),
             _ => args.get(&b.key).cloned(),
         };
-        let current = current.and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-        let target = if b.uri.is_empty() { current } else { b.uri.clone() };
+        let current = current
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let target = if b.uri.is_empty() {
+            current
+        } else {
+            b.uri.clone()
+        };
         let dir = if Scheme::of(&target).is_remote() {
             let d = scratch.join("outputs").join(key_dir_name(&b.key));
-            uploads.push(Upload { src: d.clone(), uri: target });
+            uploads.push(Upload {
+                src: d.clone(),
+                uri: target,
+            });
             d
         } else if let Some(p) = local_path(&target).filter(|p| p.starts_with('/')) {
             PathBuf::from(p)
@@ -321,7 +378,8 @@ fn route_outputs(
 pub fn write_spec(spec: &Value, fmt: SpecFormat, dir: &Path) -> Result<PathBuf, StagingError> {
     let text = render_spec(spec, fmt)?;
     let path = dir.join(format!("spec.{}", fmt.extension()));
-    std::fs::write(&path, text).map_err(|e| StagingError::io(format!("writing {}", path.display()), e))?;
+    std::fs::write(&path, text)
+        .map_err(|e| StagingError::io(format!("writing {}", path.display()), e))?;
     Ok(path)
 }
 
@@ -329,14 +387,23 @@ pub fn write_spec(spec: &Value, fmt: SpecFormat, dir: &Path) -> Result<PathBuf, 
 pub fn render_spec(spec: &Value, fmt: SpecFormat) -> Result<String, StagingError> {
     let bad = |why: String, hint: &str| StagingError::Input(hoist_core::InputError::new(why, hint));
     match fmt {
-        SpecFormat::Json => serde_json::to_string_pretty(spec)
-            .map_err(|e| bad(format!("the spec cannot be written as JSON: {e}"), "check the spec")),
+        SpecFormat::Json => serde_json::to_string_pretty(spec).map_err(|e| {
+            bad(
+                format!("the spec cannot be written as JSON: {e}"),
+                "check the spec",
+            )
+        }),
         // Plain scalars: a folded `>-` block is valid YAML but surprises people reading paths.
         SpecFormat::Yaml => serde_saphyr::to_string_with_options(
             spec,
             serde_saphyr::ser_options! { prefer_block_scalars: false },
         )
-            .map_err(|e| bad(format!("the spec cannot be written as YAML: {e}"), "check the spec")),
+        .map_err(|e| {
+            bad(
+                format!("the spec cannot be written as YAML: {e}"),
+                "check the spec",
+            )
+        }),
         SpecFormat::Toml => {
             if let Some(k) = find_null(spec, "") {
                 return Err(bad(
@@ -356,11 +423,25 @@ pub fn render_spec(spec: &Value, fmt: SpecFormat) -> Result<String, StagingError
 
 fn find_null(v: &Value, path: &str) -> Option<String> {
     match v {
-        Value::Null => Some(if path.is_empty() { "the top".into() } else { path.into() }),
-        Value::Object(m) => m.iter().find_map(|(k, c)| {
-            find_null(c, &if path.is_empty() { k.clone() } else { format!("{path}.{k}") })
+        Value::Null => Some(if path.is_empty() {
+            "the top".into()
+        } else {
+            path.into()
         }),
-        Value::Array(a) => a.iter().enumerate().find_map(|(i, c)| find_null(c, &format!("{path}[{i}]"))),
+        Value::Object(m) => m.iter().find_map(|(k, c)| {
+            find_null(
+                c,
+                &if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                },
+            )
+        }),
+        Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| find_null(c, &format!("{path}[{i}]"))),
         _ => None,
     }
 }
@@ -376,7 +457,11 @@ async fn run_command(argv: &[String]) -> i32 {
         Ok(c) => c,
         Err(e) => {
             say(&format!("cannot start {prog}: {e}"));
-            return if e.kind() == std::io::ErrorKind::NotFound { 127 } else { exit::EXEC };
+            return if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                exit::EXEC
+            };
         }
     };
     let pid = child.id().map(|p| p as i32);
@@ -409,7 +494,9 @@ fn finish(status: std::io::Result<std::process::ExitStatus>) -> i32 {
     match status {
         Ok(st) => {
             use std::os::unix::process::ExitStatusExt;
-            st.code().or_else(|| st.signal().map(|s| 128 + s)).unwrap_or(1)
+            st.code()
+                .or_else(|| st.signal().map(|s| 128 + s))
+                .unwrap_or(1)
         }
         Err(e) => {
             say(&format!("lost track of the command: {e}"));

@@ -122,24 +122,32 @@ impl S3 {
     /// `Some(true)` for a prefix (folder), `Some(false)` for an object, `None` for nothing.
     async fn kind(&self, uri: &str) -> Result<Option<bool>> {
         let key = Self::key(uri)?;
+        // Some S3-compatible servers answer a HEAD of a "folder" with a server error rather
+        // than 404: keep it, and let the listing decide.
+        let mut head_err = None;
         if !key.is_empty() && !key.ends_with('/') {
             match self.store.head(&OPath::from(key.as_str())).await {
                 Ok(_) => return Ok(Some(false)),
                 Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(self.err(uri, "checking", e)),
+                Err(e @ object_store::Error::PermissionDenied { .. })
+                | Err(e @ object_store::Error::Unauthenticated { .. }) => {
+                    return Err(self.err(uri, "checking", e));
+                }
+                Err(e) => head_err = Some(e),
             }
         }
         let prefix = key.trim_end_matches('/');
         let p = (!prefix.is_empty()).then(|| OPath::from(prefix));
         let first = self.store.list(p.as_ref()).next().await;
-        match first {
-            Some(Ok(_)) => Ok(Some(true)),
-            None => Ok(None),
-            Some(Err(e)) => Err(self.err(uri, "listing", e)),
+        match (first, head_err) {
+            (Some(Ok(_)), _) => Ok(Some(true)),
+            (None, None) => Ok(None),
+            (None, Some(e)) => Err(self.err(uri, "checking", e)),
+            (Some(Err(e)), _) => Err(self.err(uri, "listing", e)),
         }
     }
 
-    /// Objects and sub-prefixes directly under `uri` (relative names, prefixes end in `/`).
+    /// Objects and sub-prefixes directly under `uri`, as full URIs (prefixes end in `/`).
     pub async fn list(&self, uri: &str) -> Result<Vec<String>> {
         let key = Self::key(uri)?;
         let prefix = key.trim_end_matches('/');
@@ -158,15 +166,29 @@ impl S3 {
         if r.objects.is_empty() && r.common_prefixes.is_empty() {
             // A key that is an object lists as itself, like `aws s3 ls`.
             if self.kind(uri).await? == Some(false) {
-                return Ok(vec![prefix.rsplit('/').next().unwrap_or(prefix).to_string()]);
+                return Ok(vec![format!("s3://{}/{prefix}", self.bucket)]);
             }
             return Err(StagingError::NotFound {
                 uri: uri.into(),
                 hint: format!("nothing is stored under {uri}"),
             });
         }
-        let mut out: Vec<String> = r.objects.iter().map(|o| strip(&o.location)).collect();
-        out.extend(r.common_prefixes.iter().map(|p| format!("{}/", strip(p))));
+        // Full URIs, as fsspec's ls gives them: ready to put into a spec.
+        let base = if prefix.is_empty() {
+            format!("s3://{}/", self.bucket)
+        } else {
+            format!("s3://{}/{prefix}/", self.bucket)
+        };
+        let mut out: Vec<String> = r
+            .objects
+            .iter()
+            .map(|o| format!("{base}{}", strip(&o.location)))
+            .collect();
+        out.extend(
+            r.common_prefixes
+                .iter()
+                .map(|p| format!("{base}{}/", strip(p))),
+        );
         Ok(out)
     }
 
@@ -187,7 +209,7 @@ impl S3 {
                     .head(&OPath::from(key.as_str()))
                     .await
                     .map_err(|e| self.err(uri, "reading", e))?;
-                let progress = Progress::bytes(&format!("{uri}"), meta.size);
+                let progress = Progress::bytes(uri, meta.size);
                 self.get_object(uri, &meta.location, meta.size, dest, &progress)
                     .await?;
                 progress.finish();

@@ -546,8 +546,7 @@ impl Hoist {
         let Some(plan) = hoist_core::staging::RunnerPlan::for_job("-", spec) else {
             return Ok(());
         };
-        let mut names: Vec<&str> =
-            hoist_core::staging::credential_env_names(&plan.uris(), true);
+        let mut names: Vec<&str> = hoist_core::staging::credential_env_names(&plan.uris(), true);
         names.push("S3_BUCKET_NAME");
         for name in names {
             if spec.env.contains_key(name) {
@@ -946,12 +945,17 @@ impl Hoist {
         env: &BTreeMap<String, String>,
     ) -> Result<()> {
         use hoist_core::staging::Scheme;
-        let mut uris: Vec<(String, String)> =
-            spec.inputs.iter().map(|b| (b.key.clone(), b.uri.clone())).collect();
+        let mut uris: Vec<(String, String)> = spec
+            .inputs
+            .iter()
+            .map(|b| (b.key.clone(), b.uri.clone()))
+            .collect();
         if let Some(s) = &spec.spec {
-            uris.extend(hoist_core::staging::remote_values(s).into_iter().filter(|(k, _)| {
-                !spec.outputs.iter().any(|o| o.key == *k)
-            }));
+            uris.extend(
+                hoist_core::staging::remote_values(s)
+                    .into_iter()
+                    .filter(|(k, _)| !spec.outputs.iter().any(|o| o.key == *k)),
+            );
         }
         for (key, uri) in uris {
             let scheme = Scheme::of(&uri);
@@ -1017,7 +1021,13 @@ impl Hoist {
             )
             .into());
         }
-        Ok(hoist_staging::upload(Path::new(path), &dir.display().to_string(), &[], &hoist_staging::ProcessEnv).await?)
+        Ok(hoist_staging::upload(
+            Path::new(path),
+            &dir.display().to_string(),
+            &[],
+            &hoist_staging::ProcessEnv,
+        )
+        .await?)
     }
 
     /// Preflight checks of the platform a request would run on, the store's own first.
@@ -1289,7 +1299,10 @@ fn elf_has_interpreter(b: &[u8]) -> Option<bool> {
 pub fn load_spec(path: &Path) -> Result<(serde_json::Value, hoist_core::spec::SpecFormat)> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| {
-        InputError::new(format!("cannot read the spec {name}: {e}"), "check the path")
+        InputError::new(
+            format!("cannot read the spec {name}: {e}"),
+            "check the path",
+        )
     })?;
     let fmt = hoist_core::spec::SpecFormat::from_file_name(&name)
         .unwrap_or(hoist_core::spec::SpecFormat::Yaml);
@@ -1306,18 +1319,28 @@ pub fn run_plan_file(path: &Path) -> i32 {
     {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{} cannot read the plan {}: {e}", hoist_staging::runner::PREFIX, path.display());
+            eprintln!(
+                "{} cannot read the plan {}: {e}",
+                hoist_staging::runner::PREFIX,
+                path.display()
+            );
             return exit::CONFIG;
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("{} cannot start: {e}", hoist_staging::runner::PREFIX);
             return exit::EXEC;
         }
     };
-    rt.block_on(hoist_staging::runner::run(&plan, &hoist_staging::ProcessEnv))
+    rt.block_on(hoist_staging::runner::run(
+        &plan,
+        &hoist_staging::ProcessEnv,
+    ))
 }
 
 fn launcher_alive(launcher: Option<&str>) -> bool {

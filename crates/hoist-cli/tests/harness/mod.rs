@@ -190,3 +190,94 @@ pub fn all_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     }
     out
 }
+
+/// The S3 server scripts/testbed.sh runs (s3s-fs on loopback, path-style, SigV4 checked).
+pub mod s3 {
+    use std::path::PathBuf;
+
+    pub const ENDPOINT: &str = "http://127.0.0.1:9000";
+    pub const ACCESS: &str = "hoist-s3-access";
+    pub const SECRET: &str = "hoist-s3-secret-key";
+    /// s3s-fs keeps bucket `b`'s object `k` as the file `ROOT/b/k`.
+    pub const ROOT: &str = "/var/lib/hoist-testbed/s3";
+
+    /// A fresh, empty bucket for one test. Fails with the fix when the server is not up.
+    pub fn bucket() -> String {
+        assert!(
+            std::net::TcpStream::connect("127.0.0.1:9000").is_ok(),
+            "the S3 test server does not answer on 127.0.0.1:9000: run scripts/testbed.sh"
+        );
+        let name = format!("t-{}", &uuid_like()[..12]);
+        std::fs::create_dir_all(path(&name, "")).expect("create bucket directory");
+        name
+    }
+
+    /// The file behind an object.
+    pub fn path(bucket: &str, key: &str) -> PathBuf {
+        PathBuf::from(ROOT).join(bucket).join(key)
+    }
+
+    /// Store an object (written where the server reads it).
+    pub fn put(bucket: &str, key: &str, data: &[u8]) {
+        let p = path(bucket, key);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(p, data).expect("write object");
+    }
+
+    /// An object's bytes, if it exists.
+    pub fn get(bucket: &str, key: &str) -> Option<Vec<u8>> {
+        std::fs::read(path(bucket, key)).ok()
+    }
+
+    /// Credentials and endpoint as a user exports them (TAO names).
+    pub fn env(c: &mut std::process::Command) -> &mut std::process::Command {
+        c.env("ACCESS_KEY", ACCESS)
+            .env("SECRET_KEY", SECRET)
+            .env("S3_ENDPOINT_URL", ENDPOINT)
+            .env("CLOUD_REGION", "us-east-1")
+            .env_remove("S3_BUCKET_NAME")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+    }
+
+    fn uuid_like() -> String {
+        let mut b = [0u8; 16];
+        if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+            let _ = std::io::Read::read_exact(&mut f, &mut b);
+        }
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    /// A .tar.gz whose members are (name, data); names are written raw, so `../x` stays.
+    pub fn tgz(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut tar = Vec::new();
+        for (name, data) in entries {
+            let mut h = [0u8; 512];
+            h[..name.len()].copy_from_slice(name.as_bytes());
+            h[100..107].copy_from_slice(b"0000644");
+            h[108..115].copy_from_slice(b"0000000");
+            h[116..123].copy_from_slice(b"0000000");
+            let size = format!("{:011o}", data.len());
+            h[124..135].copy_from_slice(size.as_bytes());
+            h[136..147].copy_from_slice(b"00000000000");
+            h[156] = b'0';
+            h[257..263].copy_from_slice(b"ustar\0");
+            h[263..265].copy_from_slice(b"00");
+            h[148..156].copy_from_slice(b"        ");
+            let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+            h[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+            tar.extend_from_slice(&h);
+            tar.extend_from_slice(data);
+            tar.resize(tar.len().div_ceil(512) * 512, 0);
+        }
+        tar.resize(tar.len() + 1024, 0);
+        let mut gz = std::process::Command::new("gzip")
+            .arg("-c")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip");
+        std::io::Write::write_all(&mut gz.stdin.take().expect("stdin"), &tar).expect("feed gzip");
+        gz.wait_with_output().expect("gzip").stdout
+    }
+}
