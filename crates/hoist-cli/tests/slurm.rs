@@ -735,8 +735,11 @@ fn enroot_images_are_converted_once_by_a_job_the_training_job_waits_for() {
                     .is_some_and(|m| m.contains("Dependency"))
         });
     }
-    let convs = remote("sacct -X -n -P -o JobName | grep -c '^hoist-sqsh-' || true");
-    assert!(convs.trim().parse::<u32>().unwrap_or(0) >= 1, "{convs}");
+    // Accounting (slurmdbd) records a job a moment after the controller queues it.
+    wait_for("the conversion job in accounting", || {
+        let convs = remote("sacct -X -n -P -o JobName | grep -c '^hoist-sqsh-' || true");
+        convs.trim().parse::<u32>().unwrap_or(0) >= 1
+    });
     let sbatch = remote(&format!("cat hoist/jobs/{a}/job.sbatch"));
     assert!(
         sbatch.contains("enroot start")

@@ -492,6 +492,15 @@ pub fn final_argv(
     }
 }
 
+/// Checkpoint extensions a pretrained model's spec value points at (TAO's rule: a model
+/// fetched from NGC or the Hub is addressed by its first weights file, else its directory).
+pub const WEIGHTS_EXTENSIONS: &[&str] = &[".pth.tar", ".pth", ".pt", ".ckpt", ".hdf5", ".tlt"];
+
+/// Whether a file name is a checkpoint in the sense of [`WEIGHTS_EXTENSIONS`].
+pub fn is_weights_file(name: &str) -> bool {
+    WEIGHTS_EXTENSIONS.iter().any(|e| name.ends_with(e))
+}
+
 /// An archive the runner unpacks after download.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Archive {

@@ -1196,6 +1196,29 @@ impl Platform for SlurmPlatform {
     }
 }
 
+/// Regular files in a tar stream (what `fetch_results` reports).
+fn tar_members(tar: &[u8]) -> usize {
+    let mut n = 0;
+    let mut off = 0;
+    while off + 512 <= tar.len() {
+        let h = &tar[off..off + 512];
+        if h.iter().all(|b| *b == 0) {
+            break;
+        }
+        let size = std::str::from_utf8(&h[124..136])
+            .ok()
+            .and_then(|s| {
+                u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
+            })
+            .unwrap_or(0) as usize;
+        if matches!(h[156], b'0' | 0) {
+            n += 1;
+        }
+        off += 512 + size.div_ceil(512) * 512;
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::cluster_path;
@@ -1223,27 +1246,4 @@ mod tests {
             assert!(cluster_path(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// Regular files in a tar stream (what `fetch_results` reports).
-fn tar_members(tar: &[u8]) -> usize {
-    let mut n = 0;
-    let mut off = 0;
-    while off + 512 <= tar.len() {
-        let h = &tar[off..off + 512];
-        if h.iter().all(|b| *b == 0) {
-            break;
-        }
-        let size = std::str::from_utf8(&h[124..136])
-            .ok()
-            .and_then(|s| {
-                u64::from_str_radix(s.trim_matches(|c: char| c == '\0' || c == ' '), 8).ok()
-            })
-            .unwrap_or(0) as usize;
-        if matches!(h[156], b'0' | 0) {
-            n += 1;
-        }
-        off += 512 + size.div_ceil(512) * 512;
-    }
-    n
 }

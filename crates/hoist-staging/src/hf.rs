@@ -28,7 +28,7 @@ struct Sibling {
     rfilename: String,
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -42,23 +42,8 @@ fn enc(s: &str) -> String {
 impl Hub {
     /// A client for `HF_ENDPOINT` (default https://huggingface.co) with `HF_TOKEN`.
     pub fn from_env(env: &dyn EnvSource) -> Result<Hub> {
-        let mut b = reqwest::Client::builder();
-        if !crate::system_ca_present() {
-            b = b.tls_certs_only(
-                crate::builtin_roots().filter_map(|der| reqwest::Certificate::from_der(der).ok()),
-            );
-        }
-        let http = b
-            .connect_timeout(std::time::Duration::from_secs(10))
-            .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| StagingError::Transfer {
-                what: "setting up the Hugging Face client".into(),
-                why: e.to_string(),
-                hint: "check the TLS set-up of this machine".into(),
-            })?;
         Ok(Hub {
-            http,
+            http: http_client()?,
             endpoint: env
                 .get("HF_ENDPOINT")
                 .unwrap_or_else(|| "https://huggingface.co".into())
@@ -148,7 +133,7 @@ impl Hub {
                 self.endpoint,
                 r.repo,
                 enc(&r.revision),
-                f.split('/').map(enc).collect::<Vec<_>>().join("/")
+                enc_path(&f)
             );
             let progress = &progress;
             async move {
@@ -157,27 +142,8 @@ impl Hub {
                     member: f.clone(),
                     dir: dest.display().to_string(),
                 })?;
-                let to = dest.join(rel);
-                if let Some(p) = to.parent() {
-                    tokio::fs::create_dir_all(p)
-                        .await
-                        .map_err(|e| StagingError::io(format!("creating {}", p.display()), e))?;
-                }
-                let mut resp = self.get(uri, &url).await?;
-                let mut out = tokio::fs::File::create(&to)
-                    .await
-                    .map_err(|e| StagingError::io(format!("creating {}", to.display()), e))?;
-                while let Some(chunk) = resp.chunk().await.map_err(|e| StagingError::Transfer {
-                    what: format!("downloading {f} of {uri}"),
-                    why: e.to_string(),
-                    hint: "try again; the connection broke".into(),
-                })? {
-                    tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
-                        .await
-                        .map_err(|e| StagingError::io(format!("writing {}", to.display()), e))?;
-                    progress.add(chunk.len() as u64);
-                }
-                Ok::<_, StagingError>(())
+                let resp = self.get(uri, &url).await?;
+                save(uri, &f, resp, &dest.join(rel), progress).await
             }
         });
         futures::stream::iter(jobs)
@@ -189,4 +155,58 @@ impl Hub {
             .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
         Ok(dest.to_path_buf())
     }
+}
+
+/// An HTTP client that works in images without a CA bundle (Mozilla's roots built in).
+pub(crate) fn http_client() -> Result<reqwest::Client> {
+    let mut b = reqwest::Client::builder();
+    if !crate::system_ca_present() {
+        b = b.tls_certs_only(
+            crate::builtin_roots().filter_map(|der| reqwest::Certificate::from_der(der).ok()),
+        );
+    }
+    b.connect_timeout(std::time::Duration::from_secs(10))
+        .user_agent(concat!("hoist/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| StagingError::Transfer {
+            what: "setting up the HTTP client".into(),
+            why: e.to_string(),
+            hint: "check the TLS set-up of this machine".into(),
+        })
+}
+
+/// A repository path with each segment percent-encoded.
+pub(crate) fn enc_path(p: &str) -> String {
+    p.split('/').map(enc).collect::<Vec<_>>().join("/")
+}
+
+/// Stream a response body into `to` (parents created), counting bytes.
+pub(crate) async fn save(
+    uri: &str,
+    name: &str,
+    mut resp: reqwest::Response,
+    to: &Path,
+    progress: &Progress,
+) -> Result<()> {
+    if let Some(p) = to.parent() {
+        tokio::fs::create_dir_all(p)
+            .await
+            .map_err(|e| StagingError::io(format!("creating {}", p.display()), e))?;
+    }
+    let mut out = tokio::fs::File::create(to)
+        .await
+        .map_err(|e| StagingError::io(format!("creating {}", to.display()), e))?;
+    while let Some(chunk) = resp.chunk().await.map_err(|e| StagingError::Transfer {
+        what: format!("downloading {name} of {uri}"),
+        why: e.to_string(),
+        hint: "try again; the connection broke".into(),
+    })? {
+        tokio::io::AsyncWriteExt::write_all(&mut out, &chunk)
+            .await
+            .map_err(|e| StagingError::io(format!("writing {}", to.display()), e))?;
+        progress.add(chunk.len() as u64);
+    }
+    tokio::io::AsyncWriteExt::flush(&mut out)
+        .await
+        .map_err(|e| StagingError::io(format!("writing {}", to.display()), e))
 }

@@ -8,6 +8,7 @@
 
 pub mod archive;
 pub mod hf;
+pub mod ngc;
 pub mod progress;
 pub mod runner;
 pub mod s3;
@@ -131,7 +132,7 @@ pub async fn check_path(uri: &str, env: &dyn EnvSource) -> Result<bool> {
     match Scheme::of(uri) {
         Scheme::S3 => s3::S3::from_env(uri, env)?.exists(uri).await,
         Scheme::HfModel | Scheme::HfDataset => hf::Hub::from_env(env)?.exists(uri).await,
-        Scheme::Ngc => Err(ngc_unavailable(uri)),
+        Scheme::Ngc => ngc::Ngc::from_env(env)?.exists(uri).await,
         Scheme::Lustre | Scheme::File | Scheme::Local => {
             Ok(Path::new(local_path(uri).unwrap_or(uri)).exists())
         }
@@ -145,7 +146,7 @@ pub async fn list_path(uri: &str, env: &dyn EnvSource) -> Result<Vec<String>> {
     let mut out = match Scheme::of(uri) {
         Scheme::S3 => s3::S3::from_env(uri, env)?.list(uri).await?,
         Scheme::HfModel | Scheme::HfDataset => hf::Hub::from_env(env)?.files(uri).await?,
-        Scheme::Ngc => return Err(ngc_unavailable(uri)),
+        Scheme::Ngc => ngc::Ngc::from_env(env)?.files(uri).await?,
         Scheme::Lustre | Scheme::File | Scheme::Local => {
             let p = local_path(uri).unwrap_or(uri);
             let rd = std::fs::read_dir(p).map_err(|e| {
@@ -180,7 +181,7 @@ pub async fn download(uri: &str, dest: &Path, env: &dyn EnvSource) -> Result<std
     match Scheme::of(uri) {
         Scheme::S3 => s3::S3::from_env(uri, env)?.download(uri, dest).await,
         Scheme::HfModel | Scheme::HfDataset => hf::Hub::from_env(env)?.download(uri, dest).await,
-        Scheme::Ngc => Err(ngc_unavailable(uri)),
+        Scheme::Ngc => ngc::Ngc::from_env(env)?.download(uri, dest).await,
         Scheme::Lustre | Scheme::File | Scheme::Local => {
             let src = Path::new(local_path(uri).unwrap_or(uri));
             copy_tree(src, dest)?;
@@ -223,15 +224,6 @@ pub async fn upload(
             "send outputs to s3://, lustre:// or a path",
         ))),
     }
-}
-
-/// NGC downloads need NVIDIA's registry, which hoist talks to only through its documented
-/// REST API; until that transport is in, an ngc:// input is refused before anything runs.
-fn ngc_unavailable(uri: &str) -> StagingError {
-    StagingError::Input(InputError::new(
-        format!("{uri}: hoist cannot fetch ngc:// models itself"),
-        "download the model with the ngc CLI to s3:// or a shared path and give that URI instead",
-    ))
 }
 
 /// Whether this machine (or image) has a CA bundle where TLS libraries look. A minimal image

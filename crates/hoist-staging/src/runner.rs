@@ -274,6 +274,15 @@ async fn fetch_one(
         scratch.join("inputs").join(key_dir_name(key)).join(&base)
     };
     let got = crate::download(uri, &dest, env).await?;
+    if mode != EntryMode::Passthrough
+        && matches!(Scheme::of(uri), Scheme::Ngc | Scheme::HfModel)
+        && got.is_dir()
+        && let Some((abs, _)) = crate::walk(&got, &[])?
+            .into_iter()
+            .find(|(_, rel)| hoist_core::staging::is_weights_file(rel))
+    {
+        return Ok(abs);
+    }
     if got.is_file()
         && let Some((kind, _)) = archive_of(&base)
     {

@@ -281,3 +281,71 @@ pub mod s3 {
         gz.wait_with_output().expect("gzip").stdout
     }
 }
+
+/// A loopback HTTP server answering with recorded responses in a real API's shapes (for
+/// services that cannot run here: the Hugging Face Hub, NGC). One thread, one request per
+/// connection; `route(method, path_and_query, headers)` gives (status, extra headers, body).
+pub mod fake_http {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    pub type Route = dyn Fn(&str, &str, &[(String, String)]) -> (u16, Vec<(String, String)>, Vec<u8>)
+        + Send
+        + Sync;
+
+    pub struct Server {
+        pub url: String,
+        /// Every request line seen, for assertions.
+        pub seen: Arc<Mutex<Vec<String>>>,
+    }
+
+    pub fn start(route: Box<Route>) -> Server {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", l.local_addr().expect("addr"));
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut s) = conn else { continue };
+                let mut r = BufReader::new(s.try_clone().expect("clone"));
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    if r.read_line(&mut h).is_err() || h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = h.trim().split_once(':') {
+                        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                    }
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+                log.lock().expect("log").push(format!("{method} {path}"));
+                let (status, extra, body) = route(method, path, &headers);
+                let mut head = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n",
+                    body.len()
+                );
+                for (k, v) in extra {
+                    head.push_str(&format!("{k}: {v}\r\n"));
+                }
+                head.push_str("\r\n");
+                let _ = s.write_all(head.as_bytes());
+                let _ = s.write_all(&body);
+            }
+        });
+        Server { url, seen }
+    }
+
+    pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+        headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
