@@ -39,7 +39,7 @@ head -c $((SIZE_MB * 1024 * 1024)) /dev/urandom >"$work/big.bin"
 aws_s3 cp "$work/big.bin" "s3://$bucket/big.bin"
 
 plan() { # plan NAME INPUTS_JSON OUTPUTS_JSON
-  printf '{"job_id":"bench","mode":"passthrough","command":{"argv":["true"]},"shell":null,"spec":null,"spec_format":"yaml","args":{},"inputs":%s,"outputs":%s,"upload_excludes":[]}\n' "$2" "$3" >"$work/$1.json"
+  printf '{"job_id":"bench","mode":"passthrough","command":{"argv":["true"]},"shell":null,"spec":null,"spec_format":"yaml","args":{},"inputs":%s,"outputs":%s,"upload_excludes":[]}\n' "$2" "$3" >"$work/plan-$1.json"
 }
 plan down "[{\"key\":\"$work/down/big.bin\",\"uri\":\"s3://$bucket/big.bin\"}]" '[]'
 plan up '[]' "[{\"key\":\"$work/big.bin\",\"uri\":\"s3://$bucket/up-hoist/big.bin\"}]"
@@ -48,19 +48,19 @@ plan empty '[]' '[]'
 echo "== 1 GiB download (${SIZE_MB} MiB object)"
 hyperfine -N -r "$RUNS" --export-json "$work/down.json" \
   --prepare "rm -rf $work/down $work/aws-down.bin $work/scratch" \
-  -n hoist "$hoist __run --plan $work/down.json" \
+  -n hoist "$hoist __run --plan $work/plan-down.json" \
   -n "aws s3 cp" "aws --endpoint-url $S3_ENDPOINT_URL s3 cp s3://$bucket/big.bin $work/aws-down.bin --only-show-errors" >/dev/null
 cmp "$work/big.bin" "$work/down/big.bin" && echo "hoist's copy is byte-identical"
 
 echo "== 1 GiB upload"
 hyperfine -N -r "$RUNS" --export-json "$work/up.json" \
-  -n hoist "$hoist __run --plan $work/up.json" \
+  -n hoist "$hoist __run --plan $work/plan-up.json" \
   -n "aws s3 cp" "aws --endpoint-url $S3_ENDPOINT_URL s3 cp $work/big.bin s3://$bucket/up-aws/big.bin --only-show-errors" >/dev/null
 cmp "$work/big.bin" "$s3root/$bucket/up-hoist/big.bin" && echo "the uploaded object is byte-identical"
 
 echo "== runner start overhead, nothing to fetch"
 hyperfine -N -w 3 -r 30 --export-json "$work/start.json" \
-  -n runner "$hoist __run --plan $work/empty.json" \
+  -n runner "$hoist __run --plan $work/plan-empty.json" \
   -n bare "true" >/dev/null
 
 echo "== docker job, start to finish, with and without the runner"

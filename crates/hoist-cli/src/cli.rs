@@ -54,12 +54,20 @@ pub enum Cmd {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+    /// Build an image holding only this static hoist (FROM scratch), for init containers.
+    RunnerImage(RunnerImageArgs),
+    /// (internal) copy this binary into DIR as DIR/hoist (an init container's job).
+    #[command(name = "__install", hide = true)]
+    Install {
+        /// Directory to copy into (a volume the job's container shares).
+        dir: PathBuf,
+    },
     /// (internal) the in-job runner: fetch inputs, write the spec, run, upload outputs.
     #[command(name = "__run", hide = true)]
     Runner {
-        /// The plan (JSON) hoist wrote for the job.
+        /// The plan (JSON) hoist wrote for the job (default: the HOIST_PLAN variable).
         #[arg(long)]
-        plan: PathBuf,
+        plan: Option<PathBuf>,
     },
     /// (internal) run one local job under supervision.
     #[command(name = "__supervise", hide = true)]
@@ -274,4 +282,14 @@ pub struct PathArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct RunnerImageArgs {
+    /// Image name and tag (default hoist-runner:<version>).
+    #[arg(long, short = 't')]
+    pub tag: Option<String>,
+    /// Docker daemon to build on (default: as for jobs).
+    #[arg(long, value_name = "URL")]
+    pub docker_host: Option<String>,
 }

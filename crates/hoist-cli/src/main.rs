@@ -24,7 +24,19 @@ fn main() -> ExitCode {
     }
     if let Cmd::Runner { plan } = &cli.command {
         // Inside the job: no store, no config, only the plan and the environment.
-        return ExitCode::from(hoist::run_plan_file(plan).clamp(0, 255) as u8);
+        return ExitCode::from(hoist::run_plan(plan.as_deref()).clamp(0, 255) as u8);
+    }
+    if let Cmd::Install { dir } = &cli.command {
+        return match hoist::install_runner(dir) {
+            Ok(p) => {
+                println!("{}", p.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     if let Cmd::Completions { shell } = &cli.command {
         clap_complete::generate(*shell, &mut Cli::command(), "hoist", &mut std::io::stdout());
@@ -290,6 +302,16 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        Cmd::RunnerImage(a) => {
+            let tag = a
+                .tag
+                .clone()
+                .unwrap_or_else(|| format!("hoist-runner:{}", env!("CARGO_PKG_VERSION")));
+            let id = h.build_runner_image(&tag, a.docker_host.clone()).await?;
+            eprintln!("built {tag} ({id})");
+            println!("{tag}");
+            Ok(0)
+        }
         Cmd::CheckPath(a) => {
             let platform = a.platform.as_deref().unwrap_or("local");
             let ok = h.check_path(platform, &a.uri).await?;
@@ -388,7 +410,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Cmd::Completions { .. } | Cmd::Supervise { .. } | Cmd::Runner { .. } => Ok(0),
+        Cmd::Completions { .. }
+        | Cmd::Supervise { .. }
+        | Cmd::Runner { .. }
+        | Cmd::Install { .. } => Ok(0),
     }
 }
 

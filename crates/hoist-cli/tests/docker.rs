@@ -844,3 +844,36 @@ fn a_hanging_daemon_does_not_hang_status() {
     );
     docker(&["rm", "-f", &format!("hoist-job-{id}")]);
 }
+
+#[test]
+fn runner_image_installs_the_static_binary_for_an_init_container() {
+    let e = Env::new();
+    let tag = format!("hoist-test/runner:{}", std::process::id());
+    let o = e.run(&["runner-image", "--tag", &tag]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert_eq!(o.stdout().trim(), tag);
+    // What a Kubernetes init container does: copy /hoist into a shared volume…
+    let vol = e.path("shared");
+    std::fs::create_dir_all(&vol).expect("volume");
+    docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/opt/hoist", vol.display()),
+        &tag,
+        "__install",
+        "/opt/hoist",
+    ]);
+    // …from which an unrelated image (no libc of ours) runs it.
+    let v = docker(&[
+        "run",
+        "--rm",
+        "-v",
+        &format!("{}:/opt/hoist:ro", vol.display()),
+        IMG,
+        "/opt/hoist/hoist",
+        "--version",
+    ]);
+    assert!(v.starts_with("hoist "), "{v}");
+    docker(&["rmi", "-f", &tag]);
+}

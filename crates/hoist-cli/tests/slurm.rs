@@ -827,6 +827,25 @@ echo weights > "$(sed -n 's/^  model: //p' $s)/m.bin""#;
         std::fs::read(dl.join("train_results_dir/w.txt")).expect("fetched"),
         b"trained\n"
     );
+    // The cluster's file system is checked and listed over ssh.
+    let spec_uri = format!("lustre:///home/hoistuser/hoist/results/{id}/spec.yaml");
+    assert_eq!(
+        e.srun(&["check-path", "--platform", "slurm", &spec_uri])
+            .code(),
+        0
+    );
+    let gone = format!("lustre:///home/hoistuser/hoist/results/{id}/nope");
+    assert_eq!(
+        e.srun(&["check-path", "--platform", "slurm", &gone]).code(),
+        1
+    );
+    let ls = e.srun(&[
+        "ls-path",
+        "--platform",
+        "slurm",
+        &format!("lustre:///home/hoistuser/hoist/results/{id}"),
+    ]);
+    assert!(ls.stdout().contains("spec.yaml"), "{}", ls.stdout());
     let written =
         std::fs::read_to_string(dl.join("spec.yaml")).expect("the spec is kept with the results");
     assert!(!written.contains("s3://"), "{written}");

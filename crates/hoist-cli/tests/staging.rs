@@ -134,6 +134,31 @@ echo trained > "$(sed -n 's/^  results_dir: //p' $s)/w.txt""#;
         std::fs::read(dl.join("train_results_dir/w.txt")).expect("downloaded"),
         b"trained\n"
     );
+    // The runner came from a volume filled once for this binary, not copied per job.
+    let sum = std::process::Command::new("sha256sum")
+        .arg(bin())
+        .output()
+        .expect("sha256sum");
+    let vol = format!(
+        "hoist-runner-{}",
+        &String::from_utf8_lossy(&sum.stdout)[..16]
+    );
+    let o = std::process::Command::new("docker")
+        .args([
+            "volume",
+            "inspect",
+            "-f",
+            "{{index .Labels \"hoist.managed\"}}",
+            &vol,
+        ])
+        .output()
+        .expect("docker");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        "true",
+        "{vol}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // The store and the runner's plan never hold a credential.
     for (p, bytes) in all_bytes(&e.home()) {
         assert!(

@@ -91,6 +91,9 @@ pub struct SubmitRequest {
     /// Data staging for the job: when set, the platform runs the static hoist binary's
     /// runner (`hoist __run --plan FILE`) with this plan instead of the bare command.
     pub runner: Option<crate::staging::RunnerPlan>,
+    /// The static hoist binary to run it with (set with `runner`, except on platforms that
+    /// run their own executable).
+    pub runner_binary: Option<crate::staging::RunnerBinary>,
 }
 
 /// What the platform tells hoist after a submit.

@@ -10,8 +10,28 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Where, inside a container, the runner and its plan are placed.
+/// Where, inside a container, the runner binary is mounted.
 pub const RUNNER_DIR: &str = "/.hoist";
+
+/// The environment variable that carries the plan (JSON) when no plan file is given.
+pub const RUNNER_PLAN_ENV: &str = "HOIST_PLAN";
+
+/// The static hoist binary a platform puts in front of a job's command, with its content
+/// hash (what SLURM staging and the docker runner volume are keyed by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunnerBinary {
+    /// Where it is on the submitting machine.
+    pub path: std::path::PathBuf,
+    /// Hex SHA-256 of its contents.
+    pub sha256: String,
+}
+
+impl RunnerBinary {
+    /// The short form used in file and volume names.
+    pub fn short_hash(&self) -> &str {
+        &self.sha256[..self.sha256.len().min(16)]
+    }
+}
 
 /// What the in-job runner does for one job, written next to it as JSON. It never holds a
 /// secret: credentials reach the job as environment only.

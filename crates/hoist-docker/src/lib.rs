@@ -59,8 +59,6 @@ pub struct DockerSettings {
     pub network: Option<String>,
     /// Image for helper containers (path checks) when none is given.
     pub helper_image: Option<String>,
-    /// The static hoist binary copied into containers that need the data-staging runner.
-    pub runner_exe: Option<PathBuf>,
 }
 
 /// Jobs as containers on one Docker daemon.
@@ -72,7 +70,6 @@ pub struct DockerPlatform {
     network: String,
     helper_image: Option<String>,
     docker_config_dir: PathBuf,
-    runner_exe: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,50 +100,118 @@ impl DockerPlatform {
                 .helper_image
                 .or_else(|| env.get("HOIST_DOCKER_HELPER_IMAGE")),
             docker_config_dir,
-            runner_exe: settings.runner_exe,
         })
     }
 
-    /// Put the runner and its plan into a created container (through the API, so a remote
-    /// daemon gets them too) before it starts.
-    async fn install_runner(
+    /// Build an image holding only the static hoist binary (`FROM scratch`, entrypoint
+    /// `/hoist`), for platforms that fetch the runner as an image: a Kubernetes init container
+    /// runs `/hoist __install /opt/hoist` to copy it into a volume the job container shares.
+    /// Returns the image id.
+    pub async fn build_runner_image(
+        &self,
+        tag: &str,
+        binary: &[u8],
+    ) -> Result<String, PlatformError> {
+        let d = self.docker().await?;
+        let dockerfile = b"FROM scratch\nCOPY hoist /hoist\nENTRYPOINT [\"/hoist\"]\n";
+        let context = spec::build_context(binary, dockerfile)
+            .map_err(|e| PlatformError::io("packing the build context", e))?;
+        let opts = bollard::query_parameters::BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(tag)
+            .rm(true)
+            .build();
+        let mut stream = d.build_image(opts, None, Some(bollard::body_full(context.into())));
+        let mut id = None;
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| PlatformError::Failed {
+                message: format!("building {tag} failed: {e}"),
+                hint: "check the daemon (hoist preflight --platform docker)".into(),
+            })?;
+            if let Some(err) = info.error_detail.and_then(|e| e.message) {
+                return Err(PlatformError::Failed {
+                    message: format!("building {tag} failed: {err}"),
+                    hint: "check the daemon's disk space and logs".into(),
+                });
+            }
+            if let Some(a) = info.aux.and_then(|a| a.id) {
+                id = Some(a);
+            }
+        }
+        match id {
+            Some(id) => Ok(id),
+            None => d
+                .inspect_image(tag)
+                .await
+                .ok()
+                .and_then(|i| i.id)
+                .ok_or_else(|| PlatformError::Failed {
+                    message: format!("the daemon built nothing for {tag}"),
+                    hint: "check the daemon's logs".into(),
+                }),
+        }
+    }
+
+    /// The volume holding this runner binary on this daemon, filled on first use. A marker
+    /// under `$HOIST_HOME/docker-runner/` (daemon id + hash) saves later submits from this
+    /// machine everything but one inspect; another machine fills it again, harmlessly, since
+    /// `hoist __install` replaces the file atomically.
+    async fn runner_volume(
         &self,
         d: &Docker,
-        name: &str,
-        plan: &hoist_core::staging::RunnerPlan,
-    ) -> Result<(), PlatformError> {
-        let exe = self
-            .runner_exe
-            .as_ref()
-            .ok_or_else(|| PlatformError::Failed {
-                message:
-                    "this job needs the data-staging runner, but no hoist binary was given for it"
-                        .into(),
-                hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
-            })?;
-        let binary = tokio::fs::read(exe)
-            .await
-            .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
-        let plan_json = serde_json::to_vec_pretty(plan).map_err(|e| PlatformError::Failed {
-            message: format!("cannot encode the runner plan: {e}"),
-            hint: String::new(),
+        daemon_id: &str,
+        image: &str,
+        bin: &hoist_core::staging::RunnerBinary,
+    ) -> Result<String, PlatformError> {
+        let volume = spec::runner_volume_name(bin);
+        let marker = self.home.join("docker-runner").join(format!(
+            "{}-{}",
+            daemon_id.replace(|c: char| !c.is_ascii_alphanumeric(), "_"),
+            bin.short_hash()
+        ));
+        if marker.exists() && d.inspect_volume(&volume).await.is_ok() {
+            return Ok(volume);
+        }
+        let binary = tokio::fs::read(&bin.path).await.map_err(|e| {
+            PlatformError::io(format!("reading the runner {}", bin.path.display()), e)
         })?;
-        let tar = spec::runner_tar(&binary, &plan_json)
-            .map_err(|e| PlatformError::io("packing the runner", e))?;
-        d.upload_to_container(
-            name,
-            Some(
-                bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-                    .path("/")
-                    .build(),
-            ),
-            bollard::body_full(tar.into()),
-        )
-        .await
-        .map_err(|e| PlatformError::Failed {
-            message: format!("could not copy the hoist runner into the container: {e}"),
-            hint: "the image needs a writable root file system".into(),
+        d.create_volume(bollard::models::VolumeCreateRequest {
+            name: Some(volume.clone()),
+            labels: Some(HashMap::from([
+                ("hoist.managed".to_string(), "true".to_string()),
+                ("hoist.runner.sha256".to_string(), bin.sha256.clone()),
+            ])),
+            ..Default::default()
         })
+        .await
+        .map_err(|e| self.unreachable(&e))?;
+        let tar = spec::runner_src_tar(&binary)
+            .map_err(|e| PlatformError::io("packing the runner", e))?;
+        let (code, out) = self
+            .run_throwaway(
+                "hoist-runner-fill",
+                spec::runner_fill_body(image, &volume),
+                Some(tar),
+            )
+            .await
+            .map_err(|e| PlatformError::Failed {
+                message: format!("could not fill the runner volume {volume}: {e}"),
+                hint: "check the daemon (hoist preflight --platform docker)".into(),
+            })?;
+        if code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "could not fill the runner volume {volume} (exit {code}): {}",
+                    out.trim()
+                ),
+                hint: "the job's image must let a root process write to a volume".into(),
+            });
+        }
+        if let Some(dir) = marker.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let _ = std::fs::write(&marker, &bin.sha256);
+        Ok(volume)
     }
 
     async fn docker(&self) -> Result<&Docker, PlatformError> {
@@ -330,7 +395,7 @@ impl DockerPlatform {
     /// measured; the job then asks for a count and the daemon picks.
     async fn measure_gpus(&self, image: &str) -> Option<Vec<hoist_core::gpu::GpuUsage>> {
         let (code, out) = self
-            .run_throwaway("hoist-gpu-smoke", spec::smoke_body(image))
+            .run_throwaway("hoist-gpu-smoke", spec::smoke_body(image), None)
             .await
             .ok()?;
         if code != 0 {
@@ -566,6 +631,9 @@ impl Platform for DockerPlatform {
             chosen.clone(),
         )?;
         let d = self.docker().await?;
+        if let (Some(_), Some(bin)) = (&req.runner, &req.runner_binary) {
+            self.runner_volume(d, &info.id, &image, bin).await?;
+        }
         let name = container_name(&req.job_id);
         if let Some(existing) = self.inspect(&name).await? {
             let owner = existing
@@ -608,9 +676,6 @@ impl Platform for DockerPlatform {
                 },
                 e => self.unreachable(&e),
             })?;
-        if let Some(rp) = &req.runner {
-            self.install_runner(d, &name, rp).await?;
-        }
         let mut message = plan.note;
         if let Some(ids) = &chosen {
             message = format!(
@@ -1072,7 +1137,7 @@ impl DockerPlatform {
         cmd: &[&str],
     ) -> Result<(i64, String), PlatformError> {
         match self
-            .run_throwaway("hoist-check", spec::helper_body(image, path, cmd))
+            .run_throwaway("hoist-check", spec::helper_body(image, path, cmd), None)
             .await
         {
             Ok(r) => Ok(r),
@@ -1095,6 +1160,7 @@ impl DockerPlatform {
         &self,
         prefix: &str,
         body: bollard::models::ContainerCreateBody,
+        upload: Option<Vec<u8>>,
     ) -> Result<(i64, String), DockerError> {
         let d = match self.docker().await {
             Ok(d) => d,
@@ -1117,6 +1183,22 @@ impl DockerPlatform {
             body,
         )
         .await?;
+        if let Some(tar) = upload
+            && let Err(e) = d
+                .upload_to_container(
+                    &name,
+                    Some(
+                        bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+                            .path("/")
+                            .build(),
+                    ),
+                    bollard::body_full(tar.into()),
+                )
+                .await
+        {
+            let _ = force_remove(d, &name).await;
+            return Err(e);
+        }
         let code = match d.start_container(&name, None).await {
             Err(_) => -1,
             // bollard reports a non-zero exit as an error carrying the code.

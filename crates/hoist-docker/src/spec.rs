@@ -4,7 +4,7 @@
 use crate::labels;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
 use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote_checked};
-use hoist_core::staging::RUNNER_DIR;
+use hoist_core::staging::{RUNNER_DIR, RUNNER_PLAN_ENV, RunnerBinary};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
 use std::collections::HashMap;
 
@@ -65,16 +65,28 @@ pub fn plan(
         ],
         (Command::Shell(s), _) => vec![shell, "-c".into(), s.clone()],
     };
-    // With data staging the runner (copied in before start) is the command; it runs the
+    // With data staging the runner is the command: the static hoist from a volume filled
+    // once per binary (see `runner_volume_name`), its plan in the environment. It runs the
     // user's command itself, so the image's entrypoint is bypassed as `sh -c` would be.
-    let (entrypoint, cmd) = match &req.runner {
+    let runner = match (&req.runner, &req.runner_binary) {
+        (Some(p), Some(b)) => Some((
+            runner_volume_name(b),
+            serde_json::to_string(p).map_err(|e| {
+                InputError::new(format!("cannot encode the runner plan: {e}"), "report this")
+            })?,
+        )),
+        (Some(_), None) => {
+            return Err(InputError::new(
+                "this job stages data but no runner binary was given",
+                "set HOIST_RUNNER_BIN to a statically linked hoist",
+            ));
+        }
+        _ => None,
+    };
+    let (entrypoint, cmd) = match &runner {
         Some(_) => (
             Some(vec![format!("{RUNNER_DIR}/hoist")]),
-            vec![
-                "__run".to_string(),
-                "--plan".into(),
-                format!("{RUNNER_DIR}/plan.json"),
-            ],
+            vec!["__run".to_string()],
         ),
         None => (None, cmd),
     };
@@ -83,6 +95,9 @@ pub fn plan(
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    if let Some((_, plan)) = &runner {
+        env.push((RUNNER_PLAN_ENV.into(), plan.clone()));
+    }
     env.push(("TAO_JOB_ID".into(), req.job_id.clone()));
     env.push(("HOIST_JOB_ID".into(), req.job_id.clone()));
     env.push(("PYTHONNOUSERSITE".into(), "1".into()));
@@ -100,6 +115,13 @@ pub fn plan(
             opts.mounts
                 .iter()
                 .map(|m| bind(&m.source, &m.target, m.read_only))
+                .chain(runner.as_ref().map(|(vol, _)| Mount {
+                    typ: Some(MountType::VOLUME),
+                    source: Some(vol.clone()),
+                    target: Some(RUNNER_DIR.into()),
+                    read_only: Some(true),
+                    ..Default::default()
+                }))
                 .collect(),
         ),
         ..Default::default()
@@ -200,16 +222,62 @@ pub fn plan(
     })
 }
 
-/// A tar holding the runner binary and its plan under [`RUNNER_DIR`], for the archive API.
-pub fn runner_tar(binary: &[u8], plan: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + plan.len() + 4096));
-    let dir = RUNNER_DIR.trim_start_matches('/');
-    for (name, data, mode) in [("hoist", binary, 0o755), ("plan.json", plan, 0o644)] {
+/// The volume holding one runner binary on a daemon: `hoist-runner-<hash>`.
+pub fn runner_volume_name(b: &RunnerBinary) -> String {
+    format!("hoist-runner-{}", b.short_hash())
+}
+
+/// Where the fill container finds the binary before copying it into the volume.
+const RUNNER_SRC: &str = "/.hoist-src/hoist";
+
+/// The tar uploaded into the fill container: the binary at [`RUNNER_SRC`].
+pub fn runner_src_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + 1024));
+    let mut h = tar::Header::new_gnu();
+    h.set_size(binary.len() as u64);
+    h.set_mode(0o755);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, RUNNER_SRC.trim_start_matches('/'), binary)?;
+    b.into_inner()
+}
+
+/// A throwaway container from the job's image (already on the daemon) that copies the runner
+/// into its volume with `hoist __install`: atomic (write, then rename), as root so the
+/// volume's root is writable, with no network.
+pub fn runner_fill_body(image: &str, volume: &str) -> ContainerCreateBody {
+    ContainerCreateBody {
+        image: Some(image.into()),
+        entrypoint: Some(vec![RUNNER_SRC.into()]),
+        cmd: Some(vec!["__install".into(), RUNNER_DIR.into()]),
+        user: Some("0:0".into()),
+        labels: Some(HashMap::from([(
+            "hoist.managed".to_string(),
+            "true".to_string(),
+        )])),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".into()),
+            mounts: Some(vec![Mount {
+                typ: Some(MountType::VOLUME),
+                source: Some(volume.into()),
+                target: Some(RUNNER_DIR.into()),
+                read_only: Some(false),
+                ..Default::default()
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// A build context: the hoist binary and a Dockerfile.
+pub fn build_context(binary: &[u8], dockerfile: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + 4096));
+    for (name, data, mode) in [("Dockerfile", dockerfile, 0o644), ("hoist", binary, 0o755)] {
         let mut h = tar::Header::new_gnu();
         h.set_size(data.len() as u64);
         h.set_mode(mode);
         h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, format!("{dir}/{name}"), data)?;
+        b.append_data(&mut h, name, data)?;
     }
     b.into_inner()
 }
@@ -311,6 +379,7 @@ mod tests {
             spec,
             env: BTreeMap::from([("HF_TOKEN".to_string(), "hf_x".to_string())]),
             runner: None,
+            runner_binary: None,
         }
     }
 

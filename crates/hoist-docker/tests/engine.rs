@@ -15,6 +15,7 @@ fn request(job_id: &str) -> SubmitRequest {
         spec,
         env: BTreeMap::new(),
         runner: None,
+        runner_binary: None,
     }
 }
 

@@ -55,8 +55,6 @@ pub struct SlurmSettings {
     pub ssh_key: Option<String>,
     /// Accept unknown host keys on first sight (opt-in).
     pub accept_new_host_keys: bool,
-    /// The static hoist binary staged on the cluster for jobs with data staging.
-    pub runner_exe: Option<std::path::PathBuf>,
 }
 
 impl SlurmSettings {
@@ -263,24 +261,12 @@ impl SlurmPlatform {
     /// Put the static hoist binary on the shared file system once per content hash
     /// (`<base>/bin/hoist-<sha256 prefix>`) and return its path there. Later jobs, from any
     /// submitting machine with the same binary, find it and send nothing.
-    async fn stage_runner(&self, base: &str) -> Result<String, PlatformError> {
-        use sha2::{Digest, Sha256};
-        let exe = self
-            .settings
-            .runner_exe
-            .as_ref()
-            .ok_or_else(|| PlatformError::Failed {
-                message: "this job stages data but no runner binary is configured".into(),
-                hint: "set HOIST_RUNNER_BIN to a statically linked hoist".into(),
-            })?;
-        let bytes = tokio::fs::read(exe)
-            .await
-            .map_err(|e| PlatformError::io(format!("reading the runner {}", exe.display()), e))?;
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .take(8)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+    async fn stage_runner(
+        &self,
+        base: &str,
+        bin: &hoist_core::staging::RunnerBinary,
+    ) -> Result<String, PlatformError> {
+        let hash = bin.short_hash();
         let path = format!("{base}/bin/hoist-{hash}");
         let q = hoist_core::spec::sh_quote(&path);
         let out = self
@@ -294,6 +280,9 @@ impl SlurmPlatform {
         if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
             return Err(self.unreachable(&out.stderr));
         }
+        let bytes = tokio::fs::read(&bin.path).await.map_err(|e| {
+            PlatformError::io(format!("reading the runner {}", bin.path.display()), e)
+        })?;
         // Written under a temporary name and renamed, so a concurrent job never runs half a
         // file.
         let dir = hoist_core::spec::sh_quote(&format!("{base}/bin"));
@@ -622,12 +611,17 @@ impl Platform for SlurmPlatform {
             .clone()
             .unwrap_or_else(|| "$HOME/hoist".into());
         let dir = Self::job_dir(&base, &req.job_id);
+        let mut s = self.settings.script(self.settings.account.clone());
+        s.runner = req
+            .runner_binary
+            .as_ref()
+            .map(|b| format!("{base}/bin/hoist-{}", b.short_hash()));
         let r = script::render(
             req,
             &dir,
             &format!("{base}/results"),
             &self.settings.conversion(),
-            &self.settings.script(self.settings.account.clone()),
+            &s,
         )?;
         let conversion = r
             .conversion
@@ -651,8 +645,8 @@ impl Platform for SlurmPlatform {
         let base = self.base_dir().await?;
         let account = self.account().await;
         let mut s = self.settings.script(account);
-        if req.runner.is_some() {
-            s.runner = Some(self.stage_runner(&base).await?);
+        if let (Some(_), Some(bin)) = (&req.runner, &req.runner_binary) {
+            s.runner = Some(self.stage_runner(&base, bin).await?);
         }
         let dir = Self::job_dir(&base, &req.job_id);
         let results = format!("{base}/results");

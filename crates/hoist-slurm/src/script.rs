@@ -604,6 +604,7 @@ mod tests {
                 ("MODE".into(), "a b".into()),
             ]),
             runner: None,
+            runner_binary: None,
         }
     }
 

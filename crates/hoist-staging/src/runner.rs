@@ -462,7 +462,11 @@ async fn run_command(argv: &[String]) -> i32 {
         say("no command to run");
         return exit::CONFIG;
     };
-    let mut child = match tokio::process::Command::new(prog).args(rest).spawn() {
+    let mut child = match tokio::process::Command::new(prog)
+        .args(rest)
+        .env_remove(hoist_core::staging::RUNNER_PLAN_ENV)
+        .spawn()
+    {
         Ok(c) => c,
         Err(e) => {
             say(&format!("cannot start {prog}: {e}"));

@@ -359,7 +359,6 @@ impl Hoist {
                         ds.network = o.network.clone();
                     }
                 }
-                ds.runner_exe = Some(self.runner_exe());
                 Ok(Box::new(hoist_docker::DockerPlatform::new(&self.home, ds)?))
             }
             "slurm" => {
@@ -409,7 +408,6 @@ impl Hoist {
                         ss.user = o.user.clone().or(ss.user);
                     }
                 }
-                ss.runner_exe = Some(self.runner_exe());
                 Ok(Box::new(hoist_slurm::SlurmPlatform::new(
                     &self.home,
                     ss.with_env()?,
@@ -627,12 +625,17 @@ impl Hoist {
         } = self.prepare(req)?;
         let platform = self.build_platform(&platform_name, profile.as_deref(), Some(&spec))?;
         let runner = hoist_core::staging::RunnerPlan::for_job("dry-run", &spec);
+        let runner_binary = match (&runner, platform.name()) {
+            (Some(_), p) if p != "local" => Some(self.runner_binary()?),
+            _ => None,
+        };
         let sub = SubmitRequest {
             job_id: "dry-run".into(),
             launch_token: "dry-run".into(),
             spec,
             env,
             runner,
+            runner_binary,
         };
         Ok(platform.dry_run(&sub).await?)
     }
@@ -659,9 +662,10 @@ impl Hoist {
         job.workflow_id = req.workflow_id.clone();
         job.launcher = Some(launcher_id());
         let runner = hoist_core::staging::RunnerPlan::for_job(&job.job_id, &spec);
+        let mut runner_binary = None;
         if runner.is_some() {
             if platform.name() != "local" {
-                check_static(&self.runner_exe())?;
+                runner_binary = Some(self.runner_binary()?);
             }
             self.check_inputs(platform.as_ref(), &spec, &env).await?;
         }
@@ -673,6 +677,7 @@ impl Hoist {
             spec,
             env,
             runner,
+            runner_binary,
         };
         match platform.submit(&sub).await {
             Ok(mut submitted) => {
@@ -904,12 +909,72 @@ impl Hoist {
         job.results_location.clone()
     }
 
+    /// Build the runner image (FROM scratch, the static hoist as `/hoist`) on a Docker daemon
+    /// (`docker_host`, else the one jobs use); returns the image id.
+    pub async fn build_runner_image(
+        &self,
+        tag: &str,
+        docker_host: Option<String>,
+    ) -> Result<String> {
+        let exe = self.runner_exe();
+        check_static(&exe)?;
+        let binary = std::fs::read(&exe).map_err(|e| {
+            hoist_staging::StagingError::io(format!("reading {}", exe.display()), e)
+        })?;
+        let ds = hoist_docker::DockerSettings {
+            host: docker_host,
+            ..Default::default()
+        };
+        let p = hoist_docker::DockerPlatform::new(&self.home, ds)?;
+        Ok(p.build_runner_image(tag, &binary).await?)
+    }
+
     /// The hoist binary that runs inside jobs: `$HOIST_RUNNER_BIN`, else this one.
     pub fn runner_exe(&self) -> PathBuf {
         std::env::var_os("HOIST_RUNNER_BIN")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
             .unwrap_or_else(|| self.exe.clone())
+    }
+
+    /// The runner binary with its content hash, checked to be static. Hashing a large binary
+    /// on every submit would cost more than the runner saves, so the hash is kept in
+    /// `$HOIST_HOME/runner-hash/`, keyed by the file's inode, size and modification time.
+    pub fn runner_binary(&self) -> Result<hoist_core::staging::RunnerBinary> {
+        use sha2::{Digest, Sha256};
+        use std::os::unix::fs::MetadataExt;
+        let path = self.runner_exe();
+        let io = |e: std::io::Error| {
+            HoistError::from(hoist_staging::StagingError::io(
+                format!("reading the runner {}", path.display()),
+                e,
+            ))
+        };
+        let meta = std::fs::metadata(&path).map_err(io)?;
+        let key = format!(
+            "{}-{}-{}-{}",
+            meta.dev(),
+            meta.ino(),
+            meta.len(),
+            meta.mtime_nsec() + meta.mtime() * 1_000_000_000
+        );
+        let cache = self.home.join("runner-hash").join(key);
+        if let Ok(h) = std::fs::read_to_string(&cache)
+            && h.len() == 64
+        {
+            return Ok(hoist_core::staging::RunnerBinary { path, sha256: h });
+        }
+        check_static(&path)?;
+        let bytes = std::fs::read(&path).map_err(io)?;
+        let sha256: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if let Some(dir) = cache.parent() {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(&cache, &sha256);
+        }
+        Ok(hoist_core::staging::RunnerBinary { path, sha256 })
     }
 
     /// Whether a path exists where jobs of `platform` run. Object stores and model hubs are
@@ -1310,23 +1375,48 @@ pub fn load_spec(path: &Path) -> Result<(serde_json::Value, hoist_core::spec::Sp
     Ok((v, fmt))
 }
 
-/// The in-job runner's entry: read the plan, run it, return the job's exit code.
-pub fn run_plan_file(path: &Path) -> i32 {
-    use hoist_core::staging::exit;
-    let plan: hoist_core::staging::RunnerPlan = match std::fs::read(path)
-        .map_err(|e| e.to_string())
-        .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
-    {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!(
-                "{} cannot read the plan {}: {e}",
-                hoist_staging::runner::PREFIX,
-                path.display()
-            );
-            return exit::CONFIG;
-        }
+/// Copy the running binary to `dir/hoist` (mode 0755), written under a temporary name and
+/// renamed so a reader never sees half a file. What a runner image's init container runs.
+pub fn install_runner(dir: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let exe = std::env::current_exe()?;
+    std::fs::create_dir_all(dir)?;
+    // Unique per writer: two fills of one volume may run at once (pids are 1 in both).
+    let tmp = dir.join(format!(".hoist.tmp.{}", uuid::Uuid::new_v4()));
+    std::fs::copy(&exe, &tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    let dest = dir.join("hoist");
+    std::fs::rename(&tmp, &dest)?;
+    Ok(dest)
+}
+
+/// The in-job runner's entry: read the plan (the file, else `$HOIST_PLAN`), run it, return
+/// the job's exit code.
+pub fn run_plan(path: Option<&Path>) -> i32 {
+    use hoist_core::staging::{RUNNER_PLAN_ENV, exit};
+    let (from, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read(p).map_err(|e| e.to_string()),
+        ),
+        None => (
+            format!("${RUNNER_PLAN_ENV}"),
+            std::env::var(RUNNER_PLAN_ENV)
+                .map(String::into_bytes)
+                .map_err(|_| "it is not set".to_string()),
+        ),
     };
+    let plan: hoist_core::staging::RunnerPlan =
+        match text.and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string())) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!(
+                    "{} cannot read the plan {from}: {e}",
+                    hoist_staging::runner::PREFIX
+                );
+                return exit::CONFIG;
+            }
+        };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
