@@ -50,6 +50,9 @@ hyperfine -N -r "$RUNS" --export-json "$work/down.json" \
   --prepare "rm -rf $work/down $work/aws-down.bin $work/scratch" \
   -n hoist "$hoist __run --plan $work/plan-down.json" \
   -n "aws s3 cp" "aws --endpoint-url $S3_ENDPOINT_URL s3 cp s3://$bucket/big.bin $work/aws-down.bin --only-show-errors" >/dev/null
+# hyperfine's prepare ran again before the anchor: fetch once more to compare the bytes.
+rm -rf "$work/down" "$work/scratch"
+"$hoist" __run --plan "$work/plan-down.json" 2>/dev/null
 cmp "$work/big.bin" "$work/down/big.bin" && echo "hoist's copy is byte-identical"
 
 echo "== 1 GiB upload"
@@ -69,9 +72,9 @@ hyperfine -w 1 -r "$RUNS" --export-json "$work/docker.json" \
   -n "with runner" "$hoist run --platform docker --image $IMAGE --rm -o /tmp/out -- true" \
   -n "without" "$hoist run --platform docker --image $IMAGE --rm -- true" >/dev/null 2>&1
 
-python3 - "$work" <<'EOF'
+python3 - "$work" "$SIZE_MB" <<'EOF'
 import json, sys
-w = sys.argv[1]
+w, mib = sys.argv[1], int(sys.argv[2])
 def means(name):
     return {r["command"]: r["mean"] for r in json.load(open(f"{w}/{name}.json"))["results"]}
 for name, a, b, unit in [("down", "hoist", "aws s3 cp", "s"), ("up", "hoist", "aws s3 cp", "s"),
@@ -80,7 +83,7 @@ for name, a, b, unit in [("down", "hoist", "aws s3 cp", "s"), ("up", "hoist", "a
     k = 1000 if unit == "ms" else 1
     extra = ""
     if name in ("down", "up"):
-        extra = "  (hoist %.0f MiB/s, aws %.0f MiB/s)" % (1024 / m[a], 1024 / m[b])
+        extra = "  (hoist %.0f MiB/s, aws %.0f MiB/s)" % (mib / m[a], mib / m[b])
     if name in ("start", "docker"):
         extra = "  (adds %.1f ms)" % ((m[a] - m[b]) * 1000)
     print(f"{name:7s} {a} {m[a]*k:8.2f} {unit}   {b} {m[b]*k:8.2f} {unit}   ratio {m[a]/m[b]:.2f}{extra}")
