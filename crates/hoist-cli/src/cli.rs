@@ -166,6 +166,18 @@ pub struct RunArgs {
     /// Glob of result files never uploaded, e.g. '*.tmp' (repeatable).
     #[arg(long = "upload-exclude", value_name = "GLOB")]
     pub upload_excludes: Vec<String>,
+    /// Kubernetes: namespace (default TAO_K8S_NAMESPACE, else default).
+    #[arg(long, short = 'n', value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Kubernetes: node label the pods need, KEY=VALUE (repeatable).
+    #[arg(long = "node-selector", value_name = "K=V")]
+    pub node_selectors: Vec<String>,
+    /// Kubernetes: toleration KEY[=VALUE][:EFFECT] (repeatable).
+    #[arg(long = "toleration", value_name = "SPEC")]
+    pub tolerations: Vec<String>,
+    /// Kubernetes: Secret with registry credentials for the image.
+    #[arg(long, value_name = "NAME")]
+    pub image_pull_secret: Option<String>,
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,

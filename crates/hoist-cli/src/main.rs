@@ -175,8 +175,12 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Cmd::Show(a) => {
             let j = h.status(&a.job).await?;
             let events = h.store().events(&j.job_id)?;
+            let details = h.details(&j).await;
             if a.json {
                 let mut v = serde_json::to_value(&j)?;
+                if let Some(d) = &details {
+                    v["platform_details"] = d.clone();
+                }
                 v["events"] = events.iter().map(|e| json!({"at": e.at.to_string(), "kind": e.kind, "status": e.status, "message": e.message})).collect();
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
@@ -227,6 +231,19 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                         ),
                     ])
                 );
+                if let Some(reps) = details.as_ref().and_then(|d| d["replicas"].as_array()) {
+                    println!("\nreplicas:");
+                    for r in reps {
+                        println!(
+                            "  {:<4} {:<40} {:<10} {:<20} {}",
+                            r["rank"].as_str().unwrap_or("-"),
+                            r["pod"].as_str().unwrap_or_default(),
+                            r["phase"].as_str().unwrap_or_default(),
+                            r["node"].as_str().unwrap_or("(unscheduled)"),
+                            r["issue"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
                 println!("\nhistory:");
                 for e in events {
                     println!(
@@ -522,6 +539,20 @@ fn request(h: &Hoist, a: &RunArgs) -> anyhow::Result<JobRequest> {
         })?;
         req.labels.insert(k.to_string(), v.to_string());
     }
+    req.kubernetes.namespace = a.namespace.clone();
+    for kv in &a.node_selectors {
+        let (k, v) = kv.split_once('=').ok_or_else(|| {
+            input(InputError::new(
+                format!("malformed --node-selector {kv:?}"),
+                "write --node-selector KEY=VALUE, e.g. nvidia.com/gpu.product=NVIDIA-H100-80GB-HBM3",
+            ))
+        })?;
+        req.kubernetes
+            .node_selector
+            .insert(k.to_string(), v.to_string());
+    }
+    req.kubernetes.tolerations = a.tolerations.clone();
+    req.kubernetes.image_pull_secret = a.image_pull_secret.clone();
     for i in &a.inputs {
         req.inputs.push(binding("--input", i, true).map_err(input)?);
     }

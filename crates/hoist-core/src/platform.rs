@@ -269,6 +269,22 @@ pub trait Platform: Send + Sync {
         Ok(None)
     }
 
+    /// Block until the backend reports a change to the job or `max` passes, for `wait`.
+    /// `Ok(false)`: this platform cannot watch, and the caller polls instead.
+    async fn watch_change(
+        &self,
+        _job: &JobRecord,
+        _max: std::time::Duration,
+    ) -> Result<bool, PlatformError> {
+        Ok(false)
+    }
+
+    /// Backend-specific detail for `hoist show` (Kubernetes: every replica with its node,
+    /// phase and readiness issue). `None`: nothing beyond the record.
+    async fn details(&self, _job: &JobRecord) -> Result<Option<serde_json::Value>, PlatformError> {
+        Ok(None)
+    }
+
     /// Check that jobs can run here, with a remedy per failure.
     async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck>;
 

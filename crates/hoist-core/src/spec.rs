@@ -474,6 +474,26 @@ pub struct PlatformOptions {
     /// Options of the SLURM platform.
     #[serde(default)]
     pub slurm: SlurmOptions,
+    /// Options of the Kubernetes platform.
+    #[serde(default)]
+    pub kubernetes: KubeOptions,
+}
+
+/// Options of the Kubernetes platform. `context` and `namespace` are pinned at submit so later
+/// verbs go back to the same cluster and namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct KubeOptions {
+    /// kubeconfig context (`TAO_K8S_CONTEXT`); `None`: the current one, else in-cluster.
+    pub context: Option<String>,
+    /// Namespace (`--namespace`, `TAO_K8S_NAMESPACE`, default `default`).
+    pub namespace: Option<String>,
+    /// Node labels the pods must match.
+    pub node_selector: BTreeMap<String, String>,
+    /// Tolerations, `KEY[=VALUE][:EFFECT]` (no value: Exists).
+    pub tolerations: Vec<String>,
+    /// Secret with registry credentials for the image.
+    pub image_pull_secret: Option<String>,
 }
 
 /// Options of the SLURM platform: where the job was submitted, so later verbs go back there.

@@ -38,6 +38,7 @@ pub const PLATFORMS: &[(&str, &[&str])] = &[
     ("local", &["host", "process"]),
     ("docker", &["local-docker", "remote-docker"]),
     ("slurm", &[]),
+    ("kubernetes", &["k8s", "kube"]),
 ];
 
 /// Errors of the library verbs. [`HoistError::exit_code`] gives the CLI's exit code.
@@ -145,6 +146,8 @@ pub struct JobRequest {
     pub network: Option<String>,
     /// SLURM: container runtime.
     pub container: Option<String>,
+    /// Kubernetes: namespace, node selector, tolerations, image pull secret.
+    pub kubernetes: hoist_core::spec::KubeOptions,
     /// Inputs to fetch before the command runs.
     pub inputs: Vec<hoist_core::spec::DataBinding>,
     /// Outputs to keep when it ends.
@@ -190,6 +193,7 @@ impl JobRequest {
             auto_remove: None,
             network: None,
             container: None,
+            kubernetes: Default::default(),
             inputs: vec![],
             outputs: vec![],
             spec: None,
@@ -413,6 +417,37 @@ impl Hoist {
                     ss.with_env()?,
                 )?))
             }
+            "kubernetes" => {
+                let mut ks = hoist_kube::KubeSettings::default();
+                for (k, v) in &settings {
+                    match (k.as_str(), v) {
+                        ("context", toml::Value::String(s)) => ks.context = Some(s.clone()),
+                        ("namespace", toml::Value::String(s)) => ks.namespace = Some(s.clone()),
+                        ("runner_image", toml::Value::String(s)) => {
+                            ks.runner_image = Some(s.clone())
+                        }
+                        ("ttl_seconds", toml::Value::Integer(i)) => {
+                            ks.ttl_seconds = i32::try_from(*i).ok()
+                        }
+                        _ => {
+                            return Err(unknown(
+                                k,
+                                "context, namespace, runner_image (strings), ttl_seconds (integer)",
+                            ));
+                        }
+                    }
+                }
+                if let Some(spec) = pinned {
+                    let o = &spec.platform_options.kubernetes;
+                    if o.namespace.is_some() {
+                        ks.namespace = o.namespace.clone();
+                    }
+                    if o.context.is_some() {
+                        ks.context = o.context.clone();
+                    }
+                }
+                Ok(Box::new(hoist_kube::KubePlatform::new(ks.with_env())))
+            }
             other => Err(InputError::new(format!("platform {other} is not available"), "").into()),
         }
     }
@@ -493,6 +528,7 @@ impl Hoist {
             values.insert(name, v);
         }
         self.apply_docker_options(req, &profile, &platform_name, &mut spec)?;
+        apply_kube_options(req, &platform_name, &mut spec)?;
         if let Some(c) = &req.container {
             if platform_name != "slurm" {
                 return Err(InputError::new(
@@ -877,9 +913,29 @@ impl Hoist {
                     return Err(e);
                 }
             }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(1));
+            // A platform that can watch wakes us on the change; the others are polled.
+            let watched = match self.platform_for(&job) {
+                Ok(p) => p
+                    .watch_change(&job, Duration::from_secs(30))
+                    .await
+                    .unwrap_or(false),
+                Err(_) => false,
+            };
+            if !watched {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
         }
+    }
+
+    /// What the job's platform adds for `hoist show` (Kubernetes: its replicas); `None` when
+    /// it adds nothing or cannot be asked now.
+    pub async fn details(&self, job: &JobRecord) -> Option<serde_json::Value> {
+        if job.launch_state != LaunchState::Launched {
+            return None;
+        }
+        let p = self.checked_platform(job).await.ok()?;
+        p.details(job).await.ok().flatten()
     }
 
     /// Why a job failed; `None` when it did not (completed, or still running).
@@ -1299,6 +1355,32 @@ fn launcher_id() -> String {
 
 /// Whether the process that wrote a launch row is still alive (on this host). A launcher on
 /// another host is presumed alive: only it can settle its launch safely.
+/// Kubernetes flags; on another platform they are a mistake, said as such.
+fn apply_kube_options(req: &JobRequest, platform: &str, spec: &mut JobSpec) -> Result<()> {
+    let k = &req.kubernetes;
+    let given = [
+        ("--namespace", k.namespace.is_some()),
+        ("--node-selector", !k.node_selector.is_empty()),
+        ("--toleration", !k.tolerations.is_empty()),
+        ("--image-pull-secret", k.image_pull_secret.is_some()),
+    ];
+    if platform != "kubernetes" {
+        if let Some((flag, _)) = given.iter().find(|(_, set)| *set) {
+            return Err(InputError::new(
+                format!("{flag} applies to the kubernetes platform, not {platform}"),
+                "add --platform kubernetes --image IMAGE, or drop the flag",
+            )
+            .into());
+        }
+        return Ok(());
+    }
+    for t in &k.tolerations {
+        hoist_kube::manifest::parse_toleration(t)?;
+    }
+    spec.platform_options.kubernetes = k.clone();
+    Ok(())
+}
+
 /// The job's credentials and endpoints as this shell has them now (the store keeps names
 /// only), for host-side transfers of its data.
 fn job_credentials(spec: &JobSpec) -> BTreeMap<String, String> {
