@@ -453,9 +453,7 @@ impl Platform for KubePlatform {
         };
         // The Job owns the Secret (and Service), so deleting the Job removes them.
         if let Some(uid) = &created.metadata.uid {
-            let owner = serde_json::json!({"metadata": {"ownerReferences": [{
-                "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
-                "blockOwnerDeletion": false, "controller": false}]}});
+            let owner = manifest::owned_by(&name, uid);
             if m.secret.is_some() {
                 secrets
                     .patch(
@@ -581,7 +579,10 @@ impl Platform for KubePlatform {
             .map(|j| {
                 let name = job_name(&j.job_id);
                 match jl.iter().find(|k| k.metadata.name.as_deref() == Some(name.as_str())) {
-                    Some(k) => Ok(status::report(k, pods.get(&name).map(Vec::as_slice).unwrap_or(&[]))),
+                    Some(k) => Ok(status::report(
+                        k,
+                        &status::current_pods(k, pods.get(&name).map(Vec::as_slice).unwrap_or(&[])),
+                    )),
                     None if j.status == JobStatus::Canceling => Ok(StatusReport {
                         status: JobStatus::Canceled,
                         message: "canceled".into(),
@@ -701,6 +702,102 @@ impl Platform for KubePlatform {
         Ok(rx.boxed())
     }
 
+    /// Run an evicted (or otherwise infrastructure-failed) job again: its Secret and Service
+    /// are released from the old Job, the old Job and its pods are deleted, and the same Job is
+    /// created again (the server's fields stripped) and given the Secret and Service back.
+    async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        let client = self.client().await?;
+        let name = job_name(&job.job_id);
+        let jobs: Api<Job> = self.api(client.clone());
+        let services: Api<Service> = self.api(client.clone());
+        let secrets: Api<Secret> = self.api(client);
+        let Some(old) = jobs
+            .get_opt(&name)
+            .await
+            .map_err(|e| self.err("read the Job", e))?
+        else {
+            return Ok(None); // nothing left to run again from
+        };
+        let release = serde_json::json!({"metadata": {"ownerReferences": null}});
+        for res in [
+            secrets
+                .patch(
+                    &secret_name(&job.job_id),
+                    &PatchParams::default(),
+                    &Patch::Merge(&release),
+                )
+                .await
+                .map(|_| ()),
+            services
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&release))
+                .await
+                .map(|_| ()),
+        ] {
+            if let Err(e) = res
+                && !matches!(&e, kube::Error::Api(s) if s.code == 404)
+            {
+                return Err(self.err("keep the job's Secret and Service", e));
+            }
+        }
+        let mut dp = DeleteParams::background();
+        dp.preconditions = Some(kube::api::Preconditions {
+            uid: old.metadata.uid.clone(),
+            resource_version: None,
+        });
+        self.delete_quietly(&jobs, &name, &dp).await?;
+        let fresh = manifest::rerun(&old);
+        let mut created = None;
+        for _ in 0..50 {
+            match jobs.create(&PostParams::default(), &fresh).await {
+                Ok(j) => {
+                    created = Some(j);
+                    break;
+                }
+                // The old object may still be on its way out.
+                Err(kube::Error::Api(s)) if s.code == 409 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(e) => return Err(self.err("create the Job again", e)),
+            }
+        }
+        let Some(created) = created else {
+            return Err(PlatformError::Failed {
+                message: format!("the old Job {name} did not go away; not run again"),
+                hint: "check for finalizers on it (kubectl get job -o yaml)".into(),
+            });
+        };
+        if let Some(uid) = &created.metadata.uid {
+            let owner = manifest::owned_by(&name, uid);
+            for res in [
+                secrets
+                    .patch(
+                        &secret_name(&job.job_id),
+                        &PatchParams::default(),
+                        &Patch::Merge(&owner),
+                    )
+                    .await
+                    .map(|_| ()),
+                services
+                    .patch(&name, &PatchParams::default(), &Patch::Merge(&owner))
+                    .await
+                    .map(|_| ()),
+            ] {
+                if let Err(e) = res
+                    && !matches!(&e, kube::Error::Api(s) if s.code == 404)
+                {
+                    return Err(self.err("hand the Secret and Service to the new Job", e));
+                }
+            }
+        }
+        Ok(Some(Submitted {
+            backend_job_id: name,
+            backend_identity: self.identity().await?,
+            results_location: job.results_location.clone(),
+            status: JobStatus::Pending,
+            message: "running again after an infrastructure failure".into(),
+        }))
+    }
+
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
         let client = self.client().await?;
         let jobs: Api<Job> = self.api(client.clone());
@@ -768,7 +865,7 @@ impl Platform for KubePlatform {
             );
             return Ok(input);
         };
-        let pods = self.pods_of(client.clone(), &name).await?;
+        let pods = status::current_pods(&k, &self.pods_of(client.clone(), &name).await?);
         let (findings, events, exit) = status::findings(&k, &pods);
         input.findings = findings;
         input.events = events;

@@ -417,6 +417,41 @@ pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, In
     })
 }
 
+/// A merge patch that makes an object owned by the Job `name` (so deleting the Job deletes it).
+pub fn owned_by(name: &str, uid: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {"ownerReferences": [{
+        "apiVersion": "batch/v1", "kind": "Job", "name": name, "uid": uid,
+        "blockOwnerDeletion": false, "controller": false}]}})
+}
+
+/// The Job to create again for a re-run: the same spec without what the server filled in
+/// (uid, resourceVersion, status, the generated selector and the controller-uid labels it
+/// matches).
+pub fn rerun(old: &Job) -> Job {
+    const SERVER_LABELS: &[&str] = &["controller-uid", "batch.kubernetes.io/controller-uid"];
+    let mut spec = old.spec.clone().unwrap_or_default();
+    spec.selector = None;
+    spec.manual_selector = None;
+    if let Some(m) = spec.template.metadata.as_mut()
+        && let Some(l) = m.labels.as_mut()
+    {
+        l.retain(|k, _| !SERVER_LABELS.contains(&k.as_str()));
+    }
+    Job {
+        metadata: ObjectMeta {
+            name: old.metadata.name.clone(),
+            namespace: old.metadata.namespace.clone(),
+            labels: old.metadata.labels.clone().map(|mut l| {
+                l.retain(|k, _| !SERVER_LABELS.contains(&k.as_str()));
+                l
+            }),
+            ..Default::default()
+        },
+        spec: Some(spec),
+        status: None,
+    }
+}
+
 /// The manifests as they may be shown: secret values replaced.
 pub fn redacted(m: &Manifests) -> serde_json::Value {
     let mut secret = m.secret.clone();

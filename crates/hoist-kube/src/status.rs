@@ -99,6 +99,26 @@ pub fn pod_issue(p: &Pod) -> Option<String> {
     None
 }
 
+/// The pods of this incarnation of the Job: after a re-run, pods of the deleted Job linger
+/// for a while with the same `job-name` label; the controller's uid label tells them apart
+/// (pods without it are kept).
+pub fn current_pods(job: &Job, pods: &[Pod]) -> Vec<Pod> {
+    let Some(uid) = job.metadata.uid.as_deref() else {
+        return pods.to_vec();
+    };
+    pods.iter()
+        .filter(|p| {
+            let l = p.metadata.labels.as_ref();
+            let owner = l.and_then(|l| {
+                l.get("batch.kubernetes.io/controller-uid")
+                    .or_else(|| l.get("controller-uid"))
+            });
+            owner.is_none_or(|o| o == uid)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Every pod of the job, ordered by rank then name.
 pub fn replicas(pods: &[Pod]) -> Vec<Replica> {
     let mut v: Vec<Replica> = pods
@@ -397,6 +417,22 @@ mod tests {
             {"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "Job was active longer than specified deadline"}]}}));
         let (f, _, _) = findings(&deadline, &[]);
         assert_eq!(f[0].event, "DeadlineExceeded");
+    }
+
+    #[test]
+    fn pods_of_a_deleted_incarnation_are_ignored() {
+        let j = job(json!({"metadata": {"name": "j", "uid": "new"}, "status": {"active": 1}}));
+        let old = pod(
+            json!({"metadata": {"name": "p-old", "labels": {"batch.kubernetes.io/controller-uid": "old"}},
+            "status": {"phase": "Failed", "reason": "Evicted", "message": "low memory"}}),
+        );
+        let new = pod(
+            json!({"metadata": {"name": "p-new", "labels": {"batch.kubernetes.io/controller-uid": "new"}},
+            "status": {"phase": "Pending"}}),
+        );
+        let cur = current_pods(&j, &[old, new]);
+        assert_eq!(cur.len(), 1);
+        assert_eq!(report(&j, &cur).message, "pods are being created");
     }
 
     #[test]

@@ -465,3 +465,113 @@ async fn serve_one(h: &mut Handle, s: &Step) -> String {
     );
     req.uri().to_string()
 }
+
+#[tokio::test]
+async fn an_evicted_job_runs_again_as_the_same_job_keeping_its_secret() {
+    let (p, handle) = platform();
+    let req = request(1, 1);
+    let not_found = || json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"});
+    let old = json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": JOB, "namespace": "ml", "uid": "old-uid", "resourceVersion": "77",
+            "labels": {"hoist.dev/job-id": req.job_id, "controller-uid": "old-uid"}},
+        "spec": {"backoffLimit": 0, "selector": {"matchLabels": {"batch.kubernetes.io/controller-uid": "old-uid"}},
+            "template": {"metadata": {"labels": {"job-name": JOB, "batch.kubernetes.io/controller-uid": "old-uid", "controller-uid": "old-uid"}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "job", "image": "x"}]}}},
+        "status": {"failed": 1, "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]}});
+    let server = serve(
+        handle,
+        vec![
+            step(
+                "GET",
+                &format!("/apis/batch/v1/namespaces/ml/jobs/{JOB}"),
+                200,
+                old,
+            ),
+            step(
+                "PATCH",
+                &format!("/api/v1/namespaces/ml/secrets/{JOB}-env"),
+                200,
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}),
+            ),
+            step(
+                "PATCH",
+                &format!("/api/v1/namespaces/ml/services/{JOB}"),
+                404,
+                not_found(),
+            ),
+            step(
+                "DELETE",
+                &format!("/apis/batch/v1/namespaces/ml/jobs/{JOB}"),
+                200,
+                status_ok(),
+            ),
+            step(
+                "POST",
+                "/apis/batch/v1/namespaces/ml/jobs",
+                409,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "AlreadyExists", "code": 409, "message": "object is being deleted"}),
+            ),
+            step(
+                "POST",
+                "/apis/batch/v1/namespaces/ml/jobs",
+                201,
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": JOB, "uid": "new-uid"}}),
+            ),
+            step(
+                "PATCH",
+                &format!("/api/v1/namespaces/ml/secrets/{JOB}-env"),
+                200,
+                json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"}}),
+            ),
+            step(
+                "PATCH",
+                &format!("/api/v1/namespaces/ml/services/{JOB}"),
+                404,
+                not_found(),
+            ),
+            step(
+                "GET",
+                "/api/v1/namespaces/kube-system",
+                200,
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system", "uid": "ks"}}),
+            ),
+        ],
+    );
+    let sub = p
+        .retry(&record(&req, JobStatus::Running))
+        .await
+        .expect("retry")
+        .expect("ran again");
+    assert_eq!(sub.backend_job_id, JOB);
+    let seen = server.await.expect("server");
+    assert_eq!(
+        seen[1].2["metadata"]["ownerReferences"],
+        Value::Null,
+        "released before the delete"
+    );
+    assert_eq!(
+        (
+            seen[3].2["propagationPolicy"].as_str(),
+            seen[3].2["preconditions"]["uid"].as_str()
+        ),
+        (Some("Background"), Some("old-uid"))
+    );
+    let fresh = &seen[5].2;
+    assert!(
+        fresh["spec"]["selector"].is_null()
+            && fresh["metadata"]["uid"].is_null()
+            && fresh["status"].is_null(),
+        "{fresh}"
+    );
+    let tl = &fresh["spec"]["template"]["metadata"]["labels"];
+    assert!(
+        tl["controller-uid"].is_null()
+            && tl["batch.kubernetes.io/controller-uid"].is_null()
+            && tl["job-name"] == JOB,
+        "{tl}"
+    );
+    assert_eq!(
+        seen[6].2["metadata"]["ownerReferences"][0]["uid"],
+        "new-uid"
+    );
+}
