@@ -575,3 +575,46 @@ async fn an_evicted_job_runs_again_as_the_same_job_keeping_its_secret() {
         "new-uid"
     );
 }
+
+#[tokio::test]
+async fn follow_streams_each_started_pod_until_the_job_ends() {
+    let (p, mut h) = platform();
+    let req = request(1, 0);
+    let server = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        // 1. the pods, 2. the running pod's log (followed), 3. the Job, now complete.
+        let answers: Vec<(&str, Vec<u8>)> = vec![
+            ("/api/v1/namespaces/ml/pods", serde_json::to_vec(&json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+                "items": [{"metadata": {"name": "p0", "labels": {"job-name": JOB}}, "status": {"phase": "Running"}}]})).expect("json")),
+            ("/api/v1/namespaces/ml/pods/p0/log", b"step 1\nstep 2\ndone\n".to_vec()),
+            (&"/apis/batch/v1/namespaces/ml/jobs/hoist-0b5e7f2a-1111-4222-8333-944455556666", serde_json::to_vec(&json!({"apiVersion": "batch/v1", "kind": "Job",
+                "metadata": {"name": JOB}, "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}})).expect("json")),
+        ];
+        for (path, body) in answers {
+            let (req, send) = h.next_request().await.expect("request");
+            assert_eq!(req.uri().path(), path);
+            seen.push(req.uri().to_string());
+            send.send_response(
+                Response::builder()
+                    .status(200)
+                    .body(Body::from(body))
+                    .expect("response"),
+            );
+        }
+        seen
+    });
+    let mut stream = p
+        .follow_logs(&record(&req, JobStatus::Running), None)
+        .await
+        .expect("follow");
+    let mut out = String::new();
+    while let Some(chunk) = futures::StreamExt::next(&mut stream).await {
+        out.push_str(&chunk.expect("chunk"));
+    }
+    assert_eq!(out, "step 1\nstep 2\ndone\n");
+    let seen = server.await.expect("server");
+    assert!(
+        seen[1].contains("follow=true") && seen[1].contains("container=job"),
+        "{seen:?}"
+    );
+}
