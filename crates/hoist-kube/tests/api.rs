@@ -587,7 +587,7 @@ async fn follow_streams_each_started_pod_until_the_job_ends() {
             ("/api/v1/namespaces/ml/pods", serde_json::to_vec(&json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
                 "items": [{"metadata": {"name": "p0", "labels": {"job-name": JOB}}, "status": {"phase": "Running"}}]})).expect("json")),
             ("/api/v1/namespaces/ml/pods/p0/log", b"step 1\nstep 2\ndone\n".to_vec()),
-            (&"/apis/batch/v1/namespaces/ml/jobs/hoist-0b5e7f2a-1111-4222-8333-944455556666", serde_json::to_vec(&json!({"apiVersion": "batch/v1", "kind": "Job",
+            ("/apis/batch/v1/namespaces/ml/jobs/hoist-0b5e7f2a-1111-4222-8333-944455556666", serde_json::to_vec(&json!({"apiVersion": "batch/v1", "kind": "Job",
                 "metadata": {"name": JOB}, "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}})).expect("json")),
         ];
         for (path, body) in answers {
