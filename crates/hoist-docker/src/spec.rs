@@ -232,12 +232,20 @@ const RUNNER_SRC: &str = "/.hoist-src/hoist";
 
 /// The tar uploaded into the fill container: the binary at [`RUNNER_SRC`].
 pub fn runner_src_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + 1024));
-    let mut h = tar::Header::new_gnu();
-    h.set_size(binary.len() as u64);
-    h.set_mode(0o755);
-    h.set_entry_type(tar::EntryType::Regular);
-    b.append_data(&mut h, RUNNER_SRC.trim_start_matches('/'), binary)?;
+    tar_of(&[(RUNNER_SRC.trim_start_matches('/'), binary, 0o755)])
+}
+
+/// A tar of regular files (name, contents, mode), for the archive and build APIs.
+fn tar_of(files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
+    let size: usize = files.iter().map(|(_, d, _)| d.len() + 1024).sum();
+    let mut b = tar::Builder::new(Vec::with_capacity(size + 1024));
+    for (name, data, mode) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(*mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, name, *data)?;
+    }
     b.into_inner()
 }
 
@@ -271,15 +279,7 @@ pub fn runner_fill_body(image: &str, volume: &str) -> ContainerCreateBody {
 
 /// A build context: the hoist binary and a Dockerfile.
 pub fn build_context(binary: &[u8], dockerfile: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut b = tar::Builder::new(Vec::with_capacity(binary.len() + 4096));
-    for (name, data, mode) in [("Dockerfile", dockerfile, 0o644), ("hoist", binary, 0o755)] {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(mode);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, name, data)?;
-    }
-    b.into_inner()
+    tar_of(&[("Dockerfile", dockerfile, 0o644), ("hoist", binary, 0o755)])
 }
 
 fn bind(source: &str, target: &str, read_only: bool) -> Mount {

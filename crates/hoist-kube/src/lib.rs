@@ -306,6 +306,45 @@ impl KubePlatform {
         Ok(parts.concat())
     }
 
+    /// Apply a merge patch to the job's Secret and/or Service (ownership changes); one that
+    /// does not exist is skipped.
+    async fn patch_companions(
+        &self,
+        client: Client,
+        job_id: &str,
+        (secret, service): (bool, bool),
+        patch: &serde_json::Value,
+        what: &str,
+    ) -> Result<(), PlatformError> {
+        let secrets: Api<Secret> = self.api(client.clone());
+        let services: Api<Service> = self.api(client);
+        let pp = PatchParams::default();
+        let results = [
+            match secret {
+                true => secrets
+                    .patch(&secret_name(job_id), &pp, &Patch::Merge(patch))
+                    .await
+                    .map(|_| ()),
+                false => Ok(()),
+            },
+            match service {
+                true => services
+                    .patch(&job_name(job_id), &pp, &Patch::Merge(patch))
+                    .await
+                    .map(|_| ()),
+                false => Ok(()),
+            },
+        ];
+        for res in results {
+            if let Err(e) = res
+                && !matches!(&e, kube::Error::Api(s) if s.code == 404)
+            {
+                return Err(self.err(what, e));
+            }
+        }
+        Ok(())
+    }
+
     /// The job's pods, for `hoist show`.
     pub async fn replicas(&self, job: &JobRecord) -> Result<Vec<status::Replica>, PlatformError> {
         let client = self.client().await?;
@@ -453,23 +492,14 @@ impl Platform for KubePlatform {
         };
         // The Job owns the Secret (and Service), so deleting the Job removes them.
         if let Some(uid) = &created.metadata.uid {
-            let owner = manifest::owned_by(&name, uid);
-            if m.secret.is_some() {
-                secrets
-                    .patch(
-                        &secret_name(&req.job_id),
-                        &PatchParams::default(),
-                        &Patch::Merge(&owner),
-                    )
-                    .await
-                    .map_err(|e| self.err("hand the Secret to the Job", e))?;
-            }
-            if m.service.is_some() {
-                services
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&owner))
-                    .await
-                    .map_err(|e| self.err("hand the Service to the Job", e))?;
-            }
+            self.patch_companions(
+                client.clone(),
+                &req.job_id,
+                (m.secret.is_some(), m.service.is_some()),
+                &manifest::owned_by(&name, uid),
+                "hand the Secret and Service to the Job",
+            )
+            .await?;
         }
         Ok(Submitted {
             backend_job_id: name,
@@ -709,8 +739,6 @@ impl Platform for KubePlatform {
         let client = self.client().await?;
         let name = job_name(&job.job_id);
         let jobs: Api<Job> = self.api(client.clone());
-        let services: Api<Service> = self.api(client.clone());
-        let secrets: Api<Secret> = self.api(client);
         let Some(old) = jobs
             .get_opt(&name)
             .await
@@ -719,26 +747,14 @@ impl Platform for KubePlatform {
             return Ok(None); // nothing left to run again from
         };
         let release = serde_json::json!({"metadata": {"ownerReferences": null}});
-        for res in [
-            secrets
-                .patch(
-                    &secret_name(&job.job_id),
-                    &PatchParams::default(),
-                    &Patch::Merge(&release),
-                )
-                .await
-                .map(|_| ()),
-            services
-                .patch(&name, &PatchParams::default(), &Patch::Merge(&release))
-                .await
-                .map(|_| ()),
-        ] {
-            if let Err(e) = res
-                && !matches!(&e, kube::Error::Api(s) if s.code == 404)
-            {
-                return Err(self.err("keep the job's Secret and Service", e));
-            }
-        }
+        self.patch_companions(
+            client.clone(),
+            &job.job_id,
+            (true, true),
+            &release,
+            "keep the job's Secret and Service",
+        )
+        .await?;
         let mut dp = DeleteParams::background();
         dp.preconditions = Some(kube::api::Preconditions {
             uid: old.metadata.uid.clone(),
@@ -767,27 +783,14 @@ impl Platform for KubePlatform {
             });
         };
         if let Some(uid) = &created.metadata.uid {
-            let owner = manifest::owned_by(&name, uid);
-            for res in [
-                secrets
-                    .patch(
-                        &secret_name(&job.job_id),
-                        &PatchParams::default(),
-                        &Patch::Merge(&owner),
-                    )
-                    .await
-                    .map(|_| ()),
-                services
-                    .patch(&name, &PatchParams::default(), &Patch::Merge(&owner))
-                    .await
-                    .map(|_| ()),
-            ] {
-                if let Err(e) = res
-                    && !matches!(&e, kube::Error::Api(s) if s.code == 404)
-                {
-                    return Err(self.err("hand the Secret and Service to the new Job", e));
-                }
-            }
+            self.patch_companions(
+                client,
+                &job.job_id,
+                (true, true),
+                &manifest::owned_by(&name, uid),
+                "hand the Secret and Service to the new Job",
+            )
+            .await?;
         }
         Ok(Some(Submitted {
             backend_job_id: name,

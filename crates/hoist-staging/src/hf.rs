@@ -58,32 +58,19 @@ impl Hub {
     }
 
     async fn get(&self, uri: &str, url: &str) -> Result<reqwest::Response> {
-        let mut req = self.http.get(url);
-        if let Some(t) = &self.token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(|e| StagingError::Transfer {
-            what: format!("fetching {uri}"),
-            why: e.to_string(),
-            hint: format!("check that {} is reachable (HF_ENDPOINT)", self.endpoint),
-        })?;
-        match resp.status().as_u16() {
-            200..=299 => Ok(resp),
-            404 => Err(StagingError::NotFound {
-                uri: uri.into(),
-                hint: "check the repository name and revision (private repositories answer 404 without HF_TOKEN)".into(),
-            }),
-            401 | 403 => Err(StagingError::Denied {
-                uri: uri.into(),
-                why: format!("HTTP {}", resp.status()),
-                hint: "set HF_TOKEN to a token that can read this repository (gated models need their licence accepted)".into(),
-            }),
-            s => Err(StagingError::Transfer {
-                what: format!("fetching {uri}"),
-                why: format!("HTTP {s}"),
-                hint: "try again later; the Hub answered with an error".into(),
-            }),
-        }
+        authed_get(
+            &self.http,
+            uri,
+            url,
+            self.token.as_deref(),
+            &Hints {
+                service: "the Hub",
+                unreachable: format!("check that {} is reachable (HF_ENDPOINT)", self.endpoint),
+                not_found: "check the repository name and revision (private repositories answer 404 without HF_TOKEN)",
+                denied: "set HF_TOKEN to a token that can read this repository (gated models need their licence accepted)",
+            },
+        )
+        .await
     }
 
     /// The repository's files at its revision.
@@ -209,4 +196,52 @@ pub(crate) async fn save(
     tokio::io::AsyncWriteExt::flush(&mut out)
         .await
         .map_err(|e| StagingError::io(format!("writing {}", to.display()), e))
+}
+
+/// What to tell a user for each way an HTTP model store answers.
+pub(crate) struct Hints {
+    /// The service's name in "… answered with an error".
+    pub service: &'static str,
+    /// When the request could not be sent.
+    pub unreachable: String,
+    /// On 404.
+    pub not_found: &'static str,
+    /// On 401/403.
+    pub denied: &'static str,
+}
+
+/// GET `url` (with a bearer token when there is one), mapping the status to what it means.
+pub(crate) async fn authed_get(
+    http: &reqwest::Client,
+    uri: &str,
+    url: &str,
+    token: Option<&str>,
+    hints: &Hints,
+) -> Result<reqwest::Response> {
+    let mut req = http.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.map_err(|e| StagingError::Transfer {
+        what: format!("fetching {uri}"),
+        why: e.to_string(),
+        hint: hints.unreachable.clone(),
+    })?;
+    match resp.status().as_u16() {
+        200..=299 => Ok(resp),
+        404 => Err(StagingError::NotFound {
+            uri: uri.into(),
+            hint: hints.not_found.into(),
+        }),
+        401 | 403 => Err(StagingError::Denied {
+            uri: uri.into(),
+            why: format!("HTTP {}", resp.status()),
+            hint: hints.denied.into(),
+        }),
+        s => Err(StagingError::Transfer {
+            what: format!("fetching {uri}"),
+            why: format!("HTTP {s}"),
+            hint: format!("try again later; {} answered with an error", hints.service),
+        }),
+    }
 }

@@ -105,32 +105,19 @@ impl Ngc {
     }
 
     async fn get(&self, uri: &str, url: &str, token: Option<&str>) -> Result<reqwest::Response> {
-        let mut req = self.http.get(url);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.map_err(|e| StagingError::Transfer {
-            what: format!("fetching {uri}"),
-            why: e.to_string(),
-            hint: format!("check that {} is reachable (NGC_ENDPOINT)", self.api),
-        })?;
-        match resp.status().as_u16() {
-            200..=299 => Ok(resp),
-            404 => Err(StagingError::NotFound {
-                uri: uri.into(),
-                hint: "check org, team, model name and version (ngc registry model list)".into(),
-            }),
-            401 | 403 => Err(StagingError::Denied {
-                uri: uri.into(),
-                why: format!("HTTP {}", resp.status()),
-                hint: "set NGC_KEY to an API key of an org that can read this model".into(),
-            }),
-            s => Err(StagingError::Transfer {
-                what: format!("fetching {uri}"),
-                why: format!("HTTP {s}"),
-                hint: "try again later; NGC answered with an error".into(),
-            }),
-        }
+        crate::hf::authed_get(
+            &self.http,
+            uri,
+            url,
+            token,
+            &crate::hf::Hints {
+                service: "NGC",
+                unreachable: format!("check that {} is reachable (NGC_ENDPOINT)", self.api),
+                not_found: "check org, team, model name and version (ngc registry model list)",
+                denied: "set NGC_KEY to an API key of an org that can read this model",
+            },
+        )
+        .await
     }
 
     /// The model version's files.
