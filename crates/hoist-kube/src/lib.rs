@@ -306,6 +306,17 @@ impl KubePlatform {
         Ok(parts.concat())
     }
 
+    /// Delete the job's Service and Secret, whichever exist.
+    async fn delete_companions(&self, client: Client, job_id: &str) -> Result<(), PlatformError> {
+        let services: Api<Service> = self.api(client.clone());
+        let secrets: Api<Secret> = self.api(client);
+        let dp = DeleteParams::default();
+        self.delete_quietly(&services, &job_name(job_id), &dp)
+            .await?;
+        self.delete_quietly(&secrets, &secret_name(job_id), &dp)
+            .await
+    }
+
     /// Apply a merge patch to the job's Secret and/or Service (ownership changes); one that
     /// does not exist is skipped.
     async fn patch_companions(
@@ -472,14 +483,7 @@ impl Platform for KubePlatform {
                 existing
             }
             Err(e) => {
-                self.delete_quietly(&services, &name, &DeleteParams::default())
-                    .await?;
-                self.delete_quietly(
-                    &secrets,
-                    &secret_name(&req.job_id),
-                    &DeleteParams::default(),
-                )
-                .await?;
+                self.delete_companions(client.clone(), &req.job_id).await?;
                 return Err(match e {
                     kube::Error::Api(s) if matches!(s.code, 400 | 422) => InputError::new(
                         format!("Kubernetes refused the Job: {}", s.message),
@@ -541,16 +545,7 @@ impl Platform for KubePlatform {
             }
             _ => {
                 // What a dead launcher created before the Job stays unowned: remove it.
-                let services: Api<Service> = self.api(client.clone());
-                let secrets: Api<Secret> = self.api(client);
-                self.delete_quietly(&services, &name, &DeleteParams::default())
-                    .await?;
-                self.delete_quietly(
-                    &secrets,
-                    &secret_name(&job.job_id),
-                    &DeleteParams::default(),
-                )
-                .await?;
+                self.delete_companions(client, &job.job_id).await?;
                 Ok(LaunchRecovery::NotLaunched)
             }
         }
@@ -805,7 +800,6 @@ impl Platform for KubePlatform {
         let client = self.client().await?;
         let jobs: Api<Job> = self.api(client.clone());
         let services: Api<Service> = self.api(client.clone());
-        let secrets: Api<Secret> = self.api(client);
         let name = job_name(&job.job_id);
         let Some(existing) = jobs
             .get_opt(&name)
@@ -842,14 +836,7 @@ impl Platform for KubePlatform {
             resource_version: None,
         });
         self.delete_quietly(&jobs, &name, &dp).await?;
-        self.delete_quietly(&services, &name, &DeleteParams::default())
-            .await?;
-        self.delete_quietly(
-            &secrets,
-            &secret_name(&job.job_id),
-            &DeleteParams::default(),
-        )
-        .await?;
+        self.delete_companions(client, &job.job_id).await?;
         Ok(CancelOutcome::Requested)
     }
 
@@ -1016,17 +1003,8 @@ impl Platform for KubePlatform {
         let client = self.client().await?;
         let name = job_name(&job.job_id);
         let jobs: Api<Job> = self.api(client.clone());
-        let services: Api<Service> = self.api(client.clone());
-        let secrets: Api<Secret> = self.api(client);
         self.delete_quietly(&jobs, &name, &DeleteParams::background())
             .await?;
-        self.delete_quietly(&services, &name, &DeleteParams::default())
-            .await?;
-        self.delete_quietly(
-            &secrets,
-            &secret_name(&job.job_id),
-            &DeleteParams::default(),
-        )
-        .await
+        self.delete_companions(client, &job.job_id).await
     }
 }

@@ -112,9 +112,8 @@ impl Hub {
     pub async fn download(&self, uri: &str, dest: &Path) -> Result<PathBuf> {
         let r = parse_hf(uri)?;
         let files = self.files(uri).await?;
-        let progress = Progress::bytes(uri, 0);
         let prefix = if r.dataset { "/datasets" } else { "" };
-        let jobs = files.into_iter().map(|f| {
+        let files = files.into_iter().map(|f| {
             let url = format!(
                 "{}{prefix}/{}/resolve/{}/{}",
                 self.endpoint,
@@ -122,26 +121,48 @@ impl Hub {
                 enc(&r.revision),
                 enc_path(&f)
             );
-            let progress = &progress;
-            async move {
-                let rel = safe_member_path(&f).ok_or_else(|| StagingError::UnsafeArchive {
-                    archive: uri.into(),
-                    member: f.clone(),
-                    dir: dest.display().to_string(),
-                })?;
-                let resp = self.get(uri, &url).await?;
-                save(uri, &f, resp, &dest.join(rel), progress).await
-            }
+            (f, url)
         });
-        futures::stream::iter(jobs)
-            .buffer_unordered(PARALLEL_FILES)
-            .try_collect::<Vec<()>>()
-            .await?;
-        progress.finish();
-        std::fs::create_dir_all(dest)
-            .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
-        Ok(dest.to_path_buf())
+        fetch_all(uri, dest, files.collect(), |url: String| async move {
+            self.get(uri, &url).await
+        })
+        .await
     }
+}
+
+/// Fetch repository files (relative name, URL) into `dest` in parallel; names that would
+/// leave `dest` are refused.
+pub(crate) async fn fetch_all<'a, F, Fut>(
+    uri: &str,
+    dest: &Path,
+    files: Vec<(String, String)>,
+    get: F,
+) -> Result<PathBuf>
+where
+    F: Fn(String) -> Fut + 'a,
+    Fut: std::future::Future<Output = Result<reqwest::Response>> + 'a,
+{
+    let progress = Progress::bytes(uri, 0);
+    let jobs = files.into_iter().map(|(f, url)| {
+        let (progress, get) = (&progress, &get);
+        async move {
+            let rel = safe_member_path(&f).ok_or_else(|| StagingError::UnsafeArchive {
+                archive: uri.into(),
+                member: f.clone(),
+                dir: dest.display().to_string(),
+            })?;
+            let resp = get(url).await?;
+            save(uri, &f, resp, &dest.join(rel), progress).await
+        }
+    });
+    futures::stream::iter(jobs)
+        .buffer_unordered(PARALLEL_FILES)
+        .try_collect::<Vec<()>>()
+        .await?;
+    progress.finish();
+    std::fs::create_dir_all(dest)
+        .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
+    Ok(dest.to_path_buf())
 }
 
 /// An HTTP client that works in images without a CA bundle (Mozilla's roots built in).

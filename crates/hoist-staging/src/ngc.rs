@@ -4,13 +4,9 @@
 //! URL (which redirects to storage; the bearer header is not sent across hosts). Public
 //! models need no key. `NGC_ENDPOINT` and `NGC_AUTH_ENDPOINT` point at other deployments.
 
-use crate::progress::Progress;
 use crate::{EnvSource, Result, StagingError};
-use futures::{StreamExt, TryStreamExt};
-use hoist_core::staging::{NgcModel, parse_ngc, safe_member_path};
+use hoist_core::staging::{NgcModel, parse_ngc};
 use std::path::{Path, PathBuf};
-
-const PARALLEL_FILES: usize = 8;
 
 /// An NGC client.
 pub struct Ngc {
@@ -155,28 +151,18 @@ impl Ngc {
         let m = parse_ngc(uri)?;
         let token = self.token(uri, &m).await?;
         let files = self.list(uri, &m, token.as_deref()).await?;
-        let progress = Progress::bytes(uri, 0);
         let base = self.base(&m);
-        let jobs = files.into_iter().map(|f| {
-            let url = format!("{base}/files/{}", crate::hf::enc_path(&f));
-            let (progress, token) = (&progress, token.as_deref());
-            async move {
-                let rel = safe_member_path(&f).ok_or_else(|| StagingError::UnsafeArchive {
-                    archive: uri.into(),
-                    member: f.clone(),
-                    dir: dest.display().to_string(),
-                })?;
-                let resp = self.get(uri, &url, token).await?;
-                crate::hf::save(uri, &f, resp, &dest.join(rel), progress).await
-            }
-        });
-        futures::stream::iter(jobs)
-            .buffer_unordered(PARALLEL_FILES)
-            .try_collect::<Vec<()>>()
-            .await?;
-        progress.finish();
-        std::fs::create_dir_all(dest)
-            .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
-        Ok(dest.to_path_buf())
+        let files = files
+            .into_iter()
+            .map(|f| {
+                let url = format!("{base}/files/{}", crate::hf::enc_path(&f));
+                (f, url)
+            })
+            .collect();
+        let token = token.as_deref();
+        crate::hf::fetch_all(uri, dest, files, |url: String| async move {
+            self.get(uri, &url, token).await
+        })
+        .await
     }
 }
