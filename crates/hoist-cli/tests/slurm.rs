@@ -671,7 +671,10 @@ fn a_node_failure_is_run_again_then_completes() {
     assert!(restarted.success());
     let _ = admin(&["update", &format!("nodename={node}"), "state=resume"]);
     wait_for("the retried job to run", || e.status(&id) == "Running");
-    assert!(e.srun(&["logs", &id]).stdout().contains("attempt on node"));
+    // Running comes from the scheduler; the script's first line reaches the log a moment later.
+    wait_for("the retried job's output", || {
+        e.srun(&["logs", &id]).stdout().contains("attempt on node")
+    });
     assert_eq!(e.srun(&["cancel", &id]).code(), 0);
     wait_for("both nodes idle again", || {
         let o = std::process::Command::new("sinfo")
