@@ -152,6 +152,31 @@ impl DockerPlatform {
         }
     }
 
+    /// Whether the daemon recorded an OOM event for the container during its run.
+    async fn oom_event(&self, c: &ContainerInspectResponse) -> bool {
+        let (Ok(d), Some(id), Some(started)) = (
+            self.docker().await,
+            c.id.as_deref(),
+            c.state.as_ref().and_then(|s| s.started_at.as_deref()),
+        ) else {
+            return false;
+        };
+        let Ok(since) = started.parse::<jiff::Timestamp>() else {
+            return false;
+        };
+        let filters = HashMap::from([("container", vec![id]), ("event", vec!["oom"])]);
+        let opts = bollard::query_parameters::EventsOptionsBuilder::new()
+            .since(&since.as_second().to_string())
+            .until(&(jiff::Timestamp::now().as_second() + 1).to_string())
+            .filters(&filters)
+            .build();
+        let read = d.events(Some(opts)).try_collect::<Vec<_>>();
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(5), read).await,
+            Ok(Ok(events)) if !events.is_empty()
+        )
+    }
+
     /// The volume holding this runner binary on this daemon, filled on first use. A marker
     /// under `$HOIST_HOME/docker-runner/` (daemon id + hash) saves later submits from this
     /// machine everything but one inspect; another machine fills it again, harmlessly, since
@@ -925,7 +950,11 @@ impl Platform for DockerPlatform {
                 message: err,
             });
         }
-        if st.oom_killed == Some(true) {
+        // dockerd sets OOMKilled from the kernel's OOM event, which can lose the race with
+        // the exit it causes; its event log keeps the "oom" event, so a 137 is checked there.
+        let oom = st.oom_killed == Some(true)
+            || (input.exit_code == Some(137) && self.oom_event(&c).await);
+        if oom {
             let limit = c.host_config.and_then(|h| h.memory).filter(|m| *m > 0);
             input.findings.push(PlatformFinding {
                 err_class: ErrClass::Program,
