@@ -780,6 +780,22 @@ fn enroot_images_are_converted_once_by_a_job_the_training_job_waits_for() {
 #[test]
 fn staged_runner_fetches_from_s3_and_keeps_results_on_the_cluster() {
     let e = senv();
+    // Start from a cluster without this runner, so the send-then-resubmit path runs.
+    let sum = std::process::Command::new("sha256sum")
+        .arg(bin())
+        .output()
+        .expect("sha256sum");
+    let hash = String::from_utf8_lossy(&sum.stdout)[..16].to_string();
+    let o = std::process::Command::new("ssh")
+        .args([
+            "-o",
+            "BatchMode=yes",
+            LOGIN,
+            &format!("rm -f hoist/bin/hoist-{hash}"),
+        ])
+        .output()
+        .expect("ssh");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let b = s3::bucket();
     s3::put(&b, "ds/train.json", b"{\"rows\": 3}\n");
     s3::put(&b, "single.txt", b"a single file\n");
@@ -852,12 +868,7 @@ echo weights > "$(sed -n 's/^  model: //p' $s)/m.bin""#;
     let written =
         std::fs::read_to_string(dl.join("spec.yaml")).expect("the spec is kept with the results");
     assert!(!written.contains("s3://"), "{written}");
-    // The runner was staged once, under its content hash, and the secret only in the 0600 env file.
-    let sum = std::process::Command::new("sha256sum")
-        .arg(bin())
-        .output()
-        .expect("sha256sum");
-    let hash = String::from_utf8_lossy(&sum.stdout)[..16].to_string();
+    // The runner was staged under its content hash, and the secret only in the 0600 env file.
     let o = std::process::Command::new("ssh")
         .args([
             "-o",

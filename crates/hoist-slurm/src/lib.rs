@@ -258,28 +258,21 @@ impl SlurmPlatform {
             .collect()
     }
 
-    /// Put the static hoist binary on the shared file system once per content hash
-    /// (`<base>/bin/hoist-<sha256 prefix>`) and return its path there. Later jobs, from any
-    /// submitting machine with the same binary, find it and send nothing.
+    /// Where the runner of this content hash lives on the shared file system. Later jobs,
+    /// from any submitting machine with the same binary, find it there and send nothing.
+    fn runner_path(base: &str, bin: &hoist_core::staging::RunnerBinary) -> String {
+        format!("{base}/bin/hoist-{}", bin.short_hash())
+    }
+
+    /// Send the runner to [`Self::runner_path`] (only when the submit script said it is
+    /// missing).
     async fn stage_runner(
         &self,
         base: &str,
         bin: &hoist_core::staging::RunnerBinary,
-    ) -> Result<String, PlatformError> {
-        let hash = bin.short_hash();
-        let path = format!("{base}/bin/hoist-{hash}");
+    ) -> Result<(), PlatformError> {
+        let path = Self::runner_path(base, bin);
         let q = hoist_core::spec::sh_quote(&path);
-        let out = self
-            .hosts
-            .run(&format!("test -x {q}"), None, Failover::Always)
-            .await
-            .map_err(|e| PlatformError::io("running ssh", e))?;
-        if out.code == 0 {
-            return Ok(path);
-        }
-        if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
-            return Err(self.unreachable(&out.stderr));
-        }
         let bytes = tokio::fs::read(&bin.path).await.map_err(|e| {
             PlatformError::io(format!("reading the runner {}", bin.path.display()), e)
         })?;
@@ -304,7 +297,7 @@ impl SlurmPlatform {
                 hint: "check the space and permissions of the base directory on the cluster".into(),
             });
         }
-        Ok(path)
+        Ok(())
     }
 
     async fn base_dir(&self) -> Result<String, PlatformError> {
@@ -615,7 +608,7 @@ impl Platform for SlurmPlatform {
         s.runner = req
             .runner_binary
             .as_ref()
-            .map(|b| format!("{base}/bin/hoist-{}", b.short_hash()));
+            .map(|b| Self::runner_path(&base, b));
         let r = script::render(
             req,
             &dir,
@@ -645,24 +638,30 @@ impl Platform for SlurmPlatform {
         let base = self.base_dir().await?;
         let account = self.account().await;
         let mut s = self.settings.script(account);
-        if let (Some(_), Some(bin)) = (&req.runner, &req.runner_binary) {
-            s.runner = Some(self.stage_runner(&base, bin).await?);
-        }
+        let bin = req.runner.as_ref().and(req.runner_binary.as_ref());
+        s.runner = bin.map(|b| Self::runner_path(&base, b));
         let dir = Self::job_dir(&base, &req.job_id);
         let results = format!("{base}/results");
         let r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
         self.check_request(&s, r.gpus_per_node).await?;
         // sbatch moves to another host only if it cannot have started; a lost answer is
         // settled by the job's unique name (recover_launch), never by submitting again.
-        let out = self
-            .hosts
-            .run(
-                "sh -s",
-                Some(script::stage_and_submit(&dir, &results, &r).as_bytes()),
-                Failover::BeforeStart,
-            )
-            .await
-            .map_err(|e| PlatformError::io("running ssh", e))?;
+        let script = script::stage_and_submit(&dir, &results, &r);
+        let submit = || async {
+            self.hosts
+                .run("sh -s", Some(script.as_bytes()), Failover::BeforeStart)
+                .await
+                .map_err(|e| PlatformError::io("running ssh", e))
+        };
+        let mut out = submit().await?;
+        if let Some(bin) = bin
+            && out.code == script::RUNNER_MISSING_EXIT
+            && out.stderr.contains(script::RUNNER_MISSING)
+        {
+            // The script stopped before writing anything: send the runner, submit again.
+            self.stage_runner(&base, bin).await?;
+            out = submit().await?;
+        }
         let Some(id) = state::parse_sbatch(&out.stdout).filter(|_| out.code == 0) else {
             if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
                 // The session broke while sbatch may have run: ask the cluster by the job's

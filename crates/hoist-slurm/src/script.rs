@@ -52,6 +52,9 @@ pub struct Rendered {
     pub meta: String,
     /// `plan.json`: the runner's plan, for jobs with data staging.
     pub plan: Option<String>,
+    /// The staged runner the job needs (`<base>/bin/hoist-<hash>`), checked by the submit
+    /// script before anything is written.
+    pub runner: Option<String>,
 }
 
 /// A registry image converted once to SquashFS for enroot, cached on the shared filesystem.
@@ -373,6 +376,7 @@ pub fn render(
             &serde_json::json!({"job_id": req.job_id, "name": spec.name, "spec": spec.redacted()}),
         )
         .unwrap_or_default(),
+        runner: plan.as_ref().and(s.runner.clone()),
         plan,
     })
 }
@@ -511,6 +515,11 @@ pub fn shown_env(req: &SubmitRequest) -> String {
         .collect()
 }
 
+/// What the submit script prints, with [`RUNNER_MISSING_EXIT`], when the runner is not staged.
+pub const RUNNER_MISSING: &str = "hoist: runner not staged";
+/// Its exit code.
+pub const RUNNER_MISSING_EXIT: i32 = 97;
+
 /// A shell script (fed to `sh -s` on the login host through stdin, so nothing in it shows in
 /// any process list) that writes the files and submits. The heredocs carry base64, which no
 /// content can break out of.
@@ -518,6 +527,15 @@ pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
     use base64::Engine;
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
     let mut s = String::from("set -eu\numask 077\n");
+    if let Some(runner) = &r.runner {
+        // One round trip in the common case: the runner is asked for here, and only when it
+        // is missing does hoist send it (see RUNNER_MISSING) and submit again.
+        s.push_str(&format!(
+            "[ -x {} ] || {{ echo {} >&2; exit {RUNNER_MISSING_EXIT}; }}\n",
+            sh_quote(runner),
+            sh_quote(RUNNER_MISSING)
+        ));
+    }
     s.push_str(&format!(
         "mkdir -p {}/slurm-logs {}\n",
         sh_quote(dir),
@@ -678,6 +696,49 @@ mod tests {
         )
         .expect("render");
         assert!(r.sbatch.contains("#SBATCH --exclusive") && r.sbatch.contains("#SBATCH --nodes=2"));
+    }
+
+    #[test]
+    fn the_runner_is_checked_first_and_runs_the_plan() {
+        let mut rq = req(Command::Argv(vec!["train".into()]), 1, GpuSpec::None);
+        rq.spec.inputs = vec![hoist_core::spec::DataBinding {
+            key: "/data/x".into(),
+            uri: "s3://bkt/x".into(),
+        }];
+        rq.runner = hoist_core::staging::RunnerPlan::for_job(&rq.job_id, &rq.spec);
+        let mut s = settings();
+        s.runner = Some("/b/bin/hoist-0123".into());
+        let r = render(
+            &rq,
+            "/b/jobs/job-1",
+            "/b/results",
+            &ConversionSettings::default(),
+            &s,
+        )
+        .expect("render");
+        assert!(
+            r.entrypoint
+                .contains("exec /b/bin/hoist-0123 __run --plan /b/jobs/job-1/plan.json"),
+            "{}",
+            r.entrypoint
+        );
+        let script = stage_and_submit("/b/jobs/job-1", "/b/results", &r);
+        let first = script.lines().nth(2).unwrap_or_default();
+        assert_eq!(
+            first,
+            "[ -x /b/bin/hoist-0123 ] || { echo 'hoist: runner not staged' >&2; exit 97; }"
+        );
+        // Without data staging there is nothing to check.
+        s.runner = None;
+        let plain = render(
+            &req(Command::Argv(vec!["train".into()]), 1, GpuSpec::None),
+            "/d",
+            "/r",
+            &ConversionSettings::default(),
+            &s,
+        )
+        .expect("render");
+        assert!(!stage_and_submit("/d", "/r", &plain).contains("runner not staged"));
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use crate::progress::Progress;
 use crate::{EnvSource, Result, StagingError};
-use futures::{StreamExt, TryStreamExt};
 use hoist_core::staging::{HfRepo, parse_hf, safe_member_path};
 use std::path::{Path, PathBuf};
 
@@ -101,11 +100,7 @@ impl Hub {
 
     /// Whether the repository exists at its revision.
     pub async fn exists(&self, uri: &str) -> Result<bool> {
-        match self.files(uri).await {
-            Ok(_) => Ok(true),
-            Err(StagingError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::found(self.files(uri).await)
     }
 
     /// Every file of the repository into the directory `dest`.
@@ -155,14 +150,7 @@ where
             save(uri, &f, resp, &dest.join(rel), progress).await
         }
     });
-    futures::stream::iter(jobs)
-        .buffer_unordered(PARALLEL_FILES)
-        .try_collect::<Vec<()>>()
-        .await?;
-    progress.finish();
-    std::fs::create_dir_all(dest)
-        .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
-    Ok(dest.to_path_buf())
+    crate::all_into(jobs, PARALLEL_FILES, &progress, dest).await
 }
 
 /// An HTTP client that works in images without a CA bundle (Mozilla's roots built in).

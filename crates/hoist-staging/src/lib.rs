@@ -226,6 +226,38 @@ pub async fn upload(
     }
 }
 
+/// A listing's answer as an existence check: not found is `false`, other errors stay errors.
+pub(crate) fn found<T>(listing: Result<T>) -> Result<bool> {
+    match listing {
+        Ok(_) => Ok(true),
+        Err(StagingError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Run transfers `n` at a time, then make sure `dest` exists (an empty folder or repository
+/// still yields a directory) and return it.
+pub(crate) async fn all_into<I, F>(
+    jobs: I,
+    n: usize,
+    progress: &progress::Progress,
+    dest: &Path,
+) -> Result<std::path::PathBuf>
+where
+    I: IntoIterator<Item = F>,
+    F: std::future::Future<Output = Result<()>>,
+{
+    use futures::{StreamExt, TryStreamExt};
+    futures::stream::iter(jobs)
+        .buffer_unordered(n)
+        .try_collect::<Vec<()>>()
+        .await?;
+    progress.finish();
+    std::fs::create_dir_all(dest)
+        .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
+    Ok(dest.to_path_buf())
+}
+
 /// Whether this machine (or image) has a CA bundle where TLS libraries look. A minimal image
 /// often has none, and then the system verifier cannot even be built.
 pub fn system_ca_present() -> bool {

@@ -139,11 +139,7 @@ impl Ngc {
 
     /// Whether the model version exists.
     pub async fn exists(&self, uri: &str) -> Result<bool> {
-        match self.files(uri).await {
-            Ok(_) => Ok(true),
-            Err(StagingError::NotFound { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        crate::found(self.files(uri).await)
     }
 
     /// Every file of the model version into the directory `dest`.

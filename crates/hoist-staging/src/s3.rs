@@ -248,14 +248,7 @@ impl S3 {
                             .await
                     }
                 });
-                futures::stream::iter(jobs)
-                    .buffer_unordered(PARALLEL_OBJECTS)
-                    .try_collect::<Vec<()>>()
-                    .await?;
-                progress.finish();
-                std::fs::create_dir_all(dest)
-                    .map_err(|e| StagingError::io(format!("creating {}", dest.display()), e))?;
-                Ok(dest.to_path_buf())
+                crate::all_into(jobs, PARALLEL_OBJECTS, &progress, dest).await
             }
         }
     }

@@ -899,6 +899,7 @@ impl Hoist {
     /// Block until the job is terminal, polling with a growing interval (50 ms to 1 s).
     pub async fn wait(&self, arg: &str) -> Result<JobRecord> {
         let mut delay = Duration::from_millis(50);
+        let mut watcher: Option<Box<dyn Platform>> = None;
         loop {
             let job = self.status(arg).await?;
             if job.status.is_terminal() {
@@ -914,12 +915,15 @@ impl Hoist {
                 }
             }
             // A platform that can watch wakes us on the change; the others are polled.
-            let watched = match self.platform_for(&job) {
-                Ok(p) => p
+            if watcher.is_none() {
+                watcher = self.platform_for(&job).ok();
+            }
+            let watched = match &watcher {
+                Some(p) => p
                     .watch_change(&job, Duration::from_secs(30))
                     .await
                     .unwrap_or(false),
-                Err(_) => false,
+                None => false,
             };
             if !watched {
                 tokio::time::sleep(delay).await;
