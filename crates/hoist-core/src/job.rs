@@ -97,6 +97,10 @@ pub struct JobRecord {
     pub workflow_id: Option<String>,
     /// The request, with secret values removed.
     pub spec: JobSpec,
+    /// What the platform pinned at submit to find the job's backend again (opaque to all
+    /// but the platform; see `Platform::pin`).
+    #[serde(default)]
+    pub pinned: Option<serde_json::Value>,
     /// Launch fence state.
     pub launch_state: LaunchState,
     /// Token tying the row to the platform-side launch.
@@ -131,6 +135,7 @@ impl JobRecord {
             parent_job_id: None,
             workflow_id: None,
             spec,
+            pinned: None,
             launch_state: LaunchState::Launching,
             launch_token,
             launcher: None,

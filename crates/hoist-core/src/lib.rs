@@ -7,10 +7,13 @@
 //! other.
 #![deny(missing_docs)]
 
+pub mod env;
 pub mod failure;
 pub mod gpu;
 pub mod job;
 pub mod platform;
+pub mod report;
+pub mod settings;
 pub mod spec;
 pub mod staging;
 pub mod status;
@@ -18,10 +21,14 @@ pub mod status;
 pub use failure::{ErrClass, FailureAnalysis, FailureEvent};
 pub use gpu::GpuSpec;
 pub use job::{JobRecord, JobSummary, LaunchState, RetryAttempt};
+pub use env::{EnvSource, MapEnv, ProcessEnv, SharedEnv};
 pub use platform::{
-    BoxLogStream, CancelOutcome, LaunchRecovery, LogChunk, Platform, PlatformError, PreflightCheck,
-    StatusReport, SubmitRequest, Submitted,
+    BoxLogStream, BuildContext, CancelOutcome, Capabilities, Details, DryRun, LaunchRecovery,
+    LogChunk, PathView, Platform, PlatformDescriptor, PlatformError, PlatformInfo, PreflightCheck,
+    PreflightRequest, Readiness, Replica, RunnerDelivery, StatusReport, SubmitRequest, Submitted,
 };
+pub use report::{ReportEvent, Reporter, SharedReporter, Silent};
+pub use settings::{DefaultValue, SettingDoc, SettingKind, SettingsMap, Source};
 pub use spec::{Command, EnvValue, InputError, JobSpec};
 pub use status::JobStatus;
 

@@ -2,7 +2,7 @@
 
 use crate::failure::FailureInput;
 use crate::job::JobRecord;
-use crate::spec::{InputError, JobSpec};
+use crate::spec::InputError;
 use crate::status::JobStatus;
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -38,6 +38,46 @@ pub enum PlatformError {
         /// Identity of the configured backend.
         current: String,
     },
+    /// What was asked for does not exist on the backend (a job, a path, an image).
+    #[error("{what} was not found: {why}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+        /// What the backend said.
+        why: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The backend refused: credentials, rights, policy.
+    #[error("{what} was refused: {why}")]
+    Denied {
+        /// What was refused.
+        what: String,
+        /// What the backend said.
+        why: String,
+        /// What to do.
+        hint: String,
+    },
+    /// The backend is out of capacity or quota for this request right now.
+    #[error("{what}: out of quota or capacity: {why}")]
+    Quota {
+        /// What was asked for.
+        what: String,
+        /// What the backend said.
+        why: String,
+        /// What to do.
+        hint: String,
+    },
+    /// This platform does not do that verb (`check_path` on Kubernetes, …).
+    #[error("the {platform} platform cannot {what}")]
+    Unsupported {
+        /// The platform.
+        platform: String,
+        /// The verb, in words.
+        what: String,
+        /// What to do instead.
+        hint: String,
+    },
     /// The backend answered, with a failure.
     #[error("{message}")]
     Failed {
@@ -62,9 +102,31 @@ impl PlatformError {
     pub fn hint(&self) -> Option<String> {
         match self {
             PlatformError::Input(e) => Some(e.hint.clone()),
-            PlatformError::Unreachable { hint, .. } | PlatformError::Failed { hint, .. } => Some(hint.clone()),
+            PlatformError::Unreachable { hint, .. }
+            | PlatformError::Failed { hint, .. }
+            | PlatformError::NotFound { hint, .. }
+            | PlatformError::Denied { hint, .. }
+            | PlatformError::Quota { hint, .. }
+            | PlatformError::Unsupported { hint, .. } => Some(hint.clone()).filter(|h| !h.is_empty()),
             PlatformError::IdentityMismatch { .. } => Some("point hoist at the backend the job was started on (same profile, DOCKER_HOST, cluster)".into()),
             PlatformError::Io { .. } => None,
+        }
+    }
+
+    /// A verb this platform does not have.
+    pub fn unsupported(platform: &str, what: &str, hint: &str) -> Self {
+        PlatformError::Unsupported {
+            platform: platform.into(),
+            what: what.into(),
+            hint: hint.into(),
+        }
+    }
+
+    /// A failure with no particular kind (the backend said no, for a reason it gave).
+    pub fn failed(message: impl Into<String>, hint: impl Into<String>) -> Self {
+        PlatformError::Failed {
+            message: message.into(),
+            hint: hint.into(),
         }
     }
 
@@ -85,7 +147,7 @@ pub struct SubmitRequest {
     /// Token that ties the platform-side launch to the store row (launch fence).
     pub launch_token: String,
     /// The request. Its env holds names; `env` below holds the values.
-    pub spec: JobSpec,
+    pub spec: crate::spec::JobSpec,
     /// Resolved environment values, secrets included. Never stored, never logged.
     pub env: BTreeMap<String, String>,
     /// Data staging for the job: when set, the platform runs the static hoist binary's
@@ -200,6 +262,146 @@ pub type LogChunk = String;
 /// Followed log output, ending when the job ends.
 pub type BoxLogStream = BoxStream<'static, Result<LogChunk, PlatformError>>;
 
+/// What `--dry-run` shows: the platform's own form as text (YAML manifests, a create
+/// request, an sbatch script) and the same objects as JSON for `--json`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DryRun {
+    /// Text in the platform's own form, usable as is (`kubectl apply -f -`, `sbatch`).
+    pub text: String,
+    /// The same as JSON.
+    pub json: serde_json::Value,
+}
+
+/// One process group of a job as the backend runs it (a pod, a node's task).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replica {
+    /// Rank (completion index, node rank) when the job spans several.
+    pub rank: Option<String>,
+    /// The backend's name for it (pod name).
+    #[serde(rename = "pod")]
+    pub name: String,
+    /// Phase in the backend's words.
+    pub phase: String,
+    /// Node it runs on, once placed.
+    pub node: Option<String>,
+    /// Why it is not running, or why it stopped.
+    pub issue: Option<String>,
+}
+
+/// What a platform adds to `hoist show`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Details {
+    /// Named facts (namespace, backend object name).
+    #[serde(flatten)]
+    pub fields: BTreeMap<String, String>,
+    /// Every replica, by rank.
+    #[serde(default)]
+    pub replicas: Vec<Replica>,
+}
+
+/// How the in-job runner (the static hoist, `hoist __run`) reaches a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunnerDelivery {
+    /// The platform runs hoist's own executable on this host (no copy, any linking).
+    OwnExecutable,
+    /// The static binary is shipped to where the job runs (its content hash names it).
+    StaticBinary,
+    /// The job pulls the runner as an image (an init container).
+    Image,
+}
+
+/// Whose file system a plain path (or `lustre://`) in a job's inputs names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathView {
+    /// This machine's: checked before submit.
+    Host,
+    /// A path inside the job's container or its mounts: only the job can tell (cluster
+    /// paths, `lustre://`, are still asked of the platform).
+    Container,
+    /// The cluster's shared file system, asked through the platform before submit.
+    Cluster,
+}
+
+/// What a platform can do, declared once so shared code never compares names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capabilities {
+    /// How the runner reaches jobs.
+    pub runner: RunnerDelivery,
+    /// Whose paths a job's plain paths are.
+    pub paths: PathView,
+    /// Jobs run in container images.
+    pub images: bool,
+    /// One job may span several nodes.
+    pub multi_node: bool,
+    /// `wait` can block on the backend's own change notifications.
+    pub watch: bool,
+}
+
+/// A platform's self-description: what `hoist platforms` prints and the registry keys on.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlatformInfo {
+    /// Canonical name (`--platform NAME`).
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// One line.
+    pub summary: &'static str,
+    /// Every setting, with its kind, env names, flag, default and doc.
+    pub settings: &'static [crate::settings::SettingDoc],
+    /// Other environment variables it reads (credentials, endpoints), with what for.
+    pub env: &'static [(&'static str, &'static str)],
+    /// What it can do.
+    pub capabilities: Capabilities,
+}
+
+/// What building a platform may use besides its settings. The library hands it over so a
+/// host program (Python, a server) decides the environment and where hoist lives.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// `$HOIST_HOME`.
+    pub home: std::path::PathBuf,
+    /// The hoist executable (the local supervisor; the runner where it is this binary).
+    pub exe: std::path::PathBuf,
+    /// The environment to read.
+    pub env: crate::env::SharedEnv,
+    /// Where progress goes.
+    pub reporter: crate::report::SharedReporter,
+}
+
+/// Whether a platform looks set up here, decided without touching the network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Readiness {
+    /// Looks usable.
+    pub configured: bool,
+    /// What that was decided from.
+    pub reason: String,
+}
+
+/// How a platform is constructed and described. Each platform crate exports one; the
+/// facade's registry lists them.
+pub trait PlatformDescriptor: Send + Sync {
+    /// The platform's description and settings.
+    fn info(&self) -> &'static PlatformInfo;
+
+    /// Read resolved settings (keys and kinds already checked) into the platform's typed
+    /// settings, refusing values it cannot use (a bad mount, an unknown pull policy).
+    fn check(&self, settings: &crate::settings::SettingsMap) -> Result<(), InputError>;
+
+    /// A platform for these settings. `pinned` is what the platform returned from
+    /// [`Platform::pin`] when the job was submitted; it wins over the settings.
+    fn build(
+        &self,
+        ctx: &BuildContext,
+        settings: &crate::settings::SettingsMap,
+        pinned: Option<&serde_json::Value>,
+    ) -> Result<Box<dyn Platform>, PlatformError>;
+
+    /// Whether this machine looks set up for the platform (no network).
+    fn readiness(&self, ctx: &BuildContext, settings: &crate::settings::SettingsMap) -> Readiness;
+}
+
 /// A place hoist can run jobs. Implementations own their transport (process spawner, Docker
 /// client, ssh connection, Kubernetes client) and let tests swap it.
 #[async_trait]
@@ -207,16 +409,22 @@ pub trait Platform: Send + Sync {
     /// Canonical name (`local`, `docker`, `slurm`, `kubernetes`).
     fn name(&self) -> &'static str;
 
+    /// What it can do.
+    fn capabilities(&self) -> Capabilities;
+
     /// Identity of the backend this instance talks to, recorded per job and compared on
     /// every verb so a job is never looked up on the wrong daemon or cluster.
     async fn identity(&self) -> Result<String, PlatformError>;
 
     /// What would be submitted, in the platform's own form, without submitting anything.
-    async fn dry_run(&self, req: &SubmitRequest) -> Result<String, PlatformError>;
+    async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError>;
 
-    /// Record in the spec what later verbs need to find the job's backend again (the daemon
-    /// endpoint, the login host), so they do not depend on the environment of a later shell.
-    fn pin(&self, _spec: &mut JobSpec) {}
+    /// What later verbs need to find the job's backend again (the daemon endpoint, the login
+    /// hosts), so they do not depend on a later shell's environment. Opaque to everyone but
+    /// this platform, which gets it back in [`PlatformDescriptor::build`].
+    fn pin(&self) -> Option<serde_json::Value> {
+        None
+    }
 
     /// Launch the job. Called after the store row and its launch token exist.
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError>;
@@ -248,14 +456,32 @@ pub trait Platform: Send + Sync {
     /// Ask the backend to stop the job. Idempotent.
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError>;
 
+    /// Called once, by the process that recorded the job's terminal status, to give back
+    /// what bills while idle (a cloud VM). Errors are reported, not retried.
+    async fn release(&self, _job: &JobRecord) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
     /// What the backend knows about a failure, for [`crate::failure::analyze`].
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError>;
 
     /// Whether a path exists where this platform's jobs run.
-    async fn check_path(&self, path: &str) -> Result<bool, PlatformError>;
+    async fn check_path(&self, _path: &str) -> Result<bool, PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "check paths",
+            "give the data as s3://, hf_model:// or ngc:// URIs, which hoist checks itself",
+        ))
+    }
 
     /// Entries under a path where this platform's jobs run.
-    async fn list_path(&self, path: &str) -> Result<Vec<String>, PlatformError>;
+    async fn list_path(&self, _path: &str) -> Result<Vec<String>, PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "list paths",
+            "list s3://, hf_model:// or ngc:// URIs instead",
+        ))
+    }
 
     /// Copy a job's results into `dest` (a directory on this machine) when they live where
     /// only this platform reaches them, such as a cluster's file system; returns the number
@@ -279,15 +505,30 @@ pub trait Platform: Send + Sync {
         Ok(false)
     }
 
-    /// Backend-specific detail for `hoist show` (Kubernetes: every replica with its node,
+    /// What `hoist show` adds for this platform (Kubernetes: every replica with its node,
     /// phase and readiness issue). `None`: nothing beyond the record.
-    async fn details(&self, _job: &JobRecord) -> Result<Option<serde_json::Value>, PlatformError> {
+    async fn details(&self, _job: &JobRecord) -> Result<Option<Details>, PlatformError> {
         Ok(None)
     }
 
     /// Check that jobs can run here, with a remedy per failure.
-    async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck>;
+    async fn preflight(
+        &self,
+        _req: &PreflightRequest,
+    ) -> Result<Vec<PreflightCheck>, PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "run preflight checks",
+            "submit a small job (hoist run -- true) to see whether jobs run",
+        ))
+    }
 
     /// Remove what the backend keeps for a job (logs, containers), for `hoist rm`.
-    async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError>;
+    async fn remove(&self, _job: &JobRecord) -> Result<(), PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "remove a job's backend objects",
+            "they expire on the backend's own schedule",
+        ))
+    }
 }

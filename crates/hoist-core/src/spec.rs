@@ -461,144 +461,6 @@ pub fn find_flat_dotted_keys(spec: &serde_json::Value) -> Vec<String> {
     found
 }
 
-/// Options only one platform understands, typed so that a typo is an error, not a no-op.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct PlatformOptions {
-    /// Options of the local (host process) platform.
-    #[serde(default)]
-    pub local: LocalOptions,
-    /// Options of the Docker platform.
-    #[serde(default)]
-    pub docker: DockerOptions,
-    /// Options of the SLURM platform.
-    #[serde(default)]
-    pub slurm: SlurmOptions,
-    /// Options of the Kubernetes platform.
-    #[serde(default)]
-    pub kubernetes: KubeOptions,
-}
-
-/// Options of the Kubernetes platform. `context` and `namespace` are pinned at submit so later
-/// verbs go back to the same cluster and namespace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct KubeOptions {
-    /// kubeconfig context (`TAO_K8S_CONTEXT`); `None`: the current one, else in-cluster.
-    pub context: Option<String>,
-    /// Namespace (`--namespace`, `TAO_K8S_NAMESPACE`, default `default`).
-    pub namespace: Option<String>,
-    /// Node labels the pods must match.
-    pub node_selector: BTreeMap<String, String>,
-    /// Tolerations, `KEY[=VALUE][:EFFECT]` (no value: Exists).
-    pub tolerations: Vec<String>,
-    /// Secret with registry credentials for the image.
-    pub image_pull_secret: Option<String>,
-}
-
-/// Options of the SLURM platform: where the job was submitted, so later verbs go back there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlurmOptions {
-    /// Login hosts the job was submitted through.
-    pub hosts: Vec<String>,
-    /// Login user.
-    pub user: Option<String>,
-    /// Container runtime for `--image`: `pyxis` (default with an image), `enroot`,
-    /// `charliecloud`, or `none`.
-    pub container: Option<String>,
-}
-
-/// When to pull an image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum PullPolicy {
-    /// Pull only when the daemon lacks the image.
-    #[default]
-    Missing,
-    /// Pull before every run.
-    Always,
-    /// Never pull; a missing image is an error.
-    Never,
-}
-
-impl std::str::FromStr for PullPolicy {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, InputError> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "missing" | "if-not-present" => Ok(PullPolicy::Missing),
-            "always" => Ok(PullPolicy::Always),
-            "never" => Ok(PullPolicy::Never),
-            _ => Err(InputError::new(
-                format!("bad --pull value {s:?}"),
-                "use missing, always or never",
-            )),
-        }
-    }
-}
-
-/// A bind mount, `SRC:DST[:ro]`. SRC is a path on the daemon's host.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BindMount {
-    /// Path on the host that runs the container.
-    pub source: String,
-    /// Path inside the container.
-    pub target: String,
-    /// Mounted read-only.
-    pub read_only: bool,
-}
-
-impl std::str::FromStr for BindMount {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, InputError> {
-        let bad = |why: &str| {
-            InputError::new(
-                format!("bad --mount {s:?}: {why}"),
-                "write --mount /host/path:/container/path, or add :ro for read-only",
-            )
-        };
-        let parts: Vec<&str> = s.split(':').collect();
-        let (source, target, read_only) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, false),
-            [src, dst, "ro"] => (*src, *dst, true),
-            [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, mode] => return Err(bad(&format!("unknown mode {mode:?}"))),
-            _ => return Err(bad("expected SRC:DST[:ro]")),
-        };
-        if !source.starts_with('/') || !target.starts_with('/') {
-            return Err(bad("both paths must be absolute"));
-        }
-        Ok(BindMount {
-            source: source.into(),
-            target: target.into(),
-            read_only,
-        })
-    }
-}
-
-/// Options of the Docker platform.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct DockerOptions {
-    /// The daemon endpoint the job was submitted to (`unix://`, `tcp://`, `ssh://`); later
-    /// verbs go back to it.
-    pub host: Option<String>,
-    /// Pull policy.
-    pub pull: PullPolicy,
-    /// Bind mounts.
-    pub mounts: Vec<BindMount>,
-    /// /dev/shm size in bytes (default: a tmpfs /dev/shm).
-    pub shm_size: Option<u64>,
-    /// User to run as (`uid[:gid]` or a name).
-    pub user: Option<String>,
-    /// Remove the container once its logs and exit code are saved.
-    pub auto_remove: bool,
-    /// Network (default `DOCKER_NETWORK`, else `hoist_default`).
-    pub network: Option<String>,
-    /// Seconds between SIGTERM and SIGKILL on cancel (default 10).
-    pub stop_timeout: Option<u32>,
-}
-
 /// The rendezvous variables torchrun and TAO containers read, for `nodes` nodes of
 /// `gpus_per_node` GPUs. `node_rank` and `master_addr` are what the platform can say (a
 /// literal, or a shell expansion the job's shell evaluates).
@@ -620,20 +482,6 @@ pub fn rendezvous_env(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
-}
-
-/// Options of the local platform.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocalOptions {
-    /// Seconds between SIGTERM and SIGKILL on cancel.
-    pub grace_seconds: u32,
-}
-
-impl Default for LocalOptions {
-    fn default() -> Self {
-        LocalOptions { grace_seconds: 10 }
-    }
 }
 
 /// Everything a user asks for when submitting a job. Stored (with secret values removed) so
@@ -678,8 +526,10 @@ pub struct JobSpec {
     /// Globs of result files never uploaded.
     #[serde(default)]
     pub upload_excludes: Vec<String>,
-    /// Platform-specific options.
-    pub platform_options: PlatformOptions,
+    /// Per-job options of the job's platform, keyed by platform name. Each platform reads
+    /// its own entry ([`JobSpec::options_of`]); nothing else looks inside.
+    #[serde(default)]
+    pub platform_options: BTreeMap<String, serde_json::Value>,
 }
 
 impl JobSpec {
@@ -704,7 +554,26 @@ impl JobSpec {
             mode: EntryMode::Passthrough,
             args: BTreeMap::new(),
             upload_excludes: vec![],
-            platform_options: PlatformOptions::default(),
+            platform_options: BTreeMap::new(),
+        }
+    }
+
+    /// The platform `name`'s options, read into its own type. A missing entry is the
+    /// type's default; unknown keys are ignored, because rows written by other hoist
+    /// versions carry keys this one may not know (user input is checked strictly before it
+    /// gets here, by the platform's settings).
+    pub fn options_of<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<T, InputError> {
+        match self.platform_options.get(name) {
+            None | Some(serde_json::Value::Null) => Ok(T::default()),
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| {
+                InputError::new(
+                    format!("the job's {name} options cannot be read: {e}"),
+                    "the job was written by an incompatible hoist; submit it again",
+                )
+            }),
         }
     }
 
@@ -1045,24 +914,6 @@ mod tests {
         assert!(e.message.contains("dataset.train"));
         spec.spec = Some(json!({"dataset": {"train": "s3://bkt/a"}}));
         assert!(spec.validate().is_ok());
-    }
-
-    #[test]
-    fn mounts_and_pull() {
-        let m: BindMount = "/data:/mnt/data:ro".parse().expect("mount");
-        assert_eq!(
-            (m.source.as_str(), m.target.as_str(), m.read_only),
-            ("/data", "/mnt/data", true)
-        );
-        assert!(!"/a:/b".parse::<BindMount>().expect("rw").read_only);
-        for bad in ["/a", "a:/b", "/a:b", "/a:/b:xx", "/a:/b:ro:x"] {
-            assert!(bad.parse::<BindMount>().is_err(), "{bad}");
-        }
-        assert_eq!(
-            "Always".parse::<PullPolicy>().ok(),
-            Some(PullPolicy::Always)
-        );
-        assert!("sometimes".parse::<PullPolicy>().is_err());
     }
 
     #[test]

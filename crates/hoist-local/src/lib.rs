@@ -5,8 +5,11 @@
 #![deny(missing_docs)]
 
 pub mod files;
-pub mod proc;
+pub mod settings;
 pub mod supervisor;
+
+pub use hoist_sys::proc;
+pub use settings::{Descriptor, LocalOptions, LocalSettings};
 
 use async_trait::async_trait;
 use files::{Claim, ExitFile, JobDir, LaunchFile};
@@ -15,8 +18,9 @@ use hoist_core::failure::{ErrClass, FailureInput, PlatformFinding};
 use hoist_core::gpu::{NVIDIA_SMI_QUERY, choose_gpus, parse_nvidia_smi};
 use hoist_core::platform::PreflightRequest;
 use hoist_core::{
-    BoxLogStream, CancelOutcome, Command, InputError, JobRecord, JobStatus, LaunchRecovery,
-    Platform, PlatformError, PreflightCheck, StatusReport, SubmitRequest, Submitted,
+    BoxLogStream, CancelOutcome, Capabilities, Command, DryRun, InputError, JobRecord, JobStatus,
+    LaunchRecovery, Platform, PlatformError, PreflightCheck, StatusReport, SubmitRequest,
+    Submitted,
 };
 use proc::ProcId;
 use serde_json::json;
@@ -31,17 +35,14 @@ pub struct LocalPlatform {
     home: PathBuf,
     supervisor_exe: PathBuf,
     nvidia_smi: String,
-    results_root: PathBuf,
+    pub(crate) results_root: PathBuf,
 }
 
 impl LocalPlatform {
     /// A platform keeping job files under `home/jobs`, starting supervisors with
     /// `supervisor_exe __supervise DIR` (the hoist binary; tests may pass another build).
     pub fn new(home: &Path, supervisor_exe: PathBuf) -> Self {
-        let results_root = std::env::var_os("TAO_RESULTS_ROOT")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .unwrap_or_else(|| home.join("results"));
+        let results_root = home.join("results");
         LocalPlatform {
             home: home.to_path_buf(),
             supervisor_exe,
@@ -139,7 +140,7 @@ impl LocalPlatform {
         let launch = LaunchFile {
             argv,
             cwd: spec.workdir.clone(),
-            grace_seconds: spec.platform_options.local.grace_seconds,
+            grace_seconds: spec.options_of::<LocalOptions>("local")?.grace_seconds,
             cpus: spec.cpus,
             memory_bytes: spec.memory_bytes,
         };
@@ -265,11 +266,15 @@ impl Platform for LocalPlatform {
         "local"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        settings::INFO.capabilities
+    }
+
     async fn identity(&self) -> Result<String, PlatformError> {
         Ok(format!("local:{}", proc::hostname()))
     }
 
-    async fn dry_run(&self, req: &SubmitRequest) -> Result<String, PlatformError> {
+    async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError> {
         let (launch, env, note) = self.plan(req).await?;
         let shown: BTreeMap<&String, String> = env
             .iter()
@@ -295,10 +300,9 @@ impl Platform for LocalPlatform {
             "results_dir": self.results_dir(&req.job_id),
             "note": note,
         });
-        serde_json::to_string_pretty(&doc).map_err(|e| PlatformError::Failed {
-            message: e.to_string(),
-            hint: String::new(),
-        })
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| PlatformError::failed(e.to_string(), ""))?;
+        Ok(DryRun { text, json: doc })
     }
 
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
@@ -578,7 +582,10 @@ impl Platform for LocalPlatform {
         Ok(out)
     }
 
-    async fn preflight(&self, req: &PreflightRequest) -> Vec<PreflightCheck> {
+    async fn preflight(
+        &self,
+        req: &PreflightRequest,
+    ) -> Result<Vec<PreflightCheck>, PlatformError> {
         let mut checks = Vec::new();
         let check = PreflightCheck::new;
         let sh = Path::new("/bin/sh").exists();
@@ -635,7 +642,7 @@ impl Platform for LocalPlatform {
                 "create the path or fix its name",
             ));
         }
-        checks
+        Ok(checks)
     }
 
     async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError> {

@@ -16,6 +16,7 @@ use hoist_core::{
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
 
 pub use schema::SCHEMA_VERSION;
 
@@ -100,6 +101,10 @@ pub struct ListFilter {
     pub status: Option<JobStatus>,
     /// Only jobs on this platform.
     pub platform: Option<String>,
+    /// Only jobs of this workflow.
+    pub workflow_id: Option<String>,
+    /// Only jobs that continue this job.
+    pub parent_job_id: Option<String>,
     /// At most this many, newest first.
     pub limit: Option<usize>,
 }
@@ -119,11 +124,13 @@ pub struct JobEvent {
 
 /// The job store. One per process; cheap to open.
 pub struct Store {
-    conn: Connection,
+    // One connection per store, behind a mutex so one handle serves many tasks and threads
+    // (`Store: Sync`); each call holds it only for its own statements.
+    conn: Mutex<Connection>,
     path: PathBuf,
 }
 
-const COLUMNS: &str = "id, name, platform, profile, backend_job_id, backend_identity, status, message, exit_code, created_at, updated_at, started_at, finished_at, retry_count, retry_history, results_location, parent_job_id, workflow_id, spec, launch_state, launch_token, launcher, cancel_requested";
+const COLUMNS: &str = "id, name, platform, profile, backend_job_id, backend_identity, status, message, exit_code, created_at, updated_at, started_at, finished_at, retry_count, retry_history, results_location, parent_job_id, workflow_id, spec, launch_state, launch_token, launcher, cancel_requested, pinned";
 
 impl Store {
     /// Open (creating if needed) the store under `home`, migrating an older schema.
@@ -187,7 +194,10 @@ impl Store {
         conn.execute_batch(
             "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456;",
         )?;
-        let mut store = Store { conn, path };
+        let mut store = Store {
+            conn: Mutex::new(conn),
+            path,
+        };
         store.migrate(version)?;
         Ok(store)
     }
@@ -198,13 +208,14 @@ impl Store {
     }
 
     fn migrate(&mut self, target: i64) -> Result<()> {
-        let found: i64 = self
-            .conn
+        let path = self.path.clone();
+        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
+        let found: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| corrupt_or(&self.path, e))?;
+            .map_err(|e| corrupt_or(&path, e))?;
         if found > SCHEMA_VERSION {
             return Err(StoreError::NewerSchema {
-                path: self.path.clone(),
+                path,
                 found,
                 supported: SCHEMA_VERSION,
             });
@@ -212,9 +223,7 @@ impl Store {
         if found >= target {
             return Ok(());
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         // Re-read under the lock: another process may have migrated meanwhile.
         let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         for (v, sql) in schema::MIGRATIONS
@@ -234,7 +243,7 @@ impl Store {
     /// Schema version of the open database.
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self
-            .conn
+            .lock()
             .query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
@@ -247,7 +256,7 @@ impl Store {
 
     /// One job by exact id.
     pub fn get(&self, id: &str) -> Result<Option<JobRecord>> {
-        row_by_id(&self.conn, id)
+        row_by_id(&self.lock(), id)
     }
 
     /// Resolve a JOB argument (id, unique id prefix, or name) to one job.
@@ -258,7 +267,8 @@ impl Store {
         }
         // A range on the primary key finds prefixes through the index: [arg, arg + U+10FFFF).
         let upper = format!("{arg}\u{10FFFF}");
-        let mut stmt = self.conn.prepare_cached(
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
             "SELECT id, name FROM jobs WHERE (id >= ?1 AND id < ?2) OR name = ?1 LIMIT 100",
         )?;
         let cands = stmt
@@ -282,7 +292,7 @@ impl Store {
     pub fn list(&self, f: &ListFilter) -> Result<Vec<JobRecord>> {
         let (sql, args) = list_sql(COLUMNS, f);
         collect(
-            &self.conn,
+            &self.lock(),
             &sql,
             rusqlite::params_from_iter(args.iter()),
             read_row,
@@ -293,7 +303,7 @@ impl Store {
     pub fn list_summaries(&self, f: &ListFilter) -> Result<Vec<JobSummary>> {
         let (sql, args) = list_sql(SUMMARY_COLUMNS, f);
         collect(
-            &self.conn,
+            &self.lock(),
             &sql,
             rusqlite::params_from_iter(args.iter()),
             read_summary,
@@ -305,13 +315,13 @@ impl Store {
         let sql = format!(
             "SELECT {COLUMNS} FROM jobs WHERE status NOT IN ('Complete','Error','Canceled') ORDER BY rowid DESC"
         );
-        collect(&self.conn, &sql, [], read_row)
+        collect(&self.lock(), &sql, [], read_row)
     }
 
     /// Jobs whose launch was never confirmed.
     pub fn launching(&self) -> Result<Vec<JobRecord>> {
         collect(
-            &self.conn,
+            &self.lock(),
             &format!("SELECT {COLUMNS} FROM jobs WHERE launch_state = 'launching'"),
             [],
             read_row,
@@ -506,12 +516,13 @@ impl Store {
 
     /// Remove a job and its history.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        Ok(self.conn.execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
+        Ok(self.lock().execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
     }
 
     /// A job's history, oldest first.
     pub fn events(&self, id: &str) -> Result<Vec<JobEvent>> {
-        let mut stmt = self.conn.prepare_cached(
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
             "SELECT at, kind, status, message FROM job_events WHERE job_id = ?1 ORDER BY id",
         )?;
         let rows = stmt.query_map([id], |r| {
@@ -544,19 +555,26 @@ impl Store {
         tx.commit()
     }
 
+    /// The connection. A panic while it was held cannot leave SQLite half-done (an open
+    /// transaction rolls back when its guard drops), so a poisoned lock is still usable.
+    fn lock(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Begin a write transaction that holds the database lock from its first statement, so
     /// a read-check-write inside it cannot interleave with another process.
     fn immediate(&self) -> Result<Tx<'_>> {
-        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let conn = self.lock();
+        conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Tx {
-            conn: &self.conn,
+            conn,
             done: false,
         })
     }
 }
 
 struct Tx<'c> {
-    conn: &'c Connection,
+    conn: MutexGuard<'c, Connection>,
     done: bool,
 }
 
@@ -576,7 +594,7 @@ impl Tx<'_> {
 impl std::ops::Deref for Tx<'_> {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn
+        &self.conn
     }
 }
 
@@ -594,8 +612,14 @@ fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
         serde_json::to_string(&job.spec.redacted()).map_err(|e| bad(&job.job_id, "spec", e))?;
     let history = serde_json::to_string(&job.retry_history)
         .map_err(|e| bad(&job.job_id, "retry_history", e))?;
+    let pinned = job
+        .pinned
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| bad(&job.job_id, "pinned", e))?;
     conn.execute(
-        &format!("INSERT INTO jobs ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23)"),
+        &format!("INSERT INTO jobs ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)"),
         params![
             job.job_id,
             job.name,
@@ -620,6 +644,7 @@ fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
             job.launch_token,
             job.launcher,
             job.cancel_requested,
+            pinned,
         ],
     )?;
     conn.execute(
@@ -686,9 +711,16 @@ fn list_sql(columns: &str, f: &ListFilter) -> (String, Vec<String>) {
         args.push(s.as_str().to_string());
         sql.push_str(&format!(" AND status = ?{}", args.len()));
     }
-    if let Some(p) = &f.platform {
-        args.push(p.clone());
-        sql.push_str(&format!(" AND platform = ?{}", args.len()));
+    let exact = [
+        ("platform", &f.platform),
+        ("workflow_id", &f.workflow_id),
+        ("parent_job_id", &f.parent_job_id),
+    ];
+    for (col, v) in exact {
+        if let Some(v) = v {
+            args.push(v.clone());
+            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
+        }
     }
     // Insertion order is submission order; the rowid walk avoids an index lookup per row.
     sql.push_str(" ORDER BY rowid DESC");
@@ -775,6 +807,10 @@ fn read_row(r: &Row<'_>) -> Result<JobRecord> {
         launch_token: r.get(20)?,
         launcher: r.get(21)?,
         cancel_requested: r.get(22)?,
+        pinned: match r.get::<_, Option<String>>(23)? {
+            Some(p) => Some(serde_json::from_str(&p).map_err(|e| bad(&id, "pinned", e))?),
+            None => None,
+        },
         job_id: id,
     })
 }

@@ -2,7 +2,7 @@
 //! append a new one.
 
 /// Newest schema this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Migration `i` takes the database from version `i` to `i + 1`.
 pub(crate) const MIGRATIONS: &[&str] = &[
@@ -46,4 +46,18 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX job_events_job ON job_events (job_id);
     CREATE INDEX jobs_name ON jobs (name);
     CREATE INDEX jobs_launch ON jobs (launch_state);",
+    // 3: platform options keyed by platform (each job keeps only its own platform's), and
+    // what the platform pinned at submit in a column of its own. Schema-2 rows kept every
+    // platform's options; the job's own entry holds what it pinned then (endpoint, login
+    // hosts, context), which each platform reads back from the pinned value.
+    "ALTER TABLE jobs ADD COLUMN pinned TEXT;
+    UPDATE jobs SET
+        pinned = json_extract(spec, '$.platform_options.' || platform),
+        spec = json_set(spec, '$.platform_options',
+            CASE WHEN json_type(spec, '$.platform_options.' || platform) IS NULL
+                 THEN json_object()
+                 ELSE json_object(platform, json_extract(spec, '$.platform_options.' || platform))
+            END);
+    CREATE INDEX jobs_workflow ON jobs (workflow_id);
+    CREATE INDEX jobs_parent ON jobs (parent_job_id);",
 ];
