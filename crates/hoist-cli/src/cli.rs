@@ -56,6 +56,12 @@ pub enum Cmd {
     },
     /// Build an image holding only this static hoist (FROM scratch), for init containers.
     RunnerImage(RunnerImageArgs),
+    /// List the platforms this build has, their settings, and whether this machine looks set
+    /// up for each.
+    Platforms(PlatformsArgs),
+    /// Settings: `hoist config show` prints them resolved, with where each value came from.
+    #[command(subcommand)]
+    Config(ConfigCmd),
     /// (internal) copy this binary into DIR as DIR/hoist (an init container's job).
     #[command(name = "__install", hide = true)]
     Install {
@@ -115,32 +121,6 @@ pub struct RunArgs {
     /// Working directory of the command.
     #[arg(long, short = 'w')]
     pub workdir: Option<String>,
-    /// Docker daemon: unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (default:
-    /// DOCKER_HOST, DOCKER_CONTEXT, the current docker context, the local socket).
-    #[arg(long, value_name = "URL")]
-    pub docker_host: Option<String>,
-    /// Docker: pull the image when it is missing (default), always, or never.
-    #[arg(long, value_name = "POLICY")]
-    pub pull: Option<String>,
-    /// Docker: bind mount SRC:DST[:ro]; SRC is a path on the daemon's host (repeatable).
-    #[arg(long = "mount", short = 'v', value_name = "SRC:DST[:ro]")]
-    pub mounts: Vec<String>,
-    /// Docker: size of /dev/shm (default: a tmpfs that grows with use).
-    #[arg(long, value_name = "SIZE")]
-    pub shm_size: Option<String>,
-    /// Docker: user to run as (uid[:gid] or name).
-    #[arg(long, short = 'u')]
-    pub user: Option<String>,
-    /// Docker: remove the container after saving its logs and exit code.
-    #[arg(long)]
-    pub rm: bool,
-    /// Docker: network (default DOCKER_NETWORK, else hoist_default, created if missing).
-    #[arg(long)]
-    pub network: Option<String>,
-    /// SLURM: container runtime for --image: pyxis (default with an image), enroot,
-    /// charliecloud, or none.
-    #[arg(long, value_name = "KIND")]
-    pub container: Option<String>,
     /// Input KEY=URI (repeatable): s3://, hf_model://, hf_dataset://, lustre://, file:// or a
     /// path. KEY is a dotted spec key (dataset.train[0].path) with --spec, an arg name with
     /// --arg, else the path the job reads it at (/data/train.json).
@@ -166,18 +146,6 @@ pub struct RunArgs {
     /// Glob of result files never uploaded, e.g. '*.tmp' (repeatable).
     #[arg(long = "upload-exclude", value_name = "GLOB")]
     pub upload_excludes: Vec<String>,
-    /// Kubernetes: namespace (default TAO_K8S_NAMESPACE, else default).
-    #[arg(long, short = 'n', value_name = "NS")]
-    pub namespace: Option<String>,
-    /// Kubernetes: node label the pods need, KEY=VALUE (repeatable).
-    #[arg(long = "node-selector", value_name = "K=V")]
-    pub node_selectors: Vec<String>,
-    /// Kubernetes: toleration KEY[=VALUE][:EFFECT] (repeatable).
-    #[arg(long = "toleration", value_name = "SPEC")]
-    pub tolerations: Vec<String>,
-    /// Kubernetes: Secret with registry credentials for the image.
-    #[arg(long, value_name = "NAME")]
-    pub image_pull_secret: Option<String>,
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,
@@ -255,9 +223,6 @@ pub struct PreflightArgs {
     /// Image to run nvidia-smi in, to see the GPUs a job would get.
     #[arg(long, value_name = "IMG")]
     pub gpu_smoke_image: Option<String>,
-    /// Docker daemon to check.
-    #[arg(long, value_name = "URL")]
-    pub docker_host: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -304,4 +269,33 @@ pub struct RunnerImageArgs {
     /// Docker daemon to build on (default: as for jobs).
     #[arg(long, value_name = "URL")]
     pub docker_host: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct PlatformsArgs {
+    /// Only this platform (name or alias).
+    pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// The settings a job would get now (flag, then environment, then profile, then
+    /// default), with where each came from; secrets masked.
+    Show(ConfigShowArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigShowArgs {
+    /// Platform (default: what `hoist run` would pick).
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
+    /// Profile from $HOIST_HOME/config.toml.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -1,6 +1,6 @@
 //! Tables and colour on a terminal, plain text when piped.
 
-use hoist_core::{JobRecord, JobStatus, JobSummary};
+use hoist::core::{JobRecord, JobStatus, JobSummary};
 use std::io::IsTerminal;
 
 pub fn color_enabled() -> bool {

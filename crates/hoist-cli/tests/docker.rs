@@ -538,7 +538,7 @@ fn an_unreachable_daemon_reads_unknown_not_terminal() {
     e.wait_status(&id, "Running");
     // Point the job at an endpoint where nothing listens (as if the tunnel went down).
     let sql = format!(
-        "UPDATE jobs SET spec = json_set(spec, '$.platform_options.docker.host', 'tcp://127.0.0.1:1') WHERE id = '{id}';"
+        "UPDATE jobs SET pinned = json_set(pinned, '$.host', 'tcp://127.0.0.1:1') WHERE id = '{id}';"
     );
     e.sql(&sql);
     let s = e.status_json(&id);
@@ -826,7 +826,7 @@ fn a_hanging_daemon_does_not_hang_status() {
     let port = read_until(hang.stdout.as_mut().expect("stdout"), "\n")
         .trim()
         .to_string();
-    e.sql(&format!("UPDATE jobs SET spec = json_set(spec, '$.platform_options.docker.host', 'tcp://127.0.0.1:{port}') WHERE id = '{id}';"));
+    e.sql(&format!("UPDATE jobs SET pinned = json_set(pinned, '$.host', 'tcp://127.0.0.1:{port}') WHERE id = '{id}';"));
     let o = e
         .cmd(&["status", &id, "--json"])
         .env("HOIST_BACKEND_TIMEOUT", "2")

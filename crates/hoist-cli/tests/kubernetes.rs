@@ -98,10 +98,45 @@ fn kubernetes_flags_are_checked_before_any_cluster_is_asked() {
         .output()
         .expect("hoist"));
     assert_eq!(o.code(), 0, "{}", o.stderr());
-    let v: serde_json::Value = serde_json::from_str(&o.stdout()).expect("json");
-    assert_eq!(v["job"]["spec"]["completionMode"], "Indexed");
-    assert_eq!(v["service"]["spec"]["clusterIP"], "None");
+    // A YAML stream kubectl applies as it is: Secret (masked), headless Service, Indexed Job.
+    let docs: Vec<serde_json::Value> = o
+        .stdout()
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).expect("a YAML document"))
+        .collect();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Secret", "Service", "Job"], "{}", o.stdout());
+    assert_eq!(docs[2]["spec"]["completionMode"], "Indexed");
+    assert_eq!(docs[1]["spec"]["clusterIP"], "None");
+    assert_eq!(docs[2]["apiVersion"], "batch/v1");
     assert!(!o.stdout().contains("hf_dry_secret"));
+    // --json gives the same objects as JSON.
+    let mut args = vec![
+        "run",
+        "--dry-run",
+        "--json",
+        "--platform",
+        "k8s",
+        "--image",
+        "busybox",
+    ];
+    args.extend([
+        "--nodes",
+        "2",
+        "--env",
+        "HF_TOKEN=hf_dry_secret",
+        "--",
+        "true",
+    ]);
+    let j = Out(e.cmd(&args).output().expect("hoist"));
+    assert_eq!(j.code(), 0, "{}", j.stderr());
+    let v: serde_json::Value = serde_json::from_str(&j.stdout()).expect("json");
+    let kinds: Vec<&str> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(|d| d["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(kinds, ["Secret", "Service", "Job"]);
+    assert!(!j.stdout().contains("hf_dry_secret"));
 }
 
 /// Opt-in: a real cluster. `HOIST_K8S_E2E=1` plus a kubeconfig (KUBECONFIG or ~/.kube/config);

@@ -44,6 +44,12 @@ impl EnvSource for MapEnv {
     }
 }
 
+impl EnvSource for BTreeMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        BTreeMap::get(self, key).filter(|v| !v.is_empty()).cloned()
+    }
+}
+
 /// A shared environment handle, as the library keeps it.
 pub type SharedEnv = Arc<dyn EnvSource>;
 

@@ -7,6 +7,8 @@
 //! other.
 #![deny(missing_docs)]
 
+pub mod command;
+pub mod data;
 pub mod env;
 pub mod failure;
 pub mod gpu;
@@ -18,10 +20,10 @@ pub mod spec;
 pub mod staging;
 pub mod status;
 
+pub use env::{EnvSource, MapEnv, ProcessEnv, SharedEnv};
 pub use failure::{ErrClass, FailureAnalysis, FailureEvent};
 pub use gpu::GpuSpec;
 pub use job::{JobRecord, JobSummary, LaunchState, RetryAttempt};
-pub use env::{EnvSource, MapEnv, ProcessEnv, SharedEnv};
 pub use platform::{
     BoxLogStream, BuildContext, CancelOutcome, Capabilities, Details, DryRun, LaunchRecovery,
     LogChunk, PathView, Platform, PlatformDescriptor, PlatformError, PlatformInfo, PreflightCheck,

@@ -196,7 +196,12 @@ pub fn resolve(
     docs: &[SettingDoc],
     layers: &Layers<'_>,
 ) -> Result<Resolved, InputError> {
-    check_keys(platform, docs, layers.explicit.keys().map(String::as_str), None)?;
+    check_keys(
+        platform,
+        docs,
+        layers.explicit.keys().map(String::as_str),
+        None,
+    )?;
     if let Some((name, p)) = layers.profile {
         check_keys(platform, docs, p.keys().map(String::as_str), Some(name))?;
     }
@@ -205,12 +210,14 @@ pub fn resolve(
         let picked = if let Some(v) = layers.explicit.get(d.key).filter(|v| !v.is_null()) {
             let v = normalize(platform, d, v.clone(), "")?;
             Some((v, Source::Flag(d.flag.unwrap_or(d.key).to_string())))
-        } else if let Some((name, text)) =
-            d.env.iter().find_map(|n| Some((*n, layers.env.get(n)?)))
+        } else if let Some((name, text)) = d.env.iter().find_map(|n| Some((*n, layers.env.get(n)?)))
         {
             let v = from_text(d, &text).map_err(|expected| {
                 InputError::new(
-                    format!("{name}={text:?} is not {expected} ({platform} setting {})", d.key),
+                    format!(
+                        "{name}={text:?} is not {expected} ({platform} setting {})",
+                        d.key
+                    ),
                     format!("set {name} to {expected}, or unset it"),
                 )
             })?;
@@ -224,7 +231,10 @@ pub fn resolve(
         } else if let DefaultValue::Value(text) = d.default {
             let v = from_text(d, text).map_err(|expected| {
                 InputError::new(
-                    format!("the default of {platform} setting {} is not {expected}", d.key),
+                    format!(
+                        "the default of {platform} setting {} is not {expected}",
+                        d.key
+                    ),
                     "report this: a platform declared a bad default",
                 )
             })?;
@@ -438,7 +448,10 @@ mod tests {
                 profile: profile.map(|p| ("gpu", p)),
             };
             let r = resolve("slurm", DOCS, &l).expect("resolve");
-            (r.values["partition"].clone(), r.sources["partition"].clone())
+            (
+                r.values["partition"].clone(),
+                r.sources["partition"].clone(),
+            )
         };
         assert_eq!(
             r(&flags, &env, Some(&prof)),

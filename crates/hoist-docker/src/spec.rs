@@ -2,11 +2,16 @@
 //! `--dry-run` shows exactly this.
 
 use crate::labels;
-use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig, Mount, MountType};
-use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote_checked};
-use hoist_core::staging::{RUNNER_DIR, RUNNER_PLAN_ENV, RunnerBinary};
+use crate::settings::DockerOptions;
+use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
+use hoist_core::spec::{rendezvous_env, sh_quote_checked};
+use hoist_core::staging::{RUNNER_DIR, RUNNER_PLAN_ENV};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
+use hoist_docker_engine::body::{bind, gpu_request, runner_mount, runner_volume_name};
 use std::collections::HashMap;
+
+/// Appended to a results location on a remote daemon's host, which this machine cannot read.
+pub const ON_DAEMON_HOST: &str = " (on the daemon's host)";
 
 /// What submit creates.
 #[derive(Debug, Clone)]
@@ -29,7 +34,7 @@ pub fn plan(
     chosen: Option<Vec<u32>>,
 ) -> Result<Plan, InputError> {
     let spec = &req.spec;
-    let opts = &spec.platform_options.docker;
+    let opts: DockerOptions = spec.options_of("docker")?;
     if spec.nodes > 1 {
         return Err(InputError::new(
             format!(
@@ -115,13 +120,7 @@ pub fn plan(
             opts.mounts
                 .iter()
                 .map(|m| bind(&m.source, &m.target, m.read_only))
-                .chain(runner.as_ref().map(|(vol, _)| Mount {
-                    typ: Some(MountType::VOLUME),
-                    source: Some(vol.clone()),
-                    target: Some(RUNNER_DIR.into()),
-                    read_only: Some(true),
-                    ..Default::default()
-                }))
+                .chain(runner.as_ref().map(|(vol, _)| runner_mount(vol, true)))
                 .collect(),
         ),
         ..Default::default()
@@ -190,7 +189,7 @@ pub fn plan(
         env.push(("TAO_RESULTS_ROOT".into(), "/results".into()));
         results_location = Some(format!("{}/{}", m.source.trim_end_matches('/'), req.job_id));
         if !endpoint.starts_with("unix://") {
-            results_location = results_location.map(|p| format!("{p} (on the daemon's host)"));
+            results_location = results_location.map(|p| format!("{p}{ON_DAEMON_HOST}"));
         }
     }
     let mut lbl: HashMap<String, String> = spec
@@ -222,151 +221,11 @@ pub fn plan(
     })
 }
 
-/// The volume holding one runner binary on a daemon: `hoist-runner-<hash>`.
-pub fn runner_volume_name(b: &RunnerBinary) -> String {
-    format!("hoist-runner-{}", b.short_hash())
-}
-
-/// Where the fill container finds the binary before copying it into the volume.
-const RUNNER_SRC: &str = "/.hoist-src/hoist";
-
-/// The tar uploaded into the fill container: the binary at [`RUNNER_SRC`].
-pub fn runner_src_tar(binary: &[u8]) -> std::io::Result<Vec<u8>> {
-    tar_of(&[(RUNNER_SRC.trim_start_matches('/'), binary, 0o755)])
-}
-
-/// A tar of regular files (name, contents, mode), for the archive and build APIs.
-fn tar_of(files: &[(&str, &[u8], u32)]) -> std::io::Result<Vec<u8>> {
-    let size: usize = files.iter().map(|(_, d, _)| d.len() + 1024).sum();
-    let mut b = tar::Builder::new(Vec::with_capacity(size + 1024));
-    for (name, data, mode) in files {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(*mode);
-        h.set_entry_type(tar::EntryType::Regular);
-        b.append_data(&mut h, name, *data)?;
-    }
-    b.into_inner()
-}
-
-/// A throwaway container from the job's image (already on the daemon) that copies the runner
-/// into its volume with `hoist __install`: atomic (write, then rename), as root so the
-/// volume's root is writable, with no network.
-pub fn runner_fill_body(image: &str, volume: &str) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.into()),
-        entrypoint: Some(vec![RUNNER_SRC.into()]),
-        cmd: Some(vec!["__install".into(), RUNNER_DIR.into()]),
-        user: Some("0:0".into()),
-        labels: Some(HashMap::from([(
-            "hoist.managed".to_string(),
-            "true".to_string(),
-        )])),
-        host_config: Some(HostConfig {
-            network_mode: Some("none".into()),
-            mounts: Some(vec![Mount {
-                typ: Some(MountType::VOLUME),
-                source: Some(volume.into()),
-                target: Some(RUNNER_DIR.into()),
-                read_only: Some(false),
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A build context: the hoist binary and a Dockerfile.
-pub fn build_context(binary: &[u8], dockerfile: &[u8]) -> std::io::Result<Vec<u8>> {
-    tar_of(&[("Dockerfile", dockerfile, 0o644), ("hoist", binary, 0o755)])
-}
-
-fn bind(source: &str, target: &str, read_only: bool) -> Mount {
-    Mount {
-        typ: Some(MountType::BIND),
-        source: Some(source.into()),
-        target: Some(target.into()),
-        read_only: Some(read_only),
-        ..Default::default()
-    }
-}
-
-fn gpu_request() -> DeviceRequest {
-    // What `docker run --gpus` sends: the default driver, the "gpu" capability.
-    DeviceRequest {
-        driver: Some(String::new()),
-        capabilities: Some(vec![vec!["gpu".into()]]),
-        ..Default::default()
-    }
-}
-
-/// A container that prints GPU usage with nvidia-smi (injected by the NVIDIA runtime).
-pub fn smoke_body(image: &str) -> ContainerCreateBody {
-    let mut cmd = vec!["nvidia-smi".to_string()];
-    cmd.extend(
-        hoist_core::gpu::NVIDIA_SMI_QUERY
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    ContainerCreateBody {
-        image: Some(image.into()),
-        entrypoint: Some(vec![]),
-        cmd: Some(cmd),
-        labels: Some(HashMap::from([(
-            "hoist.helper".to_string(),
-            "gpu-smoke".to_string(),
-        )])),
-        host_config: Some(HostConfig {
-            device_requests: Some(vec![DeviceRequest {
-                count: Some(-1),
-                capabilities: Some(vec![vec!["gpu".into(), "utility".into()]]),
-                ..gpu_request()
-            }]),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// A throwaway container with `path` (on the daemon's host) mounted read-only at /hoist-check.
-pub fn helper_body(image: &str, path: &str, cmd: &[&str]) -> ContainerCreateBody {
-    ContainerCreateBody {
-        image: Some(image.into()),
-        entrypoint: Some(vec![]),
-        cmd: Some(cmd.iter().map(|s| s.to_string()).collect()),
-        labels: Some(HashMap::from([(
-            "hoist.helper".to_string(),
-            "path-check".to_string(),
-        )])),
-        host_config: Some(HostConfig {
-            mounts: Some(vec![bind(path, "/hoist-check", true)]),
-            network_mode: Some("none".into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
-}
-
-/// The create request as JSON with secret values masked, for `--dry-run`.
-pub fn redact_body(body: &ContainerCreateBody) -> serde_json::Value {
-    let mut b = body.clone();
-    if let Some(env) = b.env.as_mut() {
-        for e in env.iter_mut() {
-            if let Some((k, _)) = e.split_once('=')
-                && is_secret_name(k)
-            {
-                *e = format!("{k}=<secret>");
-            }
-        }
-    }
-    serde_json::to_value(&b).unwrap_or_default()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use hoist_core::JobSpec;
+    use hoist_docker_engine::body::redact_body;
     use std::collections::BTreeMap;
 
     fn req(gpus: GpuSpec, cmd: Command) -> SubmitRequest {
@@ -525,7 +384,10 @@ mod tests {
     #[test]
     fn labels_results_and_redaction() {
         let mut r = req(GpuSpec::None, Command::Shell("x".into()));
-        r.spec.platform_options.docker.mounts = vec!["/srv/out:/results".parse().expect("mount")];
+        r.spec.platform_options.insert(
+            "docker".into(),
+            serde_json::json!({"mounts": ["/srv/out:/results"]}),
+        );
         let p = plan(&r, "net1", "unix:///s", false, None).expect("plan");
         let l = p.body.labels.clone().expect("labels");
         assert_eq!(
@@ -536,6 +398,13 @@ mod tests {
             (Some("j1"), Some("docker"))
         );
         assert_eq!(p.results_location.as_deref(), Some("/srv/out/j1"));
+        assert_eq!(
+            plan(&r, "net1", "tcp://box:2375", false, None)
+                .expect("plan")
+                .results_location
+                .as_deref(),
+            Some("/srv/out/j1 (on the daemon's host)")
+        );
         assert!(env_of(&p).contains(&"TAO_RESULTS_ROOT=/results".to_string()));
         assert_eq!(
             p.body

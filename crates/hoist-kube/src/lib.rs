@@ -1,69 +1,44 @@
 //! The `kubernetes` platform: a job is a Job (an Indexed Job plus a headless Service when it
 //! spans nodes), its secret env values a Secret the Job owns. Everything goes through kube-rs;
-//! the client is built from a kubeconfig (context from `TAO_K8S_CONTEXT`) or the in-cluster
-//! service account, or handed in ([`KubePlatform::with_client`]) so tests can script the API.
+//! the client is built from a kubeconfig (its `context` setting, else the current one) or the
+//! in-cluster service account, or handed in ([`KubePlatform::with_client`]) so tests can
+//! script the API.
 #![deny(missing_docs)]
 
+mod client;
+pub mod flags;
+mod logs;
 pub mod manifest;
+mod preflight;
+pub mod settings;
 pub mod status;
 
+pub use settings::{Descriptor, KubeOptions, KubeSettings, Pinned};
+
 use async_trait::async_trait;
-use futures::{AsyncBufReadExt, StreamExt, TryStreamExt};
+use futures::StreamExt;
 use hoist_core::failure::FailureInput;
 use hoist_core::platform::PreflightRequest;
 use hoist_core::{
-    BoxLogStream, CancelOutcome, InputError, JobRecord, JobSpec, JobStatus, LaunchRecovery,
-    Platform, PlatformError, PreflightCheck, StatusReport, SubmitRequest, Submitted,
+    BoxLogStream, CancelOutcome, Capabilities, Details, DryRun, InputError, JobRecord, JobStatus,
+    LaunchRecovery, Platform, PlatformError, PreflightCheck, Replica, StatusReport, SubmitRequest,
+    Submitted,
 };
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Secret, Service};
-use kube::api::{Api, DeleteParams, ListParams, LogParams, Patch, PatchParams, PostParams};
-use kube::{Client, Config};
+use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use kube::Client;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use manifest::{ManifestSettings, job_name, labels, secret_name};
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;
-
-/// Settings from the environment, profile and flags.
-#[derive(Debug, Clone, Default)]
-pub struct KubeSettings {
-    /// kubeconfig context (`TAO_K8S_CONTEXT`).
-    pub context: Option<String>,
-    /// Namespace (`TAO_K8S_NAMESPACE`, default `default`).
-    pub namespace: Option<String>,
-    /// Runner image for jobs with data staging (`HOIST_K8S_RUNNER_IMAGE`).
-    pub runner_image: Option<String>,
-    /// Seconds a finished Job is kept (default 3600).
-    pub ttl_seconds: Option<i32>,
-}
-
-impl KubeSettings {
-    /// Fill what is unset from the TAO variables.
-    pub fn with_env(mut self) -> Self {
-        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        self.context = self.context.or_else(|| env("TAO_K8S_CONTEXT"));
-        self.namespace = self.namespace.or_else(|| env("TAO_K8S_NAMESPACE"));
-        self.runner_image = self.runner_image.or_else(|| env("HOIST_K8S_RUNNER_IMAGE"));
-        self
-    }
-}
-
-struct Conn {
-    client: Client,
-    /// API server URL and a hash of the cluster CA: with kube-system's UID, the identity.
-    server: String,
-    ca: String,
-}
 
 /// Jobs on one Kubernetes cluster, in one namespace.
 pub struct KubePlatform {
     settings: KubeSettings,
     namespace: String,
-    conn: OnceCell<Conn>,
+    conn: OnceCell<client::Conn>,
     identity: OnceCell<String>,
 }
-
-/// How many pods' logs are read at once.
-const LOG_FANOUT: usize = 16;
 
 impl KubePlatform {
     /// A platform that connects on first use.
@@ -83,95 +58,12 @@ impl KubePlatform {
     /// A platform over a given client (tests script the API through it).
     pub fn with_client(settings: KubeSettings, client: Client, server: &str) -> KubePlatform {
         let p = KubePlatform::new(settings);
-        let _ = p.conn.set(Conn {
+        let _ = p.conn.set(client::Conn {
             client,
             server: server.to_string(),
             ca: "none".into(),
         });
         p
-    }
-
-    async fn conn(&self) -> Result<&Conn, PlatformError> {
-        self.conn
-            .get_or_try_init(|| async {
-                let opts = kube::config::KubeConfigOptions {
-                    context: self.settings.context.clone(),
-                    ..Default::default()
-                };
-                let cfg = match Config::from_kubeconfig(&opts).await {
-                    Ok(c) => c,
-                    Err(kerr) => Config::incluster().map_err(|ierr| PlatformError::Unreachable {
-                        what: "Kubernetes".into(),
-                        why: format!(
-                            "no usable kubeconfig ({kerr}; KUBECONFIG or ~/.kube/config{}) and not inside a cluster ({ierr})",
-                            self.settings
-                                .context
-                                .as_ref()
-                                .map(|c| format!(", context {c}"))
-                                .unwrap_or_default()
-                        ),
-                        hint: "point KUBECONFIG at a kubeconfig (kubectl config view shows yours), pick its context with TAO_K8S_CONTEXT, or run hoist in a pod with a service account".into(),
-                    })?,
-                };
-                use sha2::Digest;
-                let ca = cfg
-                    .root_cert
-                    .as_ref()
-                    .map(|certs| {
-                        let d = sha2::Sha256::digest(certs.concat());
-                        d.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
-                    })
-                    .unwrap_or_else(|| "none".into());
-                let server = cfg.cluster_url.to_string();
-                let client = Client::try_from(cfg).map_err(|e| PlatformError::Unreachable {
-                    what: format!("Kubernetes at {server}"),
-                    why: e.to_string(),
-                    hint: "check the kubeconfig's certificates and credentials".into(),
-                })?;
-                Ok(Conn { client, server, ca })
-            })
-            .await
-    }
-
-    async fn client(&self) -> Result<Client, PlatformError> {
-        Ok(self.conn().await?.client.clone())
-    }
-
-    fn api<K>(&self, client: Client) -> Api<K>
-    where
-        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        <K as kube::Resource>::DynamicType: Default,
-    {
-        Api::namespaced(client, &self.namespace)
-    }
-
-    fn err(&self, what: &str, e: kube::Error) -> PlatformError {
-        match e {
-            kube::Error::Api(s) if s.code == 401 || s.code == 403 => PlatformError::Failed {
-                message: format!("Kubernetes refused to {what}: {}", s.message),
-                hint: format!(
-                    "the kubeconfig's user needs rights on jobs, pods, pods/log, services and secrets in namespace {} (kubectl auth can-i create jobs -n {})",
-                    self.namespace, self.namespace
-                ),
-            },
-            kube::Error::Api(s)
-                if s.code == 404 && s.reason == "NotFound" && s.message.contains("namespaces") =>
-            {
-                PlatformError::Input(InputError::new(
-                    format!("namespace {} does not exist: {}", self.namespace, s.message),
-                    "create it (kubectl create namespace …) or choose another with --namespace / TAO_K8S_NAMESPACE",
-                ))
-            }
-            kube::Error::Api(s) => PlatformError::Failed {
-                message: format!("Kubernetes could not {what}: {} ({})", s.message, s.code),
-                hint: "hoist why JOB explains the common causes".into(),
-            },
-            e => PlatformError::Unreachable {
-                what: "the Kubernetes API server".into(),
-                why: e.to_string(),
-                hint: "check the network path to the API server and the kubeconfig".into(),
-            },
-        }
     }
 
     fn settings(&self) -> ManifestSettings {
@@ -182,197 +74,13 @@ impl KubePlatform {
         }
     }
 
-    /// Allocatable `nvidia.com/gpu` per node.
-    async fn gpu_capacity(&self, client: Client) -> Result<Vec<(String, u64)>, PlatformError> {
-        let nodes: Api<Node> = Api::all(client);
-        let list = nodes
-            .list(&ListParams::default())
-            .await
-            .map_err(|e| self.err("list nodes", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|n| {
-                let gpus = n
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.allocatable.as_ref())
-                    .and_then(|a| a.get("nvidia.com/gpu"))
-                    .and_then(|q| q.0.parse::<u64>().ok())
-                    .unwrap_or(0);
-                (n.metadata.name.clone().unwrap_or_default(), gpus)
-            })
-            .collect())
-    }
-
-    /// Refuse what the cluster can never schedule: fewer allocatable GPUs than asked in all,
-    /// or no node with as many as one pod needs.
-    async fn capacity_guard(
-        &self,
-        client: Client,
-        per_node: u32,
-        nodes: u32,
-    ) -> Result<(), PlatformError> {
-        if per_node == 0 {
-            return Ok(());
-        }
-        let cap = self.gpu_capacity(client).await?;
-        let total: u64 = cap.iter().map(|(_, g)| g).sum();
-        let need = u64::from(per_node) * u64::from(nodes);
-        let biggest = cap.iter().map(|(_, g)| *g).max().unwrap_or(0);
-        if total < need || biggest < u64::from(per_node) {
-            return Err(InputError::new(
-                format!(
-                    "the cluster has {total} allocatable nvidia.com/gpu ({} per node at most, over {} nodes), but the job needs {per_node} per node on {nodes} node(s)",
-                    biggest,
-                    cap.len()
-                ),
-                "install the NVIDIA GPU Operator (or device plugin) so nodes advertise nvidia.com/gpu (https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/), or ask for fewer GPUs",
-            )
-            .into());
-        }
-        Ok(())
-    }
-
-    async fn pods_of(&self, client: Client, name: &str) -> Result<Vec<Pod>, PlatformError> {
-        let pods: Api<Pod> = self.api(client);
-        Ok(pods
-            .list(&ListParams::default().labels(&format!("{}={name}", labels::JOB_NAME)))
-            .await
-            .map_err(|e| self.err("list pods", e))?
-            .items)
-    }
-
-    async fn delete_quietly<K>(
-        &self,
-        api: &Api<K>,
-        name: &str,
-        dp: &DeleteParams,
-    ) -> Result<(), PlatformError>
-    where
-        K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    {
-        match api.delete(name, dp).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(self.err(&format!("delete {name}"), e)),
-        }
-    }
-
-    async fn log_text(
-        &self,
-        client: Client,
-        pods: &[Pod],
-        tail: Option<usize>,
-    ) -> Result<String, PlatformError> {
-        let api: Api<Pod> = self.api(client);
-        let multi = pods.len() > 1 || pods.iter().any(|p| status::rank(p).is_some());
-        let mut sorted: Vec<&Pod> = pods.iter().collect();
-        sorted.sort_by_key(|p| status::rank(p).and_then(|r| r.parse::<u32>().ok()));
-        let targets: Vec<(String, Option<String>)> = sorted
-            .iter()
-            .map(|p| {
-                let name = p.metadata.name.clone().unwrap_or_default();
-                let prefix = multi
-                    .then(|| format!("[{}] ", status::rank(p).unwrap_or_else(|| name.clone())));
-                (name, prefix)
-            })
-            .collect();
-        let reads = targets.into_iter().map(|(name, prefix)| {
-            let api = api.clone();
-            async move {
-                let lp = LogParams {
-                    container: Some("job".into()),
-                    tail_lines: tail.map(|t| t as i64),
-                    ..Default::default()
-                };
-                let text = match api.logs(&name, &lp).await {
-                    Ok(t) => t,
-                    // A pod that has not started has no log yet.
-                    Err(kube::Error::Api(s)) if s.code == 400 || s.code == 404 => String::new(),
-                    Err(e) => return Err(e),
-                };
-                Ok(match prefix {
-                    Some(p) => text.lines().map(|l| format!("{p}{l}\n")).collect(),
-                    None => text,
-                })
-            }
-        });
-        let parts: Vec<String> = futures::stream::iter(reads)
-            .buffered(LOG_FANOUT)
-            .try_collect()
-            .await
-            .map_err(|e| self.err("read pod logs", e))?;
-        Ok(parts.concat())
-    }
-
-    /// Delete the job's Service and Secret, whichever exist.
-    async fn delete_companions(&self, client: Client, job_id: &str) -> Result<(), PlatformError> {
-        let services: Api<Service> = self.api(client.clone());
-        let secrets: Api<Secret> = self.api(client);
-        let dp = DeleteParams::default();
-        self.delete_quietly(&services, &job_name(job_id), &dp)
-            .await?;
-        self.delete_quietly(&secrets, &secret_name(job_id), &dp)
-            .await
-    }
-
-    /// Apply a merge patch to the job's Secret and/or Service (ownership changes); one that
-    /// does not exist is skipped.
-    async fn patch_companions(
-        &self,
-        client: Client,
-        job_id: &str,
-        (secret, service): (bool, bool),
-        patch: &serde_json::Value,
-        what: &str,
-    ) -> Result<(), PlatformError> {
-        let secrets: Api<Secret> = self.api(client.clone());
-        let services: Api<Service> = self.api(client);
-        let pp = PatchParams::default();
-        let results = [
-            match secret {
-                true => secrets
-                    .patch(&secret_name(job_id), &pp, &Patch::Merge(patch))
-                    .await
-                    .map(|_| ()),
-                false => Ok(()),
-            },
-            match service {
-                true => services
-                    .patch(&job_name(job_id), &pp, &Patch::Merge(patch))
-                    .await
-                    .map(|_| ()),
-                false => Ok(()),
-            },
-        ];
-        for res in results {
-            if let Err(e) = res
-                && !matches!(&e, kube::Error::Api(s) if s.code == 404)
-            {
-                return Err(self.err(what, e));
-            }
-        }
-        Ok(())
-    }
-
     /// The job's pods, for `hoist show`.
-    pub async fn replicas(&self, job: &JobRecord) -> Result<Vec<status::Replica>, PlatformError> {
+    pub async fn replicas(&self, job: &JobRecord) -> Result<Vec<Replica>, PlatformError> {
         let client = self.client().await?;
         Ok(status::replicas(
             &self.pods_of(client, &job_name(&job.job_id)).await?,
         ))
     }
-}
-
-fn jobs_terminal(j: &Job) -> bool {
-    j.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
-        })
 }
 
 #[async_trait]
@@ -381,41 +89,29 @@ impl Platform for KubePlatform {
         "kubernetes"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        settings::INFO.capabilities
+    }
+
     async fn identity(&self) -> Result<String, PlatformError> {
-        self.identity
-            .get_or_try_init(|| async {
-                let conn = self.conn().await?;
-                // kube-system's UID tells two clusters behind the same URL apart; a user who
-                // may not read it gets an identity without it, consistently.
-                let ns: Api<Namespace> = Api::all(conn.client.clone());
-                let uid = match ns.get_opt("kube-system").await {
-                    Ok(Some(n)) => n.metadata.uid.unwrap_or_default(),
-                    Ok(None) => String::new(),
-                    Err(kube::Error::Api(s)) if s.code == 401 || s.code == 403 => String::new(),
-                    Err(e) => return Err(self.err("read namespace kube-system", e)),
-                };
-                Ok(format!(
-                    "kubernetes:{}#ca={}#ks={uid}",
-                    conn.server, conn.ca
-                ))
-            })
-            .await
-            .cloned()
+        self.cluster_identity().await
     }
 
-    fn pin(&self, spec: &mut JobSpec) {
-        let o = &mut spec.platform_options.kubernetes;
-        o.namespace.get_or_insert_with(|| self.namespace.clone());
-        if o.context.is_none() {
-            o.context = self.settings.context.clone();
-        }
+    fn pin(&self) -> Option<serde_json::Value> {
+        Some(serde_json::json!({
+            "context": self.settings.context,
+            "namespace": self.namespace,
+        }))
     }
 
-    async fn dry_run(&self, req: &SubmitRequest) -> Result<String, PlatformError> {
+    /// The objects as a multi-document YAML stream `kubectl apply -f -` takes (Secret
+    /// values masked), and the same objects as a JSON array.
+    async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError> {
         let m = manifest::render(req, &self.settings())?;
-        serde_json::to_string_pretty(&manifest::redacted(&m)).map_err(|e| PlatformError::Failed {
-            message: e.to_string(),
-            hint: String::new(),
+        let objects = manifest::dry_run_objects(&m);
+        Ok(DryRun {
+            text: manifest::to_yaml_stream(&objects),
+            json: serde_json::Value::Array(objects),
         })
     }
 
@@ -642,89 +338,7 @@ impl Platform for KubePlatform {
         job: &JobRecord,
         tail: Option<usize>,
     ) -> Result<BoxLogStream, PlatformError> {
-        let client = self.client().await?;
-        let name = job_name(&job.job_id);
-        let ns = self.namespace.clone();
-        let multi = job.spec.nodes > 1;
-        // One follow stream per pod as pods start; new pods are picked up until the Job ends.
-        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<String, PlatformError>>();
-        tokio::spawn(async move {
-            let pods: Api<Pod> = Api::namespaced(client.clone(), &ns);
-            let jobs: Api<Job> = Api::namespaced(client, &ns);
-            let mut started = std::collections::BTreeSet::new();
-            let mut streams = futures::stream::SelectAll::new();
-            loop {
-                let list = pods
-                    .list(&ListParams::default().labels(&format!("{}={name}", labels::JOB_NAME)))
-                    .await;
-                if let Ok(list) = list {
-                    for p in list.items {
-                        let pn = p.metadata.name.clone().unwrap_or_default();
-                        let running = matches!(
-                            p.status.as_ref().and_then(|s| s.phase.as_deref()),
-                            Some("Running" | "Succeeded" | "Failed")
-                        );
-                        if !running || !started.insert(pn.clone()) {
-                            continue;
-                        }
-                        let prefix = multi.then(|| {
-                            format!("[{}] ", status::rank(&p).unwrap_or_else(|| pn.clone()))
-                        });
-                        let lp = LogParams {
-                            container: Some("job".into()),
-                            follow: true,
-                            tail_lines: tail.map(|t| t as i64),
-                            ..Default::default()
-                        };
-                        if let Ok(r) = pods.log_stream(&pn, &lp).await {
-                            let prefix = prefix.unwrap_or_default();
-                            streams.push(
-                                r.lines()
-                                    .map(move |l| l.map(|l| format!("{prefix}{l}\n")))
-                                    .boxed(),
-                            );
-                        }
-                    }
-                }
-                let done = jobs
-                    .get_opt(&name)
-                    .await
-                    .ok()
-                    .flatten()
-                    .is_none_or(|j| jobs_terminal(&j));
-                // Drain what the streams have for a while, then look for new pods again.
-                let tick = tokio::time::sleep(std::time::Duration::from_millis(if done {
-                    0
-                } else {
-                    1000
-                }));
-                tokio::pin!(tick);
-                loop {
-                    tokio::select! {
-                        line = streams.next(), if !streams.is_empty() => {
-                            if let Some(Ok(l)) = line
-                                && tx.unbounded_send(Ok(l)).is_err()
-                            {
-                                return;
-                            }
-                        }
-                        _ = &mut tick => break,
-                    }
-                }
-                if done {
-                    // Each log stream ends with its container: drain them fully, then stop.
-                    while let Some(l) = streams.next().await {
-                        if let Ok(l) = l
-                            && tx.unbounded_send(Ok(l)).is_err()
-                        {
-                            return;
-                        }
-                    }
-                    return;
-                }
-            }
-        });
-        Ok(rx.boxed())
+        self.follow(job, tail).await
     }
 
     /// Run an evicted (or otherwise infrastructure-failed) job again: its Secret and Service
@@ -825,7 +439,7 @@ impl Platform for KubePlatform {
                 hint: "someone replaced it; delete it yourself if it is stale".into(),
             });
         }
-        if jobs_terminal(&existing) {
+        if status::job_finished(&existing) {
             return Ok(CancelOutcome::AlreadyFinished);
         }
         // Foreground: the Job goes only after its pods; the UID precondition makes sure a
@@ -896,13 +510,15 @@ impl Platform for KubePlatform {
         Ok(true)
     }
 
-    async fn details(&self, job: &JobRecord) -> Result<Option<serde_json::Value>, PlatformError> {
+    async fn details(&self, job: &JobRecord) -> Result<Option<Details>, PlatformError> {
         let replicas = self.replicas(job).await?;
-        Ok(Some(serde_json::json!({
-            "namespace": self.namespace,
-            "job": job_name(&job.job_id),
-            "replicas": replicas,
-        })))
+        Ok(Some(Details {
+            fields: BTreeMap::from([
+                ("namespace".to_string(), self.namespace.clone()),
+                ("job".to_string(), job_name(&job.job_id)),
+            ]),
+            replicas,
+        }))
     }
 
     async fn check_path(&self, path: &str) -> Result<bool, PlatformError> {
@@ -917,86 +533,11 @@ impl Platform for KubePlatform {
         self.check_path(path).await.map(|_| vec![])
     }
 
-    async fn preflight(&self, _req: &PreflightRequest) -> Vec<PreflightCheck> {
-        let mut checks = Vec::new();
-        let client = match self.client().await {
-            Ok(c) => {
-                let server = self
-                    .conn()
-                    .await
-                    .map(|c| c.server.clone())
-                    .unwrap_or_default();
-                checks.push(PreflightCheck::new(
-                    "kubeconfig",
-                    true,
-                    true,
-                    format!("API server {server}"),
-                    "",
-                ));
-                c
-            }
-            Err(e) => {
-                checks.push(PreflightCheck::new(
-                    "kubeconfig",
-                    false,
-                    true,
-                    e.to_string(),
-                    &e.hint().unwrap_or_default(),
-                ));
-                return checks;
-            }
-        };
-        let ns: Api<Namespace> = Api::all(client.clone());
-        match ns.get_opt(&self.namespace).await {
-            Ok(Some(_)) => checks.push(PreflightCheck::new(
-                "namespace",
-                true,
-                true,
-                self.namespace.clone(),
-                "",
-            )),
-            Ok(None) => checks.push(PreflightCheck::new(
-                "namespace",
-                false,
-                true,
-                format!("namespace {} does not exist", self.namespace),
-                "create it, or choose one with --namespace / TAO_K8S_NAMESPACE",
-            )),
-            Err(e) => checks.push(PreflightCheck::new(
-                "namespace",
-                false,
-                true,
-                self.err("read the namespace", e).to_string(),
-                "check the API server and your rights",
-            )),
-        }
-        match self.gpu_capacity(client).await {
-            Ok(cap) => {
-                let total: u64 = cap.iter().map(|(_, g)| g).sum();
-                checks.push(PreflightCheck::new(
-                    "gpus",
-                    total > 0,
-                    false,
-                    format!(
-                        "{total} allocatable nvidia.com/gpu on {} node(s)",
-                        cap.len()
-                    ),
-                    "install the NVIDIA GPU Operator so nodes advertise nvidia.com/gpu",
-                ));
-            }
-            Err(e) => checks.push(PreflightCheck::new("gpus", false, false, e.to_string(), "")),
-        }
-        checks.push(PreflightCheck::new(
-            "runner image",
-            self.settings.runner_image.is_some(),
-            false,
-            self.settings
-                .runner_image
-                .clone()
-                .unwrap_or_else(|| "not set: jobs with inputs or outputs cannot run".into()),
-            "hoist runner-image --tag REGISTRY/hoist-runner:TAG, push it, set HOIST_K8S_RUNNER_IMAGE",
-        ));
-        checks
+    async fn preflight(
+        &self,
+        _req: &PreflightRequest,
+    ) -> Result<Vec<PreflightCheck>, PlatformError> {
+        Ok(self.checks().await)
     }
 
     async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError> {

@@ -2,6 +2,7 @@
 //! headless Service for multi-node jobs, and the Job (Indexed when multi-node). Pure: the same
 //! code serves `--dry-run`, the snapshots in the tests and the real submit.
 
+use crate::settings::KubeOptions;
 use hoist_core::spec::{Command, InputError, is_secret_name, rendezvous_env, sh_quote_checked};
 use hoist_core::staging::RUNNER_PLAN_ENV;
 use hoist_core::{GpuSpec, SubmitRequest};
@@ -144,7 +145,7 @@ pub fn parse_toleration(s: &str) -> Result<Toleration, InputError> {
 /// Render everything for `req`.
 pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, InputError> {
     let spec = &req.spec;
-    let opts = &spec.platform_options.kubernetes;
+    let opts = spec.options_of::<KubeOptions>("kubernetes")?;
     let Some(image) = spec.image.clone() else {
         return Err(InputError::new(
             "the kubernetes platform needs an image",

@@ -2,25 +2,9 @@
 //! API's JSON shapes.
 
 use hoist_core::failure::{ErrClass, FailureEvent, PlatformFinding};
-use hoist_core::{JobStatus, StatusReport};
+use hoist_core::{JobStatus, Replica, StatusReport};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ContainerStateTerminated, Pod};
-use serde::Serialize;
-
-/// One pod of a job, as `hoist show` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Replica {
-    /// Pod name.
-    pub pod: String,
-    /// Completion index (the rank) for Indexed Jobs.
-    pub rank: Option<String>,
-    /// Node it runs on, once scheduled.
-    pub node: Option<String>,
-    /// Pod phase.
-    pub phase: String,
-    /// Why it is not running yet or why it stopped (`reason: message`).
-    pub issue: Option<String>,
-}
 
 fn phase(p: &Pod) -> &str {
     p.status
@@ -119,12 +103,12 @@ pub fn current_pods(job: &Job, pods: &[Pod]) -> Vec<Pod> {
         .collect()
 }
 
-/// Every pod of the job, ordered by rank then name.
+/// Every pod of the job, ordered by rank then name, as `hoist show` lists them.
 pub fn replicas(pods: &[Pod]) -> Vec<Replica> {
     let mut v: Vec<Replica> = pods
         .iter()
         .map(|p| Replica {
-            pod: p.metadata.name.clone().unwrap_or_default(),
+            name: p.metadata.name.clone().unwrap_or_default(),
             rank: rank(p),
             node: p.spec.as_ref().and_then(|s| s.node_name.clone()),
             phase: phase(p).to_string(),
@@ -133,9 +117,20 @@ pub fn replicas(pods: &[Pod]) -> Vec<Replica> {
         .collect();
     v.sort_by(|a, b| {
         let n = |r: &Replica| r.rank.as_deref().and_then(|x| x.parse::<u32>().ok());
-        (n(a), &a.pod).cmp(&(n(b), &b.pod))
+        (n(a), &a.name).cmp(&(n(b), &b.name))
     });
     v
+}
+
+/// Whether the Job has ended (Complete or Failed), whatever its pods are still doing.
+pub fn job_finished(j: &Job) -> bool {
+    j.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True")
+        })
 }
 
 fn condition<'a>(

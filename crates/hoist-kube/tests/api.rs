@@ -618,3 +618,115 @@ async fn follow_streams_each_started_pod_until_the_job_ends() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn details_name_the_job_and_list_its_pods_by_rank() {
+    let (p, handle) = platform();
+    let req = request(2, 1);
+    let pod = |name: &str, idx: &str, node: Option<&str>, phase: &str| {
+        json!({"metadata": {"name": name, "labels": {"job-name": JOB},
+            "annotations": {"batch.kubernetes.io/job-completion-index": idx}},
+            "spec": {"containers": [], "nodeName": node}, "status": {"phase": phase}})
+    };
+    let server = serve(
+        handle,
+        vec![step(
+            "GET",
+            "/api/v1/namespaces/ml/pods",
+            200,
+            json!({"kind": "PodList", "apiVersion": "v1", "metadata": {},
+            "items": [pod("j-1-zz", "1", None, "Pending"), pod("j-0-aa", "0", Some("gpu-a"), "Running")]}),
+        )],
+    );
+    let d = p
+        .details(&record(&req, JobStatus::Running))
+        .await
+        .expect("details")
+        .expect("some");
+    server.await.expect("server");
+    assert_eq!(d.fields["namespace"], "ml");
+    assert_eq!(d.fields["job"], JOB);
+    let names: Vec<_> = d.replicas.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["j-0-aa", "j-1-zz"]);
+    assert_eq!(d.replicas[0].node.as_deref(), Some("gpu-a"));
+    // `hoist show --json` keeps its shape: the pod's name is written as "pod".
+    let v = serde_json::to_value(&d).expect("json");
+    assert_eq!(v["replicas"][0]["pod"], "j-0-aa");
+    assert_eq!(v["namespace"], "ml");
+}
+
+#[tokio::test]
+async fn dry_run_is_a_yaml_stream_and_the_same_objects_as_json() {
+    let (p, _handle) = platform();
+    let d = p.dry_run(&request(2, 4)).await.expect("dry run");
+    let kinds: Vec<_> = d
+        .json
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|o| o["kind"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(kinds, ["Secret", "Service", "Job"]);
+    assert_eq!(d.text.matches("\n---\n").count(), 2, "{}", d.text);
+    assert!(!d.text.contains("hf_secret_value") && !d.json.to_string().contains("hf_secret_value"));
+    assert_eq!(
+        p.pin(),
+        Some(json!({"context": null, "namespace": "ml"})),
+        "later verbs go back to this namespace"
+    );
+}
+
+#[tokio::test]
+async fn refusals_become_matchable_kinds() {
+    let (p, handle) = platform();
+    let forbidden = |msg: &str| {
+        json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": msg,
+            "reason": "Forbidden", "code": 403})
+    };
+    let server = serve(
+        handle,
+        vec![
+            step(
+                "GET",
+                "/api/v1/nodes",
+                403,
+                forbidden("nodes is forbidden: User \"dev\" cannot list resource \"nodes\""),
+            ),
+            step(
+                "GET",
+                "/api/v1/nodes",
+                200,
+                json!({"kind": "NodeList", "apiVersion": "v1", "metadata": {}, "items": [node("a", 4)]}),
+            ),
+            step(
+                "POST",
+                "/apis/batch/v1/namespaces/ml/jobs",
+                403,
+                forbidden(
+                    "jobs \"x\" is forbidden: exceeded quota: gpu-quota, requested: requests.nvidia.com/gpu=4",
+                ),
+            ),
+            step(
+                "DELETE",
+                &format!("/api/v1/namespaces/ml/services/{JOB}"),
+                404,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+            ),
+            step(
+                "DELETE",
+                &format!("/api/v1/namespaces/ml/secrets/{JOB}-env"),
+                404,
+                json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404, "message": "not found"}),
+            ),
+        ],
+    );
+    let mut req = request(1, 4);
+    req.env.clear();
+    let e = p.submit(&req).await.expect_err("denied");
+    assert!(matches!(e, PlatformError::Denied { .. }), "{e:?}");
+    assert!(e.hint().is_some_and(|h| h.contains("kubectl auth can-i")));
+    let e = p.submit(&req).await.expect_err("quota");
+    assert!(matches!(e, PlatformError::Quota { .. }), "{e:?}");
+    assert!(e.to_string().contains("exceeded quota"), "{e}");
+    server.await.expect("server");
+}

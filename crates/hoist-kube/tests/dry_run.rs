@@ -3,8 +3,8 @@
 //! (missing kind, reordered objects, a number where a string belongs, a leaked secret) fails
 //! here rather than on someone's cluster.
 
-use hoist_core::spec::KubeOptions;
 use hoist_core::{Command, GpuSpec, JobSpec, SubmitRequest};
+use hoist_kube::KubeOptions;
 use hoist_kube::manifest::{
     ManifestSettings, dry_run_objects, owned_by, redacted, render, to_yaml_stream,
 };
@@ -50,11 +50,15 @@ fn req(nodes: u32, with_secret: bool) -> SubmitRequest {
         ("cost-center".to_string(), "1234".to_string()),
         ("preemptible".to_string(), "true".to_string()),
     ]);
-    spec.platform_options.kubernetes = KubeOptions {
+    let opts = KubeOptions {
         node_selector: BTreeMap::from([("gpu-count".to_string(), "8".to_string())]),
         tolerations: vec!["nvidia.com/gpu:NoSchedule".into()],
         ..Default::default()
     };
+    spec.platform_options.insert(
+        "kubernetes".into(),
+        serde_json::to_value(opts).expect("options"),
+    );
     let mut env: BTreeMap<String, String> = TRICKY
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,9 +1,9 @@
 //! The objects hoist creates, snapshotted (insta): a change to a manifest shows up as a diff
 //! to review, not as a surprise on a cluster.
 
-use hoist_core::spec::KubeOptions;
 use hoist_core::staging::RunnerPlan;
 use hoist_core::{Command, GpuSpec, JobSpec, SubmitRequest};
+use hoist_kube::KubeOptions;
 use hoist_kube::manifest::{ManifestSettings, redacted, render};
 use std::collections::BTreeMap;
 
@@ -17,7 +17,7 @@ fn req(nodes: u32, gpus: u32) -> SubmitRequest {
     spec.cpus = Some(7.5);
     spec.memory_bytes = Some(64 << 30);
     spec.labels = BTreeMap::from([("team".to_string(), "vision ml".to_string())]);
-    spec.platform_options.kubernetes = KubeOptions {
+    let opts = KubeOptions {
         node_selector: BTreeMap::from([(
             "nvidia.com/gpu.product".to_string(),
             "NVIDIA-H100-80GB-HBM3".to_string(),
@@ -29,6 +29,10 @@ fn req(nodes: u32, gpus: u32) -> SubmitRequest {
         image_pull_secret: Some("ngc-pull".into()),
         ..Default::default()
     };
+    spec.platform_options.insert(
+        "kubernetes".into(),
+        serde_json::to_value(opts).expect("options"),
+    );
     SubmitRequest {
         job_id: "0b5e7f2a-1111-4222-8333-944455556666".into(),
         launch_token: "tok-1".into(),
@@ -98,7 +102,10 @@ fn refusals() {
             .contains("needs an image")
     );
     r.spec.image = Some("x".into());
-    r.spec.platform_options.kubernetes.tolerations = vec!["k:Sometimes".into()];
+    r.spec.platform_options.insert(
+        "kubernetes".into(),
+        serde_json::json!({"tolerations": ["k:Sometimes"]}),
+    );
     assert!(
         render(&r, &settings())
             .expect_err("effect")

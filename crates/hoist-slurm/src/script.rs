@@ -386,8 +386,10 @@ pub const CONTAINERS: &[&str] = &["none", "pyxis", "enroot", "charliecloud"];
 
 /// The container runtime of a request: `--container`, else pyxis with an image, else none.
 pub fn container_of(req: &SubmitRequest) -> Result<&'static str, InputError> {
-    let wanted = req.spec.platform_options.slurm.container.as_deref();
-    let kind = match (wanted, &req.spec.image) {
+    let opts = req
+        .spec
+        .options_of::<crate::settings::SlurmOptions>("slurm")?;
+    let kind = match (opts.container.as_deref(), &req.spec.image) {
         (Some(c), _) => CONTAINERS
             .iter()
             .find(|k| **k == c)
@@ -824,7 +826,10 @@ mod tests {
             "{}",
             sq.sbatch
         );
-        r.spec.platform_options.slurm.container = Some("charliecloud".into());
+        r.spec.platform_options.insert(
+            "slurm".into(),
+            serde_json::json!({"container": "charliecloud"}),
+        );
         r.spec.image = Some("/home/me/img dir".into());
         let c = render(
             &r,
@@ -841,7 +846,9 @@ mod tests {
             "{}",
             c.sbatch
         );
-        r.spec.platform_options.slurm.container = Some("enroot".into());
+        r.spec
+            .platform_options
+            .insert("slurm".into(), serde_json::json!({"container": "enroot"}));
         r.spec.image = Some("/cache/x.sqsh".into());
         assert!(
             render(
@@ -903,9 +910,13 @@ mod tests {
                 .conversion
                 .is_some_and(|c| c.force && !c.sbatch.contains("then exit 0"))
         );
-        r.spec.platform_options.slurm.container = Some("docker".into());
+        r.spec
+            .platform_options
+            .insert("slurm".into(), serde_json::json!({"container": "docker"}));
         assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
-        r.spec.platform_options.slurm.container = Some("pyxis".into());
+        r.spec
+            .platform_options
+            .insert("slurm".into(), serde_json::json!({"container": "pyxis"}));
         r.spec.image = None;
         assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
         assert_eq!(

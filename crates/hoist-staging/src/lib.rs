@@ -103,27 +103,8 @@ impl StagingError {
 pub type Result<T, E = StagingError> = std::result::Result<T, E>;
 
 /// Where credentials and endpoints come from: the process environment on the host and in
-/// the job, a map in tests.
-pub trait EnvSource: Send + Sync {
-    /// The value of `name`, if set and not empty.
-    fn get(&self, name: &str) -> Option<String>;
-}
-
-/// The process environment.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ProcessEnv;
-
-impl EnvSource for ProcessEnv {
-    fn get(&self, name: &str) -> Option<String> {
-        std::env::var(name).ok().filter(|v| !v.is_empty())
-    }
-}
-
-impl EnvSource for std::collections::BTreeMap<String, String> {
-    fn get(&self, name: &str) -> Option<String> {
-        self.get(name).filter(|v| !v.is_empty()).cloned()
-    }
-}
+/// the job, the library's injected environment, a map in tests.
+pub use hoist_core::env::{EnvSource, ProcessEnv};
 
 /// Whether `uri` names something that exists: an object or prefix, a repository, a path on
 /// this machine. `lustre://` paths are this machine's too (the SLURM platform asks over ssh).

@@ -7,14 +7,20 @@
 //! transition rules hold no matter how many processes race.
 #![deny(missing_docs)]
 
+mod files;
+mod rows;
 mod schema;
 
-use hoist_core::job::{JobMatch, match_job};
-use hoist_core::{
-    JobRecord, JobStatus, JobSummary, LaunchState, RetryAttempt, StatusReport, Submitted,
+use files::{corrupt_or, ensure_private_dir, restrict_file};
+use rows::{
+    COLUMNS, SUMMARY_COLUMNS, add_event, bad, collect, insert_on, list_sql, parse_ts, read_row,
+    read_summary, row_by_id, ts,
 };
+
+use hoist_core::job::{JobMatch, match_job};
+use hoist_core::{JobRecord, JobStatus, JobSummary, RetryAttempt, StatusReport, Submitted};
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -129,8 +135,6 @@ pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
 }
-
-const COLUMNS: &str = "id, name, platform, profile, backend_job_id, backend_identity, status, message, exit_code, created_at, updated_at, started_at, finished_at, retry_count, retry_history, results_location, parent_job_id, workflow_id, spec, launch_state, launch_token, launcher, cancel_requested, pinned";
 
 impl Store {
     /// Open (creating if needed) the store under `home`, migrating an older schema.
@@ -516,7 +520,10 @@ impl Store {
 
     /// Remove a job and its history.
     pub fn delete(&self, id: &str) -> Result<bool> {
-        Ok(self.lock().execute("DELETE FROM jobs WHERE id = ?1", [id])? == 1)
+        Ok(self
+            .lock()
+            .execute("DELETE FROM jobs WHERE id = ?1", [id])?
+            == 1)
     }
 
     /// A job's history, oldest first.
@@ -566,10 +573,7 @@ impl Store {
     fn immediate(&self) -> Result<Tx<'_>> {
         let conn = self.lock();
         conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(Tx {
-            conn,
-            done: false,
-        })
+        Ok(Tx { conn, done: false })
     }
 }
 
@@ -604,285 +608,5 @@ impl Drop for Tx<'_> {
             // An early return by `?` left the transaction open: undo it so the lock is freed.
             let _ = self.conn.execute_batch("ROLLBACK");
         }
-    }
-}
-
-fn insert_on(conn: &Connection, job: &JobRecord) -> Result<()> {
-    let spec =
-        serde_json::to_string(&job.spec.redacted()).map_err(|e| bad(&job.job_id, "spec", e))?;
-    let history = serde_json::to_string(&job.retry_history)
-        .map_err(|e| bad(&job.job_id, "retry_history", e))?;
-    let pinned = job
-        .pinned
-        .as_ref()
-        .map(serde_json::to_string)
-        .transpose()
-        .map_err(|e| bad(&job.job_id, "pinned", e))?;
-    conn.execute(
-        &format!("INSERT INTO jobs ({COLUMNS}) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)"),
-        params![
-            job.job_id,
-            job.name,
-            job.platform,
-            job.profile,
-            job.backend_job_id,
-            job.backend_identity,
-            job.status.as_str(),
-            job.message,
-            job.exit_code,
-            ts(job.created_at),
-            ts(job.updated_at),
-            job.started_at.map(ts),
-            job.finished_at.map(ts),
-            job.retry_count,
-            history,
-            job.results_location,
-            job.parent_job_id,
-            job.workflow_id,
-            spec,
-            job.launch_state.as_str(),
-            job.launch_token,
-            job.launcher,
-            job.cancel_requested,
-            pinned,
-        ],
-    )?;
-    conn.execute(
-        "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, 'submit', ?3, ?4)",
-        params![job.job_id, ts(job.created_at), job.status.as_str(), format!("written before launch on {}", job.platform)],
-    )?;
-    Ok(())
-}
-
-/// Append one entry to a job's history.
-fn add_event(
-    conn: &Connection,
-    id: &str,
-    kind: &str,
-    status: Option<JobStatus>,
-    message: &str,
-) -> Result<()> {
-    conn.execute(
-        "INSERT INTO job_events (job_id, at, kind, status, message) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![
-            id,
-            ts(hoist_core::now()),
-            kind,
-            status.map(|s| s.as_str()),
-            message
-        ],
-    )?;
-    Ok(())
-}
-
-const SUMMARY_COLUMNS: &str = "id, name, platform, profile, status, message, exit_code, backend_job_id, results_location, retry_count, created_at, updated_at, started_at, finished_at";
-
-/// Run a query and read every row with `read`, keeping the first conversion error.
-fn collect<T>(
-    conn: &Connection,
-    sql: &str,
-    params: impl rusqlite::Params,
-    read: fn(&Row<'_>) -> Result<T>,
-) -> Result<Vec<T>> {
-    let mut stmt = conn.prepare_cached(sql)?;
-    let rows = stmt.query_map(params, |r| Ok(read(r)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row??);
-    }
-    Ok(out)
-}
-
-/// One job row by exact id.
-fn row_by_id(conn: &Connection, id: &str) -> Result<Option<JobRecord>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM jobs WHERE id = ?1"),
-        [id],
-        |r| Ok(read_row(r)),
-    )
-    .optional()?
-    .transpose()
-}
-
-fn list_sql(columns: &str, f: &ListFilter) -> (String, Vec<String>) {
-    let mut sql = format!("SELECT {columns} FROM jobs WHERE 1=1");
-    let mut args: Vec<String> = Vec::new();
-    if let Some(s) = f.status {
-        args.push(s.as_str().to_string());
-        sql.push_str(&format!(" AND status = ?{}", args.len()));
-    }
-    let exact = [
-        ("platform", &f.platform),
-        ("workflow_id", &f.workflow_id),
-        ("parent_job_id", &f.parent_job_id),
-    ];
-    for (col, v) in exact {
-        if let Some(v) = v {
-            args.push(v.clone());
-            sql.push_str(&format!(" AND {col} = ?{}", args.len()));
-        }
-    }
-    // Insertion order is submission order; the rowid walk avoids an index lookup per row.
-    sql.push_str(" ORDER BY rowid DESC");
-    if let Some(n) = f.limit {
-        sql.push_str(&format!(" LIMIT {n}"));
-    }
-    (sql, args)
-}
-
-fn read_summary(r: &Row<'_>) -> Result<JobSummary> {
-    let id: String = r.get(0)?;
-    let status = r.get_ref(4)?.as_str().map_err(rusqlite::Error::from)?;
-    Ok(JobSummary {
-        name: r.get(1)?,
-        platform: r.get(2)?,
-        profile: r.get(3)?,
-        status: status.parse().map_err(|e| bad(&id, "status", e))?,
-        message: r.get(5)?,
-        exit_code: r.get(6)?,
-        backend_job_id: r.get(7)?,
-        results_location: r.get(8)?,
-        retry_count: r.get(9)?,
-        created_at: r.get(10)?,
-        updated_at: r.get(11)?,
-        started_at: r.get(12)?,
-        finished_at: r.get(13)?,
-        job_id: id,
-    })
-}
-
-fn ts(t: Timestamp) -> String {
-    hoist_core::format_ts(t)
-}
-
-fn parse_ts(id: &str, field: &'static str, s: &str) -> Result<Timestamp> {
-    s.parse::<Timestamp>().map_err(|e| StoreError::BadValue {
-        job_id: id.to_string(),
-        field,
-        detail: e.to_string(),
-    })
-}
-
-fn bad(id: &str, field: &'static str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::BadValue {
-        job_id: id.to_string(),
-        field,
-        detail: e.to_string(),
-    }
-}
-
-fn read_row(r: &Row<'_>) -> Result<JobRecord> {
-    let id: String = r.get(0)?;
-    let opt_ts = |i: usize, f: &'static str| -> Result<Option<Timestamp>> {
-        match r.get::<_, Option<String>>(i)? {
-            Some(s) => Ok(Some(parse_ts(&id, f, &s)?)),
-            None => Ok(None),
-        }
-    };
-    let status: String = r.get(6)?;
-    let spec: String = r.get(18)?;
-    let history: String = r.get(14)?;
-    let launch: String = r.get(19)?;
-    Ok(JobRecord {
-        name: r.get(1)?,
-        platform: r.get(2)?,
-        profile: r.get(3)?,
-        backend_job_id: r.get(4)?,
-        backend_identity: r.get(5)?,
-        status: status.parse().map_err(|e| bad(&id, "status", e))?,
-        message: r.get(7)?,
-        exit_code: r.get(8)?,
-        created_at: parse_ts(&id, "created_at", &r.get::<_, String>(9)?)?,
-        updated_at: parse_ts(&id, "updated_at", &r.get::<_, String>(10)?)?,
-        started_at: opt_ts(11, "started_at")?,
-        finished_at: opt_ts(12, "finished_at")?,
-        retry_count: r.get(13)?,
-        retry_history: serde_json::from_str(&history).map_err(|e| bad(&id, "retry_history", e))?,
-        results_location: r.get(15)?,
-        parent_job_id: r.get(16)?,
-        workflow_id: r.get(17)?,
-        spec: serde_json::from_str(&spec).map_err(|e| bad(&id, "spec", e))?,
-        launch_state: LaunchState::parse(&launch)
-            .ok_or_else(|| bad(&id, "launch_state", &launch))?,
-        launch_token: r.get(20)?,
-        launcher: r.get(21)?,
-        cancel_requested: r.get(22)?,
-        pinned: match r.get::<_, Option<String>>(23)? {
-            Some(p) => Some(serde_json::from_str(&p).map_err(|e| bad(&id, "pinned", e))?),
-            None => None,
-        },
-        job_id: id,
-    })
-}
-
-fn corrupt_or(path: &Path, e: rusqlite::Error) -> StoreError {
-    use rusqlite::ffi::ErrorCode;
-    match &e {
-        rusqlite::Error::SqliteFailure(f, msg)
-            if matches!(f.code, ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) =>
-        {
-            StoreError::Corrupt {
-                path: path.to_path_buf(),
-                detail: msg.clone().unwrap_or_else(|| e.to_string()),
-            }
-        }
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::ReadOnly
-            ) =>
-        {
-            StoreError::Open {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::PermissionDenied, e.to_string()),
-            }
-        }
-        _ => StoreError::Sqlite(e),
-    }
-}
-
-fn ensure_private_dir(home: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    let open_err = |source| StoreError::Open {
-        path: home.to_path_buf(),
-        source,
-    };
-    match std::fs::symlink_metadata(home) {
-        Ok(m) if m.file_type().is_symlink() => {
-            // A symlinked store could be redirected into a directory another user controls.
-            let target = std::fs::metadata(home).map_err(open_err)?;
-            if !target.is_dir() {
-                return Err(open_err(std::io::Error::other(
-                    "it is a symlink to something that is not a directory",
-                )));
-            }
-        }
-        Ok(m) if !m.is_dir() => {
-            return Err(open_err(std::io::Error::other(
-                "it exists and is not a directory",
-            )));
-        }
-        Ok(m) => {
-            if m.permissions().mode() & 0o077 != 0 {
-                let _ = std::fs::set_permissions(home, std::fs::Permissions::from_mode(0o700));
-            }
-        }
-        Err(_) => {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(home)
-                .map_err(open_err)?;
-        }
-    }
-    Ok(())
-}
-
-fn restrict_file(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    if let Ok(m) = std::fs::metadata(path)
-        && m.permissions().mode() & 0o077 != 0
-    {
-        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
     }
 }

@@ -307,3 +307,9 @@ fn list_is_newest_first_with_filters() {
     );
     assert_eq!(s.active().expect("active").len(), 2);
 }
+
+#[test]
+fn one_store_serves_many_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Store>();
+}

@@ -10,9 +10,11 @@
 //! grace_seconds = 30          # a local-platform setting
 //! ```
 //!
-//! Command-line flags beat the profile; environment variables (the TAO names) beat the file.
+//! Every setting follows one precedence: flag, then environment, then profile, then default
+//! (`hoist_core::settings::resolve`).
 
-use hoist_core::InputError;
+use hoist_core::settings::SettingsMap;
+use hoist_core::{EnvSource, InputError};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -45,9 +47,19 @@ pub struct Profile {
     /// Default labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
-    /// The platform's own settings (checked by the platform).
+    /// The platform's own settings (checked against its descriptor).
     #[serde(flatten)]
     pub settings: toml::Table,
+}
+
+impl Profile {
+    /// The platform settings as JSON, the form every settings layer has.
+    pub fn settings_map(&self) -> SettingsMap {
+        match serde_json::to_value(&self.settings) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => SettingsMap::new(),
+        }
+    }
 }
 
 /// Problems with the config file.
@@ -94,10 +106,12 @@ impl Config {
 
     /// The profile to use: the named one (which must exist), else `HOIST_PROFILE`, else the
     /// file's default, else none.
-    pub fn select(&self, name: Option<&str>) -> Result<Option<(String, Profile)>, InputError> {
-        let env = std::env::var("HOIST_PROFILE")
-            .ok()
-            .filter(|s| !s.is_empty());
+    pub fn select(
+        &self,
+        name: Option<&str>,
+        env: &dyn EnvSource,
+    ) -> Result<Option<(String, Profile)>, InputError> {
+        let env = env.get("HOIST_PROFILE");
         let Some(name) = name
             .map(str::to_string)
             .or(env)
@@ -138,14 +152,15 @@ mod tests {
         )
         .expect("write");
         let c = Config::load(d.path()).expect("load");
-        let (name, p) = c.select(None).expect("select").expect("some");
+        let env = hoist_core::MapEnv::default();
+        let (name, p) = c.select(None, &env).expect("select").expect("some");
         assert_eq!(name, "a");
         assert_eq!(p.platform.as_deref(), Some("local"));
         assert_eq!(
             p.settings.get("grace_seconds").and_then(|v| v.as_integer()),
             Some(3)
         );
-        let e = c.select(Some("nope")).expect_err("unknown");
+        let e = c.select(Some("nope"), &env).expect_err("unknown");
         assert!(e.message.contains("nope") && e.hint.contains("a"));
     }
 

@@ -2,10 +2,9 @@
 //! DOCKER_PASSWORD / DOCKER_SERVER (or the SKYPILOT_DOCKER_* names), and the docker CLI's
 //! config.json (inline auths, credential helpers). Values never reach a log or the store.
 
-use crate::endpoint::Env;
 use base64::Engine;
 use bollard::auth::DockerCredentials;
-use hoist_core::PlatformError;
+use hoist_core::{EnvSource, PlatformError};
 use std::path::Path;
 
 /// The registry host of an image reference (`docker.io` when none is named).
@@ -64,7 +63,7 @@ fn password_value(raw: &str, user: &str) -> Result<String, PlatformError> {
 /// Credentials for pulling `image`, or `None` for an anonymous pull.
 pub fn credentials_for(
     image: &str,
-    env: &dyn Env,
+    env: &dyn EnvSource,
     docker_config_dir: &Path,
 ) -> Result<Option<DockerCredentials>, PlatformError> {
     let registry = registry_of(image);
@@ -199,10 +198,10 @@ fn from_helper(helper: &str, registry: &str) -> Result<Option<DockerCredentials>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::endpoint::MapEnv;
+    use hoist_core::MapEnv;
 
     fn env(pairs: &[(&'static str, &str)]) -> MapEnv {
-        MapEnv(pairs.iter().map(|(k, v)| (*k, v.to_string())).collect())
+        MapEnv::of(pairs.iter().copied())
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! Which daemon to talk to, and how: `--docker-host`/profile, then DOCKER_HOST, then
-//! DOCKER_CONTEXT, then the docker CLI's current context, then the local socket.
+//! Which daemon to talk to, and how: the `docker_host` setting (flag, DOCKER_HOST, profile)
+//! or the endpoint a job was submitted to, then DOCKER_HOST, then DOCKER_CONTEXT, then the
+//! docker CLI's current context, then the local socket.
 
 use bollard::{ClientVersion, Docker};
-use hoist_core::{InputError, PlatformError};
+use hoist_core::{EnvSource, InputError, PlatformError};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
@@ -33,21 +34,6 @@ pub struct Endpoint {
 pub struct TlsFiles {
     /// Directory holding key.pem, cert.pem, ca.pem.
     pub dir: PathBuf,
-}
-
-/// Environment lookup, swappable in tests.
-pub trait Env {
-    /// A variable's value, if set and not empty.
-    fn get(&self, key: &str) -> Option<String>;
-}
-
-/// The process environment.
-pub struct ProcessEnv;
-
-impl Env for ProcessEnv {
-    fn get(&self, key: &str) -> Option<String> {
-        std::env::var(key).ok().filter(|v| !v.is_empty())
-    }
 }
 
 /// Normalize a DOCKER_HOST-style value.
@@ -104,11 +90,11 @@ pub fn normalize(raw: &str) -> Result<String, InputError> {
     Err(bad("unknown scheme"))
 }
 
-/// Resolve the endpoint. `explicit` is `--docker-host`, the profile's `docker_host`, or the
-/// endpoint a job was submitted to.
+/// Resolve the endpoint. `explicit` is the `docker_host` setting (`--docker-host`,
+/// DOCKER_HOST or a profile's) or the endpoint a job was submitted to.
 pub fn resolve(
     explicit: Option<&str>,
-    env: &dyn Env,
+    env: &dyn EnvSource,
     docker_config_dir: &Path,
 ) -> Result<Endpoint, PlatformError> {
     let tls_from_env = || -> Option<TlsFiles> {
@@ -123,10 +109,19 @@ pub fn resolve(
         })
     };
     if let Some(h) = explicit {
+        let url = normalize(h)?;
+        // The facade folds DOCKER_HOST into the setting; name it when that is where it came from.
+        let from_env = env
+            .get("DOCKER_HOST")
+            .is_some_and(|e| e.trim() == h.trim() || normalize(&e).is_ok_and(|n| n == url));
         return Ok(Endpoint {
-            url: normalize(h)?,
+            url,
             tls: tls_from_env(),
-            source: "--docker-host / profile".into(),
+            source: if from_env {
+                "DOCKER_HOST".into()
+            } else {
+                "--docker-host / profile".into()
+            },
         });
     }
     if let Some(h) = env.get("DOCKER_HOST") {
@@ -192,7 +187,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 /// The docker CLI's config directory: DOCKER_CONFIG, else ~/.docker.
-pub fn docker_config_dir(env: &dyn Env) -> PathBuf {
+pub fn docker_config_dir(env: &dyn EnvSource) -> PathBuf {
     env.get("DOCKER_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -236,21 +231,10 @@ pub fn connect(ep: &Endpoint, ssh_control_dir: &Path) -> Result<Docker, Platform
     Err(unreachable("unsupported endpoint".into()))
 }
 
-/// An environment from a map, for tests.
-#[cfg(test)]
-pub(crate) struct MapEnv(pub std::collections::HashMap<&'static str, String>);
-
-#[cfg(test)]
-impl Env for MapEnv {
-    fn get(&self, k: &str) -> Option<String> {
-        self.0.get(k).cloned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use hoist_core::MapEnv;
 
     #[test]
     fn normalizes() {
@@ -278,7 +262,7 @@ mod tests {
     #[test]
     fn precedence_and_contexts() {
         let d = tempfile::tempdir().expect("tmp");
-        let env = MapEnv(HashMap::from([("DOCKER_HOST", "tcp://a:1".to_string())]));
+        let env = MapEnv::of([("DOCKER_HOST", "tcp://a:1")]);
         assert_eq!(
             resolve(Some("unix:///x.sock"), &env, d.path())
                 .map(|e| e.url)
@@ -290,6 +274,12 @@ mod tests {
             resolve(None, &env, d.path()).map(|e| e.url).ok().as_deref(),
             Some("tcp://a:1")
         );
+        let source = |h: &str| resolve(Some(h), &env, d.path()).map(|e| e.source).ok();
+        assert_eq!(source("tcp://a:1").as_deref(), Some("DOCKER_HOST"));
+        assert_eq!(
+            source("tcp://b:1").as_deref(),
+            Some("--docker-host / profile")
+        );
         // a context written the way the docker CLI writes it
         let hash = hex(&Sha256::digest(b"remote"));
         let meta = d.path().join("contexts/meta").join(&hash);
@@ -300,19 +290,19 @@ mod tests {
             r#"{"currentContext":"remote"}"#,
         )
         .expect("config");
-        let none = MapEnv(HashMap::new());
+        let none = MapEnv::default();
         let ep = resolve(None, &none, d.path()).expect("context");
         assert_eq!(
             (ep.url.as_str(), ep.source.as_str()),
             ("ssh://gpu@box", "docker context remote")
         );
-        let missing = MapEnv(HashMap::from([("DOCKER_CONTEXT", "nope".to_string())]));
+        let missing = MapEnv::of([("DOCKER_CONTEXT", "nope")]);
         assert!(resolve(None, &missing, d.path()).is_err());
-        let tls = MapEnv(HashMap::from([
-            ("DOCKER_HOST", "tcp://a:2376".to_string()),
-            ("DOCKER_TLS_VERIFY", "1".to_string()),
-            ("DOCKER_CERT_PATH", "/certs".to_string()),
-        ]));
+        let tls = MapEnv::of([
+            ("DOCKER_HOST", "tcp://a:2376"),
+            ("DOCKER_TLS_VERIFY", "1"),
+            ("DOCKER_CERT_PATH", "/certs"),
+        ]);
         assert_eq!(
             resolve(None, &tls, d.path())
                 .ok()

@@ -1,0 +1,514 @@
+//! What the Docker platform is configured with, what each job keeps, and its descriptor: the
+//! one place that knows its settings, env names and capabilities.
+
+use crate::DockerPlatform;
+use hoist_core::settings::{SettingDoc, SettingKind, SettingsMap};
+use hoist_core::{
+    BuildContext, Capabilities, InputError, PathView, Platform, PlatformDescriptor, PlatformError,
+    PlatformInfo, Readiness, RunnerDelivery,
+};
+use hoist_docker_engine::endpoint;
+use serde::{Deserialize, Serialize};
+
+pub use hoist_docker_engine::PullPolicy;
+
+/// Every Docker setting.
+pub const SETTINGS: &[SettingDoc] = &[
+    SettingDoc::new(
+        "docker_host",
+        SettingKind::String,
+        "the Docker daemon: unix:///path, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY) or ssh://[USER@]HOST[:PORT]",
+    )
+    .env(&["DOCKER_HOST"])
+    .flag("--docker-host")
+    .computed("DOCKER_CONTEXT, the docker CLI's current context, else unix:///var/run/docker.sock"),
+    SettingDoc::new(
+        "network",
+        SettingKind::String,
+        "the network jobs join, created if missing (bridge, host, none are used as they are)",
+    )
+    .env(&["DOCKER_NETWORK"])
+    .flag("--network")
+    .default("hoist_default")
+    .per_job(),
+    SettingDoc::new(
+        "helper_image",
+        SettingKind::String,
+        "a small image with /bin/sh and ls, run on a remote daemon's host to check and list paths there",
+    )
+    .env(&["HOIST_DOCKER_HELPER_IMAGE"]),
+    SettingDoc::new(
+        "pull",
+        SettingKind::String,
+        "when to pull the job's image: missing, always or never",
+    )
+    .env(&["DOCKER_PULL_POLICY"])
+    .flag("--pull")
+    .default("missing")
+    .per_job(),
+    SettingDoc::new(
+        "auto_remove",
+        SettingKind::Bool,
+        "remove a job's container once its logs and exit code are saved",
+    )
+    .env(&["DOCKER_AUTO_REMOVE"])
+    .flag("--rm")
+    .default("false")
+    .per_job(),
+    SettingDoc::new(
+        "mounts",
+        SettingKind::List,
+        "bind mounts SRC:DST[:ro]; SRC is a path on the daemon's host (a writable one at /results holds the job's results)",
+    )
+    .flag("--mount")
+    .per_job(),
+    SettingDoc::new(
+        "shm_size",
+        SettingKind::Size,
+        "size of /dev/shm (unset: a tmpfs that grows with use)",
+    )
+    .flag("--shm-size")
+    .per_job(),
+    SettingDoc::new(
+        "user",
+        SettingKind::String,
+        "user the job runs as (uid[:gid] or a name)",
+    )
+    .flag("--user")
+    .per_job(),
+    SettingDoc::new(
+        "stop_timeout",
+        SettingKind::Integer,
+        "seconds between SIGTERM and SIGKILL when a job is canceled",
+    )
+    .default("10")
+    .per_job(),
+];
+
+/// The Docker platform's description.
+pub static INFO: PlatformInfo = PlatformInfo {
+    name: "docker",
+    aliases: &["local-docker", "remote-docker"],
+    summary: "one container per job on a local or remote Docker daemon (unix, tcp with TLS, ssh)",
+    settings: SETTINGS,
+    env: &[
+        (
+            "DOCKER_CONTEXT",
+            "docker CLI context naming the daemon when docker_host is unset",
+        ),
+        (
+            "DOCKER_CONFIG",
+            "the docker CLI's config directory (contexts, registry logins); default ~/.docker",
+        ),
+        (
+            "DOCKER_TLS_VERIFY",
+            "talk TLS to a tcp:// daemon, with client certificates",
+        ),
+        (
+            "DOCKER_CERT_PATH",
+            "directory of key.pem, cert.pem and ca.pem for TLS (default: DOCKER_CONFIG)",
+        ),
+        ("NGC_KEY", "pulls from nvcr.io (NGC_API_KEY also read)"),
+        (
+            "DOCKER_USERNAME",
+            "registry user for pulls (SKYPILOT_DOCKER_USERNAME also read)",
+        ),
+        (
+            "DOCKER_PASSWORD",
+            "registry password for pulls; $(command) runs the command (SKYPILOT_DOCKER_PASSWORD also read)",
+        ),
+        (
+            "DOCKER_SERVER",
+            "the registry DOCKER_USERNAME/DOCKER_PASSWORD are for (SKYPILOT_DOCKER_SERVER also read)",
+        ),
+        (
+            "ACCESS_KEY",
+            "S3 credentials preflight looks for (with SECRET_KEY, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+        ),
+        ("HOME", "where ~/.docker is"),
+    ],
+    capabilities: Capabilities {
+        runner: RunnerDelivery::StaticBinary,
+        paths: PathView::Container,
+        images: true,
+        multi_node: false,
+        watch: false,
+    },
+};
+
+/// The default network.
+pub const DEFAULT_NETWORK: &str = "hoist_default";
+
+/// Typed settings (keys and kinds were checked by `hoist_core::settings::resolve`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSettings {
+    /// Endpoint (`unix://`, `tcp://`, `ssh://`); unset: context, else the local socket.
+    pub docker_host: Option<String>,
+    /// Network jobs join.
+    pub network: Option<String>,
+    /// Image for helper containers (path checks on a remote daemon's host).
+    pub helper_image: Option<String>,
+    /// Pull policy text (checked by [`DockerSettings::from_map`]).
+    pub pull: Option<String>,
+    /// Remove containers once their results are saved.
+    pub auto_remove: Option<bool>,
+    /// Bind mounts, `SRC:DST[:ro]` (checked by [`DockerSettings::from_map`]).
+    pub mounts: Option<Vec<String>>,
+    /// /dev/shm size in bytes.
+    pub shm_size: Option<u64>,
+    /// User to run as.
+    pub user: Option<String>,
+    /// Seconds between SIGTERM and SIGKILL on cancel.
+    pub stop_timeout: Option<u32>,
+}
+
+impl DockerSettings {
+    /// Read resolved settings, refusing a pull policy or mount hoist cannot use.
+    pub fn from_map(m: &SettingsMap) -> Result<Self, InputError> {
+        let s: DockerSettings = serde_json::from_value(serde_json::Value::Object(m.clone()))
+            .map_err(|e| {
+                InputError::new(
+                    format!("bad docker settings: {e}"),
+                    "stop_timeout is 0 to 4294967295 seconds; hoist platforms docker lists every setting",
+                )
+            })?;
+        if let Some(p) = &s.pull {
+            p.parse::<PullPolicy>().map_err(|_| {
+                InputError::new(
+                    format!("docker setting pull (--pull, DOCKER_PULL_POLICY) is {p:?}, which is not a pull policy"),
+                    "use missing, always or never",
+                )
+            })?;
+        }
+        for m in s.mounts.iter().flatten() {
+            m.parse::<BindMount>().map_err(|e| {
+                InputError::new(
+                    format!("docker setting mounts (--mount): {}", e.message),
+                    e.hint,
+                )
+            })?;
+        }
+        Ok(s)
+    }
+}
+
+/// A bind mount, `SRC:DST[:ro]`. SRC is a path on the daemon's host.
+///
+/// Stored as the text `SRC:DST[:ro]`; rows written by older hoists hold the object form
+/// `{source, target, read_only}`, which is read too.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "MountRepr", into = "String")]
+pub struct BindMount {
+    /// Path on the host that runs the container.
+    pub source: String,
+    /// Path inside the container.
+    pub target: String,
+    /// Mounted read-only.
+    pub read_only: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum MountRepr {
+    Text(String),
+    Object {
+        source: String,
+        target: String,
+        #[serde(default)]
+        read_only: bool,
+    },
+}
+
+impl TryFrom<MountRepr> for BindMount {
+    type Error = InputError;
+    fn try_from(r: MountRepr) -> Result<Self, InputError> {
+        match r {
+            MountRepr::Text(s) => s.parse(),
+            MountRepr::Object {
+                source,
+                target,
+                read_only,
+            } => Ok(BindMount {
+                source,
+                target,
+                read_only,
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for BindMount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.source, self.target)?;
+        if self.read_only {
+            f.write_str(":ro")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<BindMount> for String {
+    fn from(m: BindMount) -> String {
+        m.to_string()
+    }
+}
+
+impl std::str::FromStr for BindMount {
+    type Err = InputError;
+    fn from_str(s: &str) -> Result<Self, InputError> {
+        let bad = |why: &str| {
+            InputError::new(
+                format!("bad --mount {s:?}: {why}"),
+                "write --mount /host/path:/container/path, or add :ro for read-only",
+            )
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let (source, target, read_only) = match parts.as_slice() {
+            [src, dst] => (*src, *dst, false),
+            [src, dst, "ro"] => (*src, *dst, true),
+            [src, dst, "rw"] => (*src, *dst, false),
+            [_, _, mode] => return Err(bad(&format!("unknown mode {mode:?}"))),
+            _ => return Err(bad("expected SRC:DST[:ro]")),
+        };
+        if !source.starts_with('/') || !target.starts_with('/') {
+            return Err(bad("both paths must be absolute"));
+        }
+        Ok(BindMount {
+            source: source.into(),
+            target: target.into(),
+            read_only,
+        })
+    }
+}
+
+/// What a Docker job keeps with it (the per-job settings). Lenient: rows from older hoists
+/// carry their whole old options object, `host` included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct DockerOptions {
+    /// Pull policy.
+    pub pull: PullPolicy,
+    /// Bind mounts.
+    pub mounts: Vec<BindMount>,
+    /// /dev/shm size in bytes (default: a tmpfs /dev/shm).
+    pub shm_size: Option<u64>,
+    /// User to run as (`uid[:gid]` or a name).
+    pub user: Option<String>,
+    /// Remove the container once its logs and exit code are saved.
+    pub auto_remove: bool,
+    /// Network (default: the platform's `network` setting).
+    pub network: Option<String>,
+    /// Seconds between SIGTERM and SIGKILL on cancel (default 10).
+    pub stop_timeout: Option<u32>,
+}
+
+/// What a job pins at submit: the daemon endpoint later verbs go back to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pinned {
+    /// Normalized endpoint URL.
+    #[serde(default)]
+    pub host: Option<String>,
+}
+
+impl Pinned {
+    /// Read a pinned value leniently: older rows give their whole options object.
+    pub fn from_value(v: Option<&serde_json::Value>) -> Pinned {
+        v.and_then(|v| serde_json::from_value(v.clone()).ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Constructs [`DockerPlatform`]s.
+pub struct Descriptor;
+
+impl PlatformDescriptor for Descriptor {
+    fn info(&self) -> &'static PlatformInfo {
+        &INFO
+    }
+
+    fn check(&self, settings: &SettingsMap) -> Result<(), InputError> {
+        DockerSettings::from_map(settings).map(|_| ())
+    }
+
+    fn build(
+        &self,
+        ctx: &BuildContext,
+        settings: &SettingsMap,
+        pinned: Option<&serde_json::Value>,
+    ) -> Result<Box<dyn Platform>, PlatformError> {
+        let mut s = DockerSettings::from_map(settings)?;
+        if let Some(host) = Pinned::from_value(pinned).host {
+            s.docker_host = Some(host);
+        }
+        Ok(Box::new(DockerPlatform::from_context(ctx, s)?))
+    }
+
+    fn readiness(&self, ctx: &BuildContext, settings: &SettingsMap) -> Readiness {
+        let s = match DockerSettings::from_map(settings) {
+            Ok(s) => s,
+            Err(e) => {
+                return Readiness {
+                    configured: false,
+                    reason: e.message,
+                };
+            }
+        };
+        let dir = endpoint::docker_config_dir(&*ctx.env);
+        match endpoint::resolve(s.docker_host.as_deref(), &*ctx.env, &dir) {
+            Err(e) => Readiness {
+                configured: false,
+                reason: e.to_string(),
+            },
+            Ok(ep) if ep.source == "default" => {
+                let socket = ep.url.trim_start_matches("unix://");
+                let exists = std::path::Path::new(socket).exists();
+                Readiness {
+                    configured: exists,
+                    reason: if exists {
+                        format!("the local daemon's socket {socket} exists")
+                    } else {
+                        format!(
+                            "no docker_host, DOCKER_HOST or docker context, and no socket at {socket}"
+                        )
+                    },
+                }
+            }
+            Ok(ep) => Readiness {
+                configured: true,
+                reason: format!("daemon {} (from {})", ep.url, ep.source),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hoist_core::{MapEnv, Silent};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    fn obj(v: serde_json::Value) -> SettingsMap {
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn mounts_and_pull() {
+        let m: BindMount = "/data:/mnt/data:ro".parse().expect("mount");
+        assert_eq!(
+            (m.source.as_str(), m.target.as_str(), m.read_only),
+            ("/data", "/mnt/data", true)
+        );
+        assert!(!"/a:/b".parse::<BindMount>().expect("rw").read_only);
+        for bad in ["/a", "a:/b", "/a:b", "/a:/b:xx", "/a:/b:ro:x"] {
+            assert!(bad.parse::<BindMount>().is_err(), "{bad}");
+        }
+        assert_eq!(
+            "Always".parse::<PullPolicy>().ok(),
+            Some(PullPolicy::Always)
+        );
+        assert!("sometimes".parse::<PullPolicy>().is_err());
+    }
+
+    #[test]
+    fn options_read_old_and_new_rows() {
+        let old = json!({
+            "host": "tcp://box:2375",
+            "pull": "always",
+            "mounts": [{"source": "/srv", "target": "/results", "read_only": false},
+                       {"source": "/d", "target": "/data", "read_only": true}],
+            "shm_size": 1073741824u64,
+            "user": "1000:1000",
+            "auto_remove": true,
+            "network": "net1",
+            "stop_timeout": null
+        });
+        let o: DockerOptions = serde_json::from_value(old).expect("old row");
+        assert_eq!(o.pull, PullPolicy::Always);
+        assert_eq!(o.mounts[1].to_string(), "/d:/data:ro");
+        assert_eq!(
+            (o.auto_remove, o.network.as_deref(), o.stop_timeout),
+            (true, Some("net1"), None)
+        );
+        let new = json!({"pull": "If-Not-Present", "mounts": ["/srv:/results", "/d:/data:ro"], "stop_timeout": 10});
+        let n: DockerOptions = serde_json::from_value(new).expect("new row");
+        assert_eq!(n.pull, PullPolicy::Missing);
+        assert_eq!(n.mounts, o.mounts);
+        assert_eq!(n.stop_timeout, Some(10));
+        assert_eq!(
+            serde_json::to_value(&n.mounts).expect("json"),
+            json!(["/srv:/results", "/d:/data:ro"])
+        );
+        assert!(serde_json::from_value::<DockerOptions>(json!({"mounts": ["rel:/x"]})).is_err());
+        assert_eq!(
+            Pinned::from_value(Some(&json!({"host": "ssh://a@b", "pull": "never"}))).host,
+            Some("ssh://a@b".into())
+        );
+        assert_eq!(Pinned::from_value(None), Pinned::default());
+    }
+
+    #[test]
+    fn check_refuses_what_cannot_run() {
+        assert!(
+            Descriptor
+                .check(&obj(
+                    json!({"pull": "always", "mounts": ["/a:/b:ro"], "stop_timeout": 5})
+                ))
+                .is_ok()
+        );
+        let e = Descriptor
+            .check(&obj(json!({"pull": "sometimes"})))
+            .expect_err("pull");
+        assert!(
+            e.message.contains("pull") && e.message.contains("sometimes"),
+            "{}",
+            e.message
+        );
+        let e = Descriptor
+            .check(&obj(json!({"mounts": ["/a:b"]})))
+            .expect_err("mount");
+        assert!(e.message.contains("mounts"), "{}", e.message);
+        assert!(Descriptor.check(&obj(json!({"bogus": 1}))).is_err());
+    }
+
+    fn ctx(env: MapEnv) -> BuildContext {
+        BuildContext {
+            home: std::env::temp_dir(),
+            exe: "hoist".into(),
+            env: Arc::new(env),
+            reporter: Arc::new(Silent),
+        }
+    }
+
+    #[test]
+    fn pinned_host_wins_and_readiness_needs_no_network() {
+        let d = tempfile::tempdir().expect("tmp");
+        let dir = d.path().to_str().expect("utf8");
+        let c = ctx(MapEnv::of([
+            ("DOCKER_HOST", "tcp://env:1"),
+            ("DOCKER_CONFIG", dir),
+        ]));
+        let settings = obj(json!({"docker_host": "tcp://env:1"}));
+        let p = Descriptor
+            .build(
+                &c,
+                &settings,
+                Some(&json!({"host": "tcp://pinned:2", "network": "n"})),
+            )
+            .expect("build");
+        assert_eq!(p.pin(), Some(json!({"host": "tcp://pinned:2"})));
+        let p = Descriptor.build(&c, &settings, None).expect("build");
+        assert_eq!(p.pin(), Some(json!({"host": "tcp://env:1"})));
+        assert_eq!(p.capabilities(), INFO.capabilities);
+        let r = Descriptor.readiness(&c, &settings);
+        assert!(r.configured && r.reason.contains("DOCKER_HOST"), "{r:?}");
+        let bare = ctx(MapEnv::of([("DOCKER_CONFIG", dir), ("HOME", dir)]));
+        let r = Descriptor.readiness(&bare, &SettingsMap::new());
+        assert_eq!(
+            r.configured,
+            std::path::Path::new("/var/run/docker.sock").exists(),
+            "{r:?}"
+        );
+    }
+}

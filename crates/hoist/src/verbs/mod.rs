@@ -1,0 +1,7 @@
+//! The library's verbs, one module per concern.
+
+pub mod control;
+pub mod data;
+pub mod inspect;
+pub mod submit;
+pub mod track;

@@ -1,0 +1,176 @@
+//! Submitting: the dry run, the launch fence around `Platform::submit`, and the checks made
+//! before a job takes a GPU.
+
+use crate::prepare::Prepared;
+use crate::{Hoist, JobRequest, Result, failpoint};
+use hoist_core::staging::{ResultsKind, RunnerPlan, Scheme};
+use hoist_core::{
+    DryRun, InputError, JobRecord, JobSpec, PathView, Platform, PlatformError, RunnerDelivery,
+    SubmitRequest,
+};
+use std::collections::BTreeMap;
+
+impl Hoist {
+    /// What `create_job` would submit, in the platform's own form. Writes nothing.
+    pub async fn dry_run(&self, req: &JobRequest) -> Result<DryRun> {
+        let Prepared {
+            platform: platform_name,
+            spec,
+            env,
+            settings,
+            ..
+        } = self.prepare(req)?;
+        let platform = self.entry(&platform_name)?.descriptor.build(
+            &self.build_context(),
+            &settings.values,
+            None,
+        )?;
+        let runner = RunnerPlan::for_job("dry-run", &spec);
+        let runner_binary = self.runner_binary_for(platform.as_ref(), runner.is_some())?;
+        let sub = SubmitRequest {
+            job_id: "dry-run".into(),
+            launch_token: "dry-run".into(),
+            spec,
+            env,
+            runner,
+            runner_binary,
+        };
+        Ok(platform.dry_run(&sub).await?)
+    }
+
+    /// The static runner binary, for platforms that ship it to their jobs.
+    fn runner_binary_for(
+        &self,
+        platform: &dyn Platform,
+        stages_data: bool,
+    ) -> Result<Option<hoist_core::staging::RunnerBinary>> {
+        match platform.capabilities().runner {
+            RunnerDelivery::StaticBinary if stages_data => Ok(Some(self.runner_binary()?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// Submit a job: the row (with its launch token) is written first, then the platform is
+    /// called, then the fence is closed. A crash in between is settled by [`Hoist::reconcile`].
+    pub async fn create_job(&self, req: JobRequest) -> Result<JobRecord> {
+        let Prepared {
+            platform: platform_name,
+            profile,
+            spec,
+            env,
+            settings,
+        } = self.prepare(&req)?;
+        let platform = self.entry(&platform_name)?.descriptor.build(
+            &self.build_context(),
+            &settings.values,
+            None,
+        )?;
+        let mut job = JobRecord::pending(
+            uuid::Uuid::new_v4().to_string(),
+            platform_name,
+            spec.clone(),
+            uuid::Uuid::new_v4().to_string(),
+        );
+        job.pinned = platform.pin();
+        job.profile = profile;
+        job.parent_job_id = req.parent_job_id.clone();
+        job.workflow_id = req.workflow_id.clone();
+        job.launcher = Some(crate::verbs::control::launcher_id());
+        let runner = RunnerPlan::for_job(&job.job_id, &spec);
+        let runner_binary = self.runner_binary_for(platform.as_ref(), runner.is_some())?;
+        if runner.is_some() {
+            self.check_inputs(platform.as_ref(), &spec, &env).await?;
+        }
+        self.store.insert(&job)?;
+        failpoint("after-insert");
+        let sub = SubmitRequest {
+            job_id: job.job_id.clone(),
+            launch_token: job.launch_token.clone(),
+            spec,
+            env,
+            runner,
+            runner_binary,
+        };
+        match platform.submit(&sub).await {
+            Ok(mut submitted) => {
+                if submitted.results_location.is_none() && sub.runner.is_some() {
+                    submitted.results_location = Some(
+                        ResultsKind::from_env(|k| sub.env.get(k).cloned()).location(&job.job_id),
+                    );
+                }
+                failpoint("after-submit");
+                self.store
+                    .mark_launched(&job.job_id, &job.launch_token, &submitted)?;
+                Ok(self.store.get(&job.job_id)?.unwrap_or(job))
+            }
+            Err(PlatformError::Input(e)) => {
+                // Refused before anything was launched: the request was wrong, keep no trace.
+                self.store.delete(&job.job_id)?;
+                Err(e.into())
+            }
+            Err(e) => {
+                self.store.mark_abandoned(
+                    &job.job_id,
+                    &job.launch_token,
+                    &format!("submit failed: {e}"),
+                )?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Refuse a job whose inputs are missing before it takes a GPU. Object stores are asked
+    /// with the job's own credentials; paths are asked of the platform where it can see them.
+    /// A store that cannot be reached from here (it may be visible only from the cluster) is
+    /// left to the job.
+    async fn check_inputs(
+        &self,
+        platform: &dyn Platform,
+        spec: &JobSpec,
+        env: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        let mut uris: Vec<(String, String)> = spec
+            .inputs
+            .iter()
+            .map(|b| (b.key.clone(), b.uri.clone()))
+            .collect();
+        if let Some(s) = &spec.spec {
+            uris.extend(
+                hoist_core::staging::remote_values(s)
+                    .into_iter()
+                    .filter(|(k, _)| !spec.outputs.iter().any(|o| o.key == *k)),
+            );
+        }
+        let view = platform.capabilities().paths;
+        for (key, uri) in uris {
+            let scheme = Scheme::of(&uri);
+            let found = if scheme.is_remote() {
+                match hoist_staging::check_path(&uri, env).await {
+                    Ok(found) => found,
+                    Err(e @ hoist_staging::StagingError::Denied { .. })
+                    | Err(e @ hoist_staging::StagingError::Input(_)) => return Err(e.into()),
+                    Err(_) => continue,
+                }
+            } else if scheme == Scheme::Local && !uri.starts_with('/') {
+                continue; // relative to the job's working directory: only the job can tell
+            } else if view == PathView::Container && scheme != Scheme::Lustre {
+                continue; // a path inside the image or a mount: the job's, not ours
+            } else {
+                let p = hoist_core::staging::local_path(&uri).unwrap_or(&uri);
+                match platform.check_path(p).await {
+                    Ok(found) => found,
+                    Err(PlatformError::Input(e)) => return Err(e.into()),
+                    Err(_) => continue,
+                }
+            };
+            if !found {
+                return Err(InputError::new(
+                    format!("input {key}: {uri} does not exist; nothing was submitted"),
+                    "check the URI (hoist ls-path on its parent lists what is there) and the credentials in this shell",
+                )
+                .into());
+            }
+        }
+        Ok(())
+    }
+}

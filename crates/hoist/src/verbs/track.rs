@@ -1,0 +1,367 @@
+//! Knowing where jobs stand: batched refresh, listing, waiting, watching many jobs, and what
+//! `show` and `why` add.
+
+use crate::{Hoist, HoistError, Result};
+use futures::stream::BoxStream;
+use hoist_core::failure::{FailureAnalysis, analyze};
+use hoist_core::{
+    Details, JobRecord, JobStatus, JobSummary, LaunchState, Platform, PlatformError, ReportEvent,
+    StatusReport,
+};
+use hoist_store::{ListFilter, StoreError};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A change seen by [`Hoist::watch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchEvent {
+    /// The job as it stands after the change.
+    pub job: JobRecord,
+    /// Its status before (`None` the first time it is seen).
+    pub previous: Option<JobStatus>,
+}
+
+impl Hoist {
+    /// Find a job by id, unique id prefix or name (no platform call).
+    pub fn resolve(&self, arg: &str) -> Result<JobRecord> {
+        Ok(self.store.resolve(arg)?)
+    }
+
+    /// Current status of a job, asking its platform when it is not terminal.
+    pub async fn status(&self, arg: &str) -> Result<JobRecord> {
+        let job = self.resolve(arg)?;
+        let mut v = self.refresh(vec![job]).await?;
+        v.pop()
+            .ok_or_else(|| StoreError::NotFound(arg.to_string()).into())
+    }
+
+    /// Bring live jobs up to date: one batched status call per platform and profile.
+    pub async fn refresh(&self, jobs: Vec<JobRecord>) -> Result<Vec<JobRecord>> {
+        // Jobs share a status call when they share a platform, a profile and what they pinned
+        // at submit (the daemon endpoint, the login hosts).
+        type Key = (String, Option<String>, String);
+        let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        for (i, j) in jobs.iter().enumerate() {
+            if !j.status.is_terminal() && j.launch_state == LaunchState::Launched {
+                let pinned = j.pinned.as_ref().map(|p| p.to_string()).unwrap_or_default();
+                groups
+                    .entry((j.platform.clone(), j.profile.clone(), pinned))
+                    .or_default()
+                    .push(i);
+            }
+        }
+        let mut jobs = jobs;
+        let max_retries = self.max_retries();
+        for ((pname, _, _), idx) in groups {
+            let platform = self.platform_for(&jobs[idx[0]]);
+            let group: Vec<JobRecord> = idx.iter().map(|&i| jobs[i].clone()).collect();
+            let reports = match &platform {
+                Ok(p) => self.group_reports(p.as_ref(), &pname, &group).await,
+                Err(e) => group
+                    .iter()
+                    .map(|_| Err(PlatformError::failed(e.to_string(), "")))
+                    .collect(),
+            };
+            for (i, rep) in idx.into_iter().zip(reports) {
+                let rep = rep.unwrap_or_else(|e| StatusReport {
+                    // Never a guessed terminal state: the backend could not say, so Unknown.
+                    status: JobStatus::Unknown,
+                    message: e.to_string(),
+                    exit_code: None,
+                    started_at: None,
+                    finished_at: None,
+                    retriable: false,
+                    restarts: None,
+                });
+                if let Some(n) = rep.restarts.filter(|n| *n > jobs[i].retry_count) {
+                    jobs[i] = self.store.note_restarts(
+                        &jobs[i].job_id,
+                        n,
+                        "requeued on the cluster after an infrastructure failure",
+                    )?;
+                }
+                if rep.status == JobStatus::Error
+                    && rep.retriable
+                    && !jobs[i].cancel_requested
+                    && jobs[i].retry_count < max_retries
+                {
+                    // Run it again now: the failure was the infrastructure's, not the program's.
+                    if let Ok(p) = &platform
+                        && let Ok(Some(sub)) = p.retry(&jobs[i]).await
+                    {
+                        jobs[i] = self
+                            .store
+                            .record_retry(&jobs[i].job_id, &rep.message, &sub)?;
+                        continue;
+                    }
+                }
+                // A Canceling job reported live stays Canceling until the backend confirms.
+                if jobs[i].status == JobStatus::Canceling && !rep.status.is_terminal() {
+                    continue;
+                }
+                let (changed, after) = self.store.apply_report(&jobs[i].job_id, None, &rep)?;
+                if changed && after.status != jobs[i].status {
+                    self.reporter.report(ReportEvent::Status {
+                        job_id: &after.job_id,
+                        status: after.status,
+                        message: &after.message,
+                    });
+                }
+                if changed
+                    && after.status.is_terminal()
+                    && let Ok(p) = &platform
+                {
+                    // This process recorded the end, so it alone gives back what bills.
+                    if let Err(e) = p.release(&after).await {
+                        self.reporter.report(ReportEvent::Step {
+                            key: &after.job_id,
+                            message: &format!("could not release the job's resources: {e}"),
+                        });
+                    }
+                }
+                jobs[i] = after;
+            }
+        }
+        Ok(jobs)
+    }
+
+    /// One platform's answers for a group of its jobs, in order: identity checked first (a
+    /// job started on another backend reads as a mismatch), and a backend that does not answer
+    /// within the backend timeout yields errors, which the caller records as Unknown.
+    async fn group_reports(
+        &self,
+        platform: &dyn Platform,
+        pname: &str,
+        jobs: &[JobRecord],
+    ) -> Vec<std::result::Result<StatusReport, PlatformError>> {
+        let timeout = self.backend_timeout();
+        let silent = || PlatformError::Unreachable {
+            what: pname.to_string(),
+            why: format!("no answer within {} s", timeout.as_secs()),
+            hint: String::new(),
+        };
+        let current = match tokio::time::timeout(timeout, platform.identity()).await {
+            Ok(Ok(id)) => id,
+            Ok(Err(e)) => {
+                return jobs
+                    .iter()
+                    .map(|_| {
+                        Err(PlatformError::Unreachable {
+                            what: pname.to_string(),
+                            why: e.to_string(),
+                            hint: String::new(),
+                        })
+                    })
+                    .collect();
+            }
+            Err(_) => return jobs.iter().map(|_| Err(silent())).collect(),
+        };
+        let same: Vec<usize> = (0..jobs.len())
+            .filter(|&i| {
+                jobs[i]
+                    .backend_identity
+                    .as_ref()
+                    .is_none_or(|rec| *rec == current)
+            })
+            .collect();
+        let batch: Vec<JobRecord> = same.iter().map(|&i| jobs[i].clone()).collect();
+        let mut answers: Vec<Option<std::result::Result<StatusReport, PlatformError>>> = jobs
+            .iter()
+            .map(|j| match &j.backend_identity {
+                Some(rec) if *rec != current => Some(Err(PlatformError::IdentityMismatch {
+                    job_id: j.job_id.clone(),
+                    recorded: rec.clone(),
+                    current: current.clone(),
+                })),
+                _ => None,
+            })
+            .collect();
+        match tokio::time::timeout(timeout, platform.status(&batch)).await {
+            Ok(rs) => {
+                for (&i, r) in same.iter().zip(rs) {
+                    answers[i] = Some(r);
+                }
+            }
+            Err(_) => {
+                for &i in &same {
+                    answers[i] = Some(Err(silent()));
+                }
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| {
+                    Err(PlatformError::failed(
+                        "the platform gave no answer for this job",
+                        "",
+                    ))
+                })
+            })
+            .collect()
+    }
+
+    /// Jobs, newest first, live ones refreshed.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<JobSummary>> {
+        self.refresh_active(filter.platform.as_deref()).await?;
+        Ok(self.store.list_summaries(filter)?)
+    }
+
+    /// Refresh every live job (of one platform, or all): one batched call per platform.
+    pub async fn refresh_active(&self, platform: Option<&str>) -> Result<()> {
+        let mut active = self.store.active()?;
+        if let Some(p) = platform {
+            active.retain(|j| j.platform == p);
+        }
+        if !active.is_empty() {
+            self.refresh(active).await?;
+        }
+        Ok(())
+    }
+
+    /// Block until the job is terminal: the platform's own change notifications where it has
+    /// them, else polling with a growing interval (50 ms to 1 s).
+    pub async fn wait(&self, arg: &str) -> Result<JobRecord> {
+        let mut delay = Duration::from_millis(50);
+        let mut watcher: Option<Box<dyn Platform>> = None;
+        loop {
+            let job = self.status(arg).await?;
+            if job.status.is_terminal() {
+                return Ok(job);
+            }
+            if job.status == JobStatus::Unknown {
+                // An unreachable backend may come back: keep waiting. A different backend at
+                // the job's endpoint never will: say so instead of waiting forever.
+                if let Err(e @ HoistError::Platform(PlatformError::IdentityMismatch { .. })) =
+                    self.checked_platform(&job).await
+                {
+                    return Err(e);
+                }
+            }
+            if watcher.is_none() {
+                watcher = self
+                    .platform_for(&job)
+                    .ok()
+                    .filter(|p| p.capabilities().watch);
+            }
+            let watched = match &watcher {
+                Some(p) => p
+                    .watch_change(&job, Duration::from_secs(30))
+                    .await
+                    .unwrap_or(false),
+                None => false,
+            };
+            if !watched {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+
+    /// One stream of status changes for a set of jobs (ids, prefixes or names), ending when
+    /// every one is terminal: what a workflow engine or a dashboard waits on. Each round asks
+    /// every platform once for all its jobs of the set.
+    pub fn watch<'a>(&'a self, jobs: &[String]) -> BoxStream<'a, Result<WatchEvent>> {
+        struct St {
+            ids: Vec<String>,
+            seen: BTreeMap<String, JobStatus>,
+            queue: Vec<WatchEvent>,
+            delay: Duration,
+            started: bool,
+        }
+        let st = St {
+            ids: jobs.to_vec(),
+            seen: BTreeMap::new(),
+            queue: vec![],
+            delay: Duration::from_millis(50),
+            started: false,
+        };
+        let s = futures::stream::unfold(st, move |mut st| async move {
+            loop {
+                if let Some(ev) = st.queue.pop() {
+                    return Some((Ok(ev), st));
+                }
+                if st.started && st.seen.values().all(|s| s.is_terminal()) {
+                    return None;
+                }
+                if st.started {
+                    tokio::time::sleep(st.delay).await;
+                    st.delay = (st.delay * 2).min(Duration::from_secs(1));
+                }
+                let mut recs = Vec::with_capacity(st.ids.len());
+                for id in &st.ids {
+                    match self.resolve(id) {
+                        Ok(r) => recs.push(r),
+                        Err(e) => return Some((Err(e), St { ids: vec![], ..st })),
+                    }
+                }
+                if !st.started {
+                    st.ids = recs.iter().map(|r| r.job_id.clone()).collect();
+                    st.started = true;
+                }
+                let recs = match self.refresh(recs).await {
+                    Ok(r) => r,
+                    Err(e) => return Some((Err(e), st)),
+                };
+                for job in recs.into_iter().rev() {
+                    let previous = st.seen.insert(job.job_id.clone(), job.status);
+                    if previous != Some(job.status) {
+                        st.queue.push(WatchEvent { job, previous });
+                    }
+                }
+            }
+        });
+        Box::pin(s)
+    }
+
+    /// What the job's platform adds for `hoist show` (Kubernetes: its replicas); `None` when
+    /// it adds nothing or cannot be asked now.
+    pub async fn details(&self, job: &JobRecord) -> Option<Details> {
+        if job.launch_state != LaunchState::Launched {
+            return None;
+        }
+        let p = self.checked_platform(job).await.ok()?;
+        p.details(job).await.ok().flatten()
+    }
+
+    /// Why a job failed; `None` when it did not (completed, or still running).
+    pub async fn failure_analysis(&self, job: &JobRecord) -> Result<Option<FailureAnalysis>> {
+        if !job.status.is_terminal() && job.status != JobStatus::Unknown {
+            return Ok(None);
+        }
+        if job.launch_state != LaunchState::Launched {
+            let input = hoist_core::failure::FailureInput {
+                status: Some(job.status),
+                message: job.message.clone(),
+                ..Default::default()
+            };
+            return Ok(analyze(&input));
+        }
+        let platform = self.checked_platform(job).await?;
+        let mut input = platform.failure_input(job).await?;
+        input.status = Some(job.status);
+        if input.message.is_empty() {
+            input.message = job.message.clone();
+        }
+        Ok(analyze(&input))
+    }
+
+    /// How long a status refresh waits for one backend (`HOIST_BACKEND_TIMEOUT` seconds,
+    /// default 30).
+    pub(crate) fn backend_timeout(&self) -> Duration {
+        Duration::from_secs(
+            self.env
+                .get("HOIST_BACKEND_TIMEOUT")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(30),
+        )
+    }
+
+    /// How many times an infrastructure failure is retried (`HOIST_MAX_RETRIES`, default 10).
+    pub fn max_retries(&self) -> u32 {
+        self.env
+            .get("HOIST_MAX_RETRIES")
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(10)
+    }
+}
