@@ -198,6 +198,12 @@ pub struct LsArgs {
     /// Only jobs on this platform.
     #[arg(long)]
     pub platform: Option<String>,
+    /// Only jobs of this workflow.
+    #[arg(long, value_name = "ID")]
+    pub workflow: Option<String>,
+    /// Only jobs that continue this job (id, prefix or name).
+    #[arg(long, value_name = "JOB")]
+    pub parent: Option<String>,
     /// At most N jobs.
     #[arg(long, short = 'n')]
     pub limit: Option<usize>,

@@ -30,9 +30,9 @@ fn main() -> ExitCode {
     };
     // The platform flags given to whichever verb takes them.
     let sub = match matches.subcommand() {
-        Some(("config", m)) => m.subcommand().map(|(_, m)| m),
-        Some((_, m)) => Some(m),
-        None => None,
+        Some(("config", m)) => m.subcommand_matches("show"),
+        Some(("run" | "preflight", m)) => Some(m),
+        _ => None,
     };
     let flags = match sub.map(hoist::flags::read).transpose() {
         Ok(f) => f.unwrap_or_default(),

@@ -701,3 +701,18 @@ fn completions_and_results() {
         "data\n"
     );
 }
+
+#[test]
+fn ls_filters_by_parent() {
+    let e = Env::new();
+    let a = e.submit(&["--name", "first", "--", "true"]);
+    let b = e.submit(&["--name", "second", "--parent", "first", "--", "true"]);
+    e.submit(&["--name", "other", "--", "true"]);
+    let o = e.run(&["ls", "--parent", &a[..8], "--json"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let v: Vec<serde_json::Value> = serde_json::from_str(&o.stdout()).expect("json");
+    let ids: Vec<&str> = v.iter().filter_map(|j| j["job_id"].as_str()).collect();
+    assert_eq!(ids, [b.as_str()]);
+    let none = e.run(&["ls", "--workflow", "wf-nope", "--json"]);
+    assert_eq!(none.stdout().trim(), "[]");
+}

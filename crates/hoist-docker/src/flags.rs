@@ -9,6 +9,7 @@ use serde_json::Value;
 /// into one command with every other platform's flags.
 #[derive(clap::Args, Debug, Default)]
 #[command(next_help_heading = "Docker")]
+#[group(id = "docker_flags")]
 pub struct Flags {
     /// Docker daemon: unix:///path, tcp://HOST:PORT or ssh://[USER@]HOST[:PORT] (default:
     /// DOCKER_HOST, DOCKER_CONTEXT, the current docker context, the local socket).

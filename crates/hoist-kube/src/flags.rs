@@ -9,6 +9,7 @@ use serde_json::Value;
 /// name because these are flattened into one command with every other platform's flags.
 #[derive(clap::Args, Debug, Default)]
 #[command(next_help_heading = "Kubernetes")]
+#[group(id = "kubernetes_flags")]
 pub struct Flags {
     /// Kubernetes: namespace (default TAO_K8S_NAMESPACE, else default).
     #[arg(

@@ -7,6 +7,7 @@ use serde_json::Value;
 /// SLURM's `hoist run` flags.
 #[derive(clap::Args, Debug, Default)]
 #[command(next_help_heading = "SLURM")]
+#[group(id = "slurm_flags")]
 pub struct Flags {
     /// SLURM: container runtime for --image: pyxis (default with an image), enroot,
     /// charliecloud, or none.

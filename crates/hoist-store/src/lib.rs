@@ -281,8 +281,7 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         match match_job(arg, &cands) {
-            JobMatch::One(id) => self
-                .get(&id)?
+            JobMatch::One(id) => row_by_id(&conn, &id)?
                 .ok_or_else(|| StoreError::NotFound(arg.to_string())),
             JobMatch::None => Err(StoreError::NotFound(arg.to_string())),
             JobMatch::Ambiguous(ids) => Err(StoreError::Ambiguous {

@@ -20,12 +20,17 @@ pub async fn run(h: &Hoist, a: LsArgs) -> anyhow::Result<i32> {
         .transpose()
         .map_err(input)?
         .map(str::to_string);
+    let parent_job_id = match &a.parent {
+        Some(p) => Some(h.resolve(p)?.job_id),
+        None => None,
+    };
     let jobs = h
         .list(&ListFilter {
             status,
             platform,
+            workflow_id: a.workflow.clone(),
+            parent_job_id,
             limit: a.limit,
-            ..Default::default()
         })
         .await?;
     if a.json {
