@@ -405,6 +405,25 @@ fn example(k: SettingKind) -> &'static str {
     }
 }
 
+/// Resolved settings read into a platform's typed settings. Keys and kinds were checked by
+/// [`resolve`]; what can still fail is a range (a negative count), said with `hint`.
+pub fn typed<T: serde::de::DeserializeOwned>(
+    platform: &str,
+    m: &SettingsMap,
+    hint: &str,
+) -> Result<T, InputError> {
+    serde_json::from_value(Value::Object(m.clone()))
+        .map_err(|e| InputError::new(format!("bad {platform} settings: {e}"), hint))
+}
+
+/// A pinned value read leniently: rows from older hoist versions pin a larger object (their
+/// whole options), and a value of another shape pins nothing rather than stopping every later
+/// verb on the job.
+pub fn lenient<T: serde::de::DeserializeOwned + Default>(v: Option<&Value>) -> T {
+    v.and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or_default()
+}
+
 /// Mask a secret value for display.
 pub fn masked(v: &Value) -> Value {
     match v {

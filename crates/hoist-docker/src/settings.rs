@@ -166,13 +166,11 @@ pub struct DockerSettings {
 impl DockerSettings {
     /// Read resolved settings, refusing a pull policy or mount hoist cannot use.
     pub fn from_map(m: &SettingsMap) -> Result<Self, InputError> {
-        let s: DockerSettings = serde_json::from_value(serde_json::Value::Object(m.clone()))
-            .map_err(|e| {
-                InputError::new(
-                    format!("bad docker settings: {e}"),
-                    "stop_timeout is 0 to 4294967295 seconds; hoist platforms docker lists every setting",
-                )
-            })?;
+        let s: DockerSettings = hoist_core::settings::typed(
+            "docker",
+            m,
+            "stop_timeout is 0 to 4294967295 seconds; hoist platforms docker lists every setting",
+        )?;
         if let Some(p) = &s.pull {
             p.parse::<PullPolicy>().map_err(|_| {
                 InputError::new(
@@ -314,8 +312,7 @@ pub struct Pinned {
 impl Pinned {
     /// Read a pinned value leniently: older rows give their whole options object.
     pub fn from_value(v: Option<&serde_json::Value>) -> Pinned {
-        v.and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        hoist_core::settings::lenient(v)
     }
 }
 

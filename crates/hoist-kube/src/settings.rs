@@ -113,13 +113,11 @@ pub struct KubeSettings {
 impl KubeSettings {
     /// Read resolved settings, refusing tolerations that could never be rendered.
     pub fn from_map(m: &SettingsMap) -> Result<Self, InputError> {
-        let s: KubeSettings = serde_json::from_value(serde_json::Value::Object(m.clone()))
-            .map_err(|e| {
-                InputError::new(
-                    format!("bad kubernetes settings: {e}"),
-                    "ttl_seconds is 0 to 2147483647 seconds; node_selector a table of strings",
-                )
-            })?;
+        let s: KubeSettings = hoist_core::settings::typed(
+            "kubernetes",
+            m,
+            "ttl_seconds is 0 to 2147483647 seconds; node_selector a table of strings",
+        )?;
         if let Some(t) = s.ttl_seconds
             && t < 0
         {
@@ -168,8 +166,7 @@ impl Pinned {
     /// Read what [`Platform::pin`] returned; a value of another shape pins nothing rather
     /// than stopping every later verb on the job.
     pub fn from_value(v: Option<&serde_json::Value>) -> Self {
-        v.and_then(|v| serde_json::from_value(v.clone()).ok())
-            .unwrap_or_default()
+        hoist_core::settings::lenient(v)
     }
 }
 

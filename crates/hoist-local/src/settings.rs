@@ -66,12 +66,7 @@ pub struct LocalSettings {
 impl LocalSettings {
     /// Read resolved settings.
     pub fn from_map(m: &SettingsMap) -> Result<Self, InputError> {
-        serde_json::from_value(serde_json::Value::Object(m.clone())).map_err(|e| {
-            InputError::new(
-                format!("bad local settings: {e}"),
-                "grace_seconds is 0 to 4294967295 seconds",
-            )
-        })
+        hoist_core::settings::typed("local", m, "grace_seconds is 0 to 4294967295 seconds")
     }
 }
 

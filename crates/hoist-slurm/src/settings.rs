@@ -205,13 +205,11 @@ pub struct SlurmSettings {
 impl SlurmSettings {
     /// Read resolved settings, refusing values the platform cannot use.
     pub fn from_map(m: &SettingsMap) -> Result<Self, InputError> {
-        let s: SlurmSettings = serde_json::from_value(serde_json::Value::Object(m.clone()))
-            .map_err(|e| {
-                InputError::new(
-                    format!("bad slurm settings: {e}"),
-                    "cpus_per_task, max_gpus_per_node, max_retries and the conversion's minutes and GB are whole numbers from 0",
-                )
-            })?;
+        let s: SlurmSettings = hoist_core::settings::typed(
+            "slurm",
+            m,
+            "cpus_per_task, max_gpus_per_node, max_retries and the conversion's minutes and GB are whole numbers from 0",
+        )?;
         if let Some(c) = &s.container {
             check_container(c)?;
         }
