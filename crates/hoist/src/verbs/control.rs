@@ -1,10 +1,10 @@
 //! Acting on one job: its output, cancel, removal, and settling launches a crash left open.
 
-use crate::{Hoist, Result};
+use crate::{Hoist, HoistError, Result};
 use futures::StreamExt;
 use hoist_core::{
     BoxLogStream, CancelOutcome, InputError, JobRecord, LaunchRecovery, LaunchState, Platform,
-    PlatformError,
+    PlatformError, ReportEvent,
 };
 use hoist_sys::proc::{ProcId, hostname};
 
@@ -62,7 +62,8 @@ impl Hoist {
             return Ok((job, CancelOutcome::AlreadyFinished));
         }
         let platform = self.checked_platform(&job).await?;
-        self.store.request_cancel(&job.job_id)?;
+        // The platform sees the record as it stands now: Canceling, with the request noted.
+        let job = self.store.request_cancel(&job.job_id)?;
         let outcome = platform.cancel(&job).await?;
         let after = self.status(&job.job_id).await?;
         Ok((after, outcome))
@@ -112,11 +113,26 @@ impl Hoist {
             if job.launch_state != LaunchState::Launching {
                 continue;
             }
-            let platform = match self.platform_for(&job) {
-                Ok(p) => p,
-                Err(_) => continue,
+            // One backend that cannot answer must not keep every other launch unsettled (or
+            // every command failing): its rows wait for the next command.
+            let recovery = match self.platform_for(&job) {
+                Ok(p) => p.recover_launch(&job).await.map_err(HoistError::from),
+                Err(e) => Err(e),
             };
-            match platform.recover_launch(&job).await? {
+            let recovery = match recovery {
+                Ok(r) => r,
+                Err(e) => {
+                    self.reporter.report(ReportEvent::Step {
+                        key: &job.job_id,
+                        message: &format!(
+                            "cannot settle the interrupted submit of {} yet: {e}",
+                            job.short_id()
+                        ),
+                    });
+                    continue;
+                }
+            };
+            match recovery {
                 LaunchRecovery::Adopted(sub) => {
                     self.store
                         .mark_launched(&job.job_id, &job.launch_token, &sub)?;

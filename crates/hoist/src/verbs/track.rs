@@ -63,7 +63,7 @@ impl Hoist {
                     .collect(),
             };
             for (i, rep) in idx.into_iter().zip(reports) {
-                let rep = rep.unwrap_or_else(|e| StatusReport {
+                let mut rep = rep.unwrap_or_else(|e| StatusReport {
                     // Never a guessed terminal state: the backend could not say, so Unknown.
                     status: JobStatus::Unknown,
                     message: e.to_string(),
@@ -86,13 +86,20 @@ impl Hoist {
                     && jobs[i].retry_count < max_retries
                 {
                     // Run it again now: the failure was the infrastructure's, not the program's.
-                    if let Ok(p) = &platform
-                        && let Ok(Some(sub)) = p.retry(&jobs[i]).await
-                    {
-                        jobs[i] = self
-                            .store
-                            .record_retry(&jobs[i].job_id, &rep.message, &sub)?;
-                        continue;
+                    if let Ok(p) = &platform {
+                        match p.retry(&jobs[i]).await {
+                            Ok(Some(sub)) => {
+                                jobs[i] =
+                                    self.store
+                                        .record_retry(&jobs[i].job_id, &rep.message, &sub)?;
+                                continue;
+                            }
+                            Ok(None) => {}
+                            Err(e) => {
+                                rep.message =
+                                    format!("{}; running it again failed: {e}", rep.message);
+                            }
+                        }
                     }
                 }
                 // A Canceling job reported live stays Canceling until the backend confirms.
