@@ -5,7 +5,7 @@
 use crate::proc::ProcId;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// What the supervisor runs, written by submit.
@@ -215,6 +215,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Byte offset where the last `n` lines start, reading backwards in blocks so a long log is
+/// never read whole.
+pub(crate) fn tail_offset(f: &mut std::fs::File, n: usize) -> std::io::Result<u64> {
+    let len = f.seek(SeekFrom::End(0))?;
+    if n == 0 {
+        return Ok(len);
+    }
+    let mut pos = len;
+    let mut newlines = 0usize;
+    let mut buf = vec![0u8; 64 * 1024];
+    // A final newline ends the last line rather than starting an empty one.
+    let mut skip_last = true;
+    while pos > 0 {
+        let step = (pos as usize).min(buf.len());
+        pos -= step as u64;
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..step])?;
+        for i in (0..step).rev() {
+            if buf[i] == b'\n' {
+                if skip_last && pos + i as u64 == len - 1 {
+                    skip_last = false;
+                    continue;
+                }
+                newlines += 1;
+                if newlines == n {
+                    return Ok(pos + i as u64 + 1);
+                }
+            }
+        }
+        skip_last = false;
+    }
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -246,5 +280,23 @@ mod tests {
         jd.write_exit(&mk(3)).expect("write");
         jd.write_exit(&mk(0)).expect("write");
         assert_eq!(jd.exit().and_then(|e| e.exit_code), Some(3));
+    }
+
+    fn tail(content: &str, n: usize) -> String {
+        let mut f = tempfile::tempfile().expect("tmp");
+        f.write_all(content.as_bytes()).expect("write");
+        let off = tail_offset(&mut f, n).expect("tail");
+        content[off as usize..].to_string()
+    }
+
+    #[test]
+    fn tails() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc\n");
+        assert_eq!(tail("a\nb\nc", 2), "b\nc");
+        assert_eq!(tail("a\nb\nc\n", 10), "a\nb\nc\n");
+        assert_eq!(tail("a\nb\nc\n", 0), "");
+        assert_eq!(tail("", 3), "");
+        let big: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(tail(&big, 2), "line 99998\nline 99999\n");
     }
 }

@@ -1,5 +1,20 @@
 //! The files a SLURM job is made of, rendered from the request. Pure: `--dry-run` prints the
 //! same text submit stages.
+//!
+//! This module renders the job itself (sbatch directives, environment, entrypoint); the
+//! container runtimes, the SquashFS conversion job and the staging script are submodules,
+//! re-exported here so every item keeps its `script::X` path.
+
+mod container;
+mod convert;
+mod stage;
+
+pub use container::{CONTAINERS, container_of, pyxis_image};
+pub use convert::{Conversion, ConversionSettings, sqsh_name};
+pub use stage::{RUNNER_MISSING, RUNNER_MISSING_EXIT, stage_and_submit};
+
+use container::launch;
+use convert::conversion;
 
 use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote, sh_quote_checked};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
@@ -55,103 +70,6 @@ pub struct Rendered {
     /// The staged runner the job needs (`<base>/bin/hoist-<hash>`), checked by the submit
     /// script before anything is written.
     pub runner: Option<String>,
-}
-
-/// A registry image converted once to SquashFS for enroot, cached on the shared filesystem.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Conversion {
-    /// Where the image lands (`<base>/sqsh-cache/<image>.sqsh`).
-    pub sqsh: String,
-    /// SLURM job name of the conversion (shared by everyone converting the same image).
-    pub job_name: String,
-    /// `convert.sbatch`.
-    pub sbatch: String,
-    /// Convert again even if cached (`:latest` with SLURM_FORCE_RECONVERT_LATEST=1).
-    pub force: bool,
-}
-
-/// Settings of the SquashFS conversion (`SLURM_CONVERSION_PARTITION`, `…_TIMEOUT_MINUTES`,
-/// `…_MEMORY_GB`, `SLURM_FORCE_RECONVERT_LATEST`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct ConversionSettings {
-    /// Partition for the conversion job (default: the job's).
-    pub partition: Option<String>,
-    /// Time limit, minutes (default 30).
-    pub timeout_minutes: Option<u32>,
-    /// Memory, GB (default 32).
-    pub memory_gb: Option<u32>,
-    /// Re-convert `:latest` images every time.
-    pub force_latest: bool,
-}
-
-/// The cache file of an image: registry, path, tag and digest characters become `_`.
-pub fn sqsh_name(image: &str) -> String {
-    let img = image.strip_prefix("docker://").unwrap_or(image);
-    let safe: String = img
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}.sqsh")
-}
-
-fn conversion(
-    image: &str,
-    base: &str,
-    fallback_partition: Option<&str>,
-    c: &ConversionSettings,
-) -> Conversion {
-    use std::hash::{Hash, Hasher};
-    let cache = format!("{base}/sqsh-cache");
-    let sqsh = format!("{cache}/{}", sqsh_name(image));
-    // A stable short hash of the image, so concurrent submits of it share one conversion.
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    image.hash(&mut h);
-    let job_name = format!("hoist-sqsh-{:08x}", h.finish() as u32);
-    let q = |v: &str| sh_quote(v);
-    let latest =
-        !image.rsplit('/').next().unwrap_or("").contains(':') || image.ends_with(":latest");
-    let force = c.force_latest && latest;
-    let mut b = String::from("#!/bin/bash\n");
-    b.push_str(&format!(
-        "#SBATCH --job-name={job_name}\n#SBATCH --ntasks=1\n"
-    ));
-    if let Some(p) = c.partition.as_deref().or(fallback_partition) {
-        b.push_str(&format!("#SBATCH --partition={p}\n"));
-    }
-    b.push_str(&format!(
-        "#SBATCH --time={}\n",
-        slurm_time(f64::from(c.timeout_minutes.unwrap_or(30)) / 60.0)
-    ));
-    b.push_str(&format!("#SBATCH --mem={}G\n", c.memory_gb.unwrap_or(32)));
-    b.push_str(&format!("#SBATCH --output={cache}/logs/%x-%j.out\n"));
-    b.push_str("set -euo pipefail\n");
-    b.push_str(&format!("out={}\n", q(&sqsh)));
-    if !force {
-        b.push_str("if [ -s \"$out\" ] && [ \"$(head -c 4 \"$out\")\" = hsqs ]; then exit 0; fi\n");
-    }
-    b.push_str(&format!(
-        "export ENROOT_TEMP_PATH={}/.enroot-tmp/\"$SLURM_JOB_ID\"\n",
-        q(&cache)
-    ));
-    b.push_str("mkdir -p \"$ENROOT_TEMP_PATH\"\nrm -f \"$out.partial\"\n");
-    b.push_str(&format!(
-        "enroot import -o \"$out.partial\" {}\n",
-        q(&format!("docker://{}", pyxis_image(image)))
-    ));
-    // Only a complete SquashFS (magic "hsqs") replaces the cached one, atomically.
-    b.push_str("[ \"$(head -c 4 \"$out.partial\")\" = hsqs ]\nmv -f \"$out.partial\" \"$out\"\nrm -rf \"$ENROOT_TEMP_PATH\"\n");
-    Conversion {
-        sqsh,
-        job_name,
-        sbatch: b,
-        force,
-    }
 }
 
 /// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
@@ -381,125 +299,6 @@ pub fn render(
     })
 }
 
-/// Container runtimes a job can run in.
-pub const CONTAINERS: &[&str] = &["none", "pyxis", "enroot", "charliecloud"];
-
-/// The container runtime of a request: `--container`, else pyxis with an image, else none.
-pub fn container_of(req: &SubmitRequest) -> Result<&'static str, InputError> {
-    let opts = req
-        .spec
-        .options_of::<crate::settings::SlurmOptions>("slurm")?;
-    let kind = match (opts.container.as_deref(), &req.spec.image) {
-        (Some(c), _) => CONTAINERS
-            .iter()
-            .find(|k| **k == c)
-            .copied()
-            .ok_or_else(|| {
-                InputError::new(
-                    format!("unknown --container {c:?}"),
-                    "use none, pyxis, enroot or charliecloud",
-                )
-            })?,
-        (None, Some(_)) => "pyxis",
-        (None, None) => "none",
-    };
-    if kind != "none" && req.spec.image.is_none() {
-        return Err(InputError::new(
-            format!("--container {kind} needs --image"),
-            "give the image (registry/image:tag, docker://registry#image:tag, /path/image.sqsh, or a Charliecloud image directory)",
-        ));
-    }
-    Ok(kind)
-}
-
-/// Pyxis/enroot name registries with `#`: `nvcr.io/nvidia/x:1` → `nvcr.io#nvidia/x:1`.
-pub fn pyxis_image(image: &str) -> String {
-    let img = image.strip_prefix("docker://").unwrap_or(image);
-    if img.starts_with('/') || img.contains('#') {
-        return img.to_string();
-    }
-    match img.split_once('/') {
-        Some((reg, rest)) if reg.contains('.') || reg.contains(':') || reg == "localhost" => {
-            format!("{reg}#{rest}")
-        }
-        _ => img.to_string(),
-    }
-}
-
-/// The command srun runs on each node, in the request's container runtime. The job
-/// directory and the results root are mounted at the same paths (Charliecloud: at /mnt/0 and
-/// /mnt/1, which its images provide), and the entrypoint runs under bash when the image has
-/// it, sh otherwise.
-fn launch(
-    req: &SubmitRequest,
-    dir: &str,
-    results_root: &str,
-    image: &str,
-    extra_mounts: &[String],
-    runner: Option<&str>,
-) -> Result<String, InputError> {
-    let q = |v: &str| sh_quote(v);
-    let run_entry = |path: &str| {
-        format!(
-            "/bin/sh -c {} {}",
-            q("if [ -x /bin/bash ]; then exec /bin/bash \"$0\"; else exec /bin/sh \"$0\"; fi"),
-            q(path)
-        )
-    };
-    let image = image.to_string();
-    let base = dir.rsplit_once("/jobs/").map(|(b, _)| b).unwrap_or(dir);
-    // The base directory at its own path (job files, results), then the site's shared mounts.
-    let mut mounts = vec![format!("{base}:{base}")];
-    mounts.extend(
-        extra_mounts
-            .iter()
-            .filter(|m| !base.starts_with(m.split(':').next().unwrap_or("")))
-            .map(|m| {
-                if m.contains(':') {
-                    m.clone()
-                } else {
-                    format!("{m}:{m}")
-                }
-            }),
-    );
-    Ok(match container_of(req)? {
-        "none" => format!("bash {}/entrypoint.sh", q(dir)),
-        "pyxis" => {
-            let names: Vec<&str> = req.env.keys().map(String::as_str).collect();
-            let mut s = format!(
-                "--container-image={} --container-mounts={}",
-                q(&pyxis_image(&image)),
-                q(&mounts.join(","))
-            );
-            if !names.is_empty() {
-                s.push_str(&format!(" --container-env={}", q(&names.join(","))));
-            }
-            format!("{s} {}", run_entry(&format!("{dir}/entrypoint.sh")))
-        }
-        "enroot" => format!(
-            "enroot start {} {} {}",
-            mounts
-                .iter()
-                .map(|m| format!("--mount {}", q(m)))
-                .collect::<Vec<_>>()
-                .join(" "),
-            q(&pyxis_image(&image)),
-            run_entry(&format!("{dir}/entrypoint.sh"))
-        ),
-        _ => format!(
-            "env TAO_RESULTS_ROOT=/mnt/1 TAO_API_RESULTS_DIR=/mnt/1 ch-run -b {} -b {}{} {} -- {}",
-            q(&format!("{dir}:/mnt/0")),
-            q(&format!("{results_root}:/mnt/1")),
-            match (&req.runner, runner.and_then(|r| r.rsplit_once('/'))) {
-                (Some(_), Some((bin, _))) => format!(" -b {}", q(&format!("{bin}:/mnt/2"))),
-                _ => String::new(),
-            },
-            q(&image),
-            run_entry("/mnt/0/entrypoint.sh")
-        ),
-    })
-}
-
 /// The env file as it may be shown: secret values masked.
 pub fn shown_env(req: &SubmitRequest) -> String {
     req.env
@@ -517,85 +316,13 @@ pub fn shown_env(req: &SubmitRequest) -> String {
         .collect()
 }
 
-/// What the submit script prints, with [`RUNNER_MISSING_EXIT`], when the runner is not staged.
-pub const RUNNER_MISSING: &str = "hoist: runner not staged";
-/// Its exit code.
-pub const RUNNER_MISSING_EXIT: i32 = 97;
-
-/// A shell script (fed to `sh -s` on the login host through stdin, so nothing in it shows in
-/// any process list) that writes the files and submits. The heredocs carry base64, which no
-/// content can break out of.
-pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
-    use base64::Engine;
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s.as_bytes());
-    let mut s = String::from("set -eu\numask 077\n");
-    if let Some(runner) = &r.runner {
-        // One round trip in the common case: the runner is asked for here, and only when it
-        // is missing does hoist send it (see RUNNER_MISSING) and submit again.
-        s.push_str(&format!(
-            "[ -x {} ] || {{ echo {} >&2; exit {RUNNER_MISSING_EXIT}; }}\n",
-            sh_quote(runner),
-            sh_quote(RUNNER_MISSING)
-        ));
-    }
-    s.push_str(&format!(
-        "mkdir -p {}/slurm-logs {}\n",
-        sh_quote(dir),
-        sh_quote(results_root)
-    ));
-    for (file, content) in [
-        ("env", &r.env_file),
-        ("entrypoint.sh", &r.entrypoint),
-        ("job.sbatch", &r.sbatch),
-        ("meta.json", &r.meta),
-        ("plan.json", r.plan.as_ref().unwrap_or(&String::new())),
-    ] {
-        s.push_str(&format!(
-            "base64 -d > {}/{file} <<'HOIST_B64'\n{}\nHOIST_B64\n",
-            sh_quote(dir),
-            b64(content)
-        ));
-    }
-    let mut dep = String::new();
-    if let Some(c) = &r.conversion {
-        let cache = c.sqsh.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");
-        s.push_str(&format!("mkdir -p {}/logs\n", sh_quote(cache)));
-        s.push_str(&format!(
-            "base64 -d > {}/convert.sbatch <<'HOIST_B64'\n{}\nHOIST_B64\n",
-            sh_quote(dir),
-            b64(&c.sbatch)
-        ));
-        let cached = if c.force {
-            "false".to_string()
-        } else {
-            format!(
-                "{{ [ -s {sq} ] && [ \"$(head -c 4 {sq})\" = hsqs ]; }}",
-                sq = sh_quote(&c.sqsh)
-            )
-        };
-        // Reuse a conversion of the same image already queued (by anyone's hoist of this
-        // user), else start one; the job waits for it with afterok.
-        s.push_str(&format!(
-            "conv=\nif ! {cached}; then\n  conv=$(squeue -h -u \"$(id -un)\" --name={n} -o %i | head -n 1)\n  if [ -z \"$conv\" ]; then conv=$(sbatch --parsable {d}/convert.sbatch) || {{ echo \"hoist: the image conversion job was refused\" >&2; exit 1; }}; fi\n  conv=${{conv%%;*}}\n  [ -n \"$conv\" ] || exit 1\nfi\n",
-            n = sh_quote(&c.job_name),
-            d = sh_quote(dir)
-        ));
-        dep = " ${conv:+--dependency=afterok:$conv}".into();
-    }
-    s.push_str(&format!(
-        "cd {} && sbatch --parsable{dep} job.sbatch\n",
-        sh_quote(dir)
-    ));
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use hoist_core::JobSpec;
     use std::collections::BTreeMap;
 
-    fn settings() -> ScriptSettings {
+    pub(super) fn settings() -> ScriptSettings {
         ScriptSettings {
             partition: Some("debug".into()),
             account: Some("acct".into()),
@@ -611,7 +338,7 @@ mod tests {
         }
     }
 
-    fn req(cmd: Command, nodes: u32, gpus: GpuSpec) -> SubmitRequest {
+    pub(super) fn req(cmd: Command, nodes: u32, gpus: GpuSpec) -> SubmitRequest {
         let mut spec = JobSpec::new(cmd);
         spec.nodes = nodes;
         spec.gpus = gpus;
@@ -792,139 +519,6 @@ mod tests {
             )
             .is_err()
         );
-    }
-
-    #[test]
-    fn container_launch_lines() {
-        let mut r = req(Command::Shell("nvidia-smi".into()), 1, GpuSpec::Count(1));
-        r.spec.image = Some("nvcr.io/nvidia/pytorch:24.05-py3".into());
-        let p = render(
-            &r,
-            "/base/jobs/job-1",
-            "/base/results",
-            &ConversionSettings::default(),
-            &settings(),
-        )
-        .expect("pyxis");
-        assert!(p.sbatch.contains("--container-image='nvcr.io#nvidia/pytorch:24.05-py3' --container-mounts=/base:/base,/lustre:/lustre --container-env=HF_TOKEN,MODE"), "{}", p.sbatch);
-        let sq = render(
-            &r,
-            "/base/jobs/job-1",
-            "/base/results",
-            &ConversionSettings::default(),
-            &ScriptSettings {
-                use_sqsh: true,
-                ..settings()
-            },
-        )
-        .expect("pyxis sqsh");
-        assert!(
-            sq.conversion.is_some()
-                && sq.sbatch.contains(
-                    "--container-image=/base/sqsh-cache/nvcr.io_nvidia_pytorch_24.05-py3.sqsh"
-                ),
-            "{}",
-            sq.sbatch
-        );
-        r.spec.platform_options.insert(
-            "slurm".into(),
-            serde_json::json!({"container": "charliecloud"}),
-        );
-        r.spec.image = Some("/home/me/img dir".into());
-        let c = render(
-            &r,
-            "/base/jobs/job-1",
-            "/base/results",
-            &ConversionSettings::default(),
-            &settings(),
-        )
-        .expect("charliecloud");
-        assert!(
-            c.sbatch.contains(
-                "ch-run -b /base/jobs/job-1:/mnt/0 -b /base/results:/mnt/1 '/home/me/img dir' --"
-            ),
-            "{}",
-            c.sbatch
-        );
-        r.spec
-            .platform_options
-            .insert("slurm".into(), serde_json::json!({"container": "enroot"}));
-        r.spec.image = Some("/cache/x.sqsh".into());
-        assert!(
-            render(
-                &r,
-                "/d/jobs/j",
-                "/d/results",
-                &ConversionSettings::default(),
-                &settings()
-            )
-            .expect("enroot")
-            .sbatch
-            .contains("enroot start --mount /d:/d --mount /lustre:/lustre /cache/x.sqsh")
-        );
-        r.spec.image = Some("nvcr.io/nvidia/tao:5.5-pyt".into());
-        let conv = render(
-            &r,
-            "/d/jobs/j",
-            "/d/results",
-            &ConversionSettings::default(),
-            &settings(),
-        )
-        .expect("enroot registry");
-        let c = conv.conversion.clone().expect("a conversion job");
-        assert_eq!(c.sqsh, "/d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh");
-        assert!(
-            c.sbatch.contains(
-                "enroot import -o \"$out.partial\" 'docker://nvcr.io#nvidia/tao:5.5-pyt'"
-            ) && c.sbatch.contains("mv -f \"$out.partial\" \"$out\""),
-            "{}",
-            c.sbatch
-        );
-        assert!(
-            conv.sbatch.contains(
-                "enroot start --mount /d:/d --mount /lustre:/lustre /d/sqsh-cache/nvcr.io_nvidia_tao_5.5-pyt.sqsh"
-            ),
-            "{}",
-            conv.sbatch
-        );
-        let staged = stage_and_submit("/d/jobs/j", "/d/results", &conv);
-        assert!(
-            staged.contains("--dependency=afterok:$conv")
-                && staged.contains(&format!("--name={}", c.job_name)),
-            "{staged}"
-        );
-        r.spec.image = Some("nvcr.io/nvidia/tao:latest".into());
-        let forced = render(
-            &r,
-            "/d/jobs/j",
-            "/d/results",
-            &ConversionSettings {
-                force_latest: true,
-                ..Default::default()
-            },
-            &settings(),
-        )
-        .expect("latest");
-        assert!(
-            forced
-                .conversion
-                .is_some_and(|c| c.force && !c.sbatch.contains("then exit 0"))
-        );
-        r.spec
-            .platform_options
-            .insert("slurm".into(), serde_json::json!({"container": "docker"}));
-        assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
-        r.spec
-            .platform_options
-            .insert("slurm".into(), serde_json::json!({"container": "pyxis"}));
-        r.spec.image = None;
-        assert!(render(&r, "/d", "/r", &ConversionSettings::default(), &settings()).is_err());
-        assert_eq!(
-            pyxis_image("docker://nvcr.io#nvidia/x:1"),
-            "nvcr.io#nvidia/x:1"
-        );
-        assert_eq!(pyxis_image("ubuntu:22.04"), "ubuntu:22.04");
-        assert_eq!(pyxis_image("/p/i.sqsh"), "/p/i.sqsh");
     }
 
     #[test]

@@ -281,8 +281,9 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         match match_job(arg, &cands) {
-            JobMatch::One(id) => row_by_id(&conn, &id)?
-                .ok_or_else(|| StoreError::NotFound(arg.to_string())),
+            JobMatch::One(id) => {
+                row_by_id(&conn, &id)?.ok_or_else(|| StoreError::NotFound(arg.to_string()))
+            }
             JobMatch::None => Err(StoreError::NotFound(arg.to_string())),
             JobMatch::Ambiguous(ids) => Err(StoreError::Ambiguous {
                 arg: arg.to_string(),

@@ -1,0 +1,141 @@
+//! Names and paths of the files the runner handles: key directories, checkpoints, archives
+//! and their members, and upload excludes. Pure name rules, so both sides agree on them.
+
+/// A file-system-safe name for a key: `dataset.train[0]` → `dataset_train_0`.
+pub fn key_dir_name(key: &str) -> String {
+    let mut s: String = key
+        .trim_matches('/')
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s = s.trim_matches('_').to_string();
+    if s.is_empty() { "data".into() } else { s }
+}
+
+/// Checkpoint extensions a pretrained model's spec value points at (TAO's rule: a model
+/// fetched from NGC or the Hub is addressed by its first weights file, else its directory).
+pub const WEIGHTS_EXTENSIONS: &[&str] = &[".pth.tar", ".pth", ".pt", ".ckpt", ".hdf5", ".tlt"];
+
+/// Whether a file name is a checkpoint in the sense of [`WEIGHTS_EXTENSIONS`].
+pub fn is_weights_file(name: &str) -> bool {
+    WEIGHTS_EXTENSIONS.iter().any(|e| name.ends_with(e))
+}
+
+/// An archive the runner unpacks after download.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Archive {
+    /// `.tar`.
+    Tar,
+    /// `.tgz` / `.tar.gz`.
+    TarGz,
+}
+
+/// The archive kind of a file name, and the name without its extension.
+pub fn archive_of(name: &str) -> Option<(Archive, &str)> {
+    for (ext, kind) in [
+        (".tar.gz", Archive::TarGz),
+        (".tgz", Archive::TarGz),
+        (".tar", Archive::Tar),
+    ] {
+        if let Some(stem) = name.strip_suffix(ext)
+            && !stem.is_empty()
+        {
+            return Some((kind, stem));
+        }
+    }
+    None
+}
+
+/// An archive member's path, if it stays inside the target directory: relative, no `..`.
+/// Leading `./` is dropped.
+pub fn safe_member_path(path: &str) -> Option<String> {
+    if path.starts_with('/') || path.contains('\0') {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for p in path.split('/') {
+        match p {
+            "" | "." => {}
+            ".." => return None,
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// fnmatch-style matching for upload excludes: `*` and `?` match any character (`/`
+/// included, as Python's fnmatch does), `[abc]`/`[!abc]` a set. A pattern without `/` is
+/// also tried against the file name alone, so `*.ckpt` excludes checkpoints at any depth.
+pub fn exclude_matches(pattern: &str, rel_path: &str) -> bool {
+    let name = rel_path.rsplit('/').next().unwrap_or(rel_path);
+    glob(pattern.as_bytes(), rel_path.as_bytes())
+        || (!pattern.contains('/') && glob(pattern.as_bytes(), name.as_bytes()))
+}
+
+fn glob(p: &[u8], s: &[u8]) -> bool {
+    match p.first() {
+        None => s.is_empty(),
+        Some(b'*') => (0..=s.len()).any(|i| glob(&p[1..], &s[i..])),
+        Some(b'?') => !s.is_empty() && glob(&p[1..], &s[1..]),
+        Some(b'[') => {
+            let Some(end) = p.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
+                return s.first() == Some(&b'[') && glob(&p[1..], &s[1..]);
+            };
+            let Some(&c) = s.first() else { return false };
+            let (neg, set) = match p[1..end].split_first() {
+                Some((b'!', rest)) => (true, rest),
+                _ => (false, &p[1..end]),
+            };
+            let mut hit = false;
+            let mut i = 0;
+            while i < set.len() {
+                if i + 2 < set.len() && set[i + 1] == b'-' {
+                    hit |= set[i] <= c && c <= set[i + 2];
+                    i += 3;
+                } else {
+                    hit |= set[i] == c;
+                    i += 1;
+                }
+            }
+            hit != neg && glob(&p[end + 1..], &s[1..])
+        }
+        Some(&c) => s.first() == Some(&c) && glob(&p[1..], &s[1..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_archives_members_and_excludes() {
+        assert_eq!(
+            key_dir_name("dataset.train[0].path"),
+            "dataset_train_0_path"
+        );
+        assert_eq!(key_dir_name("/results/"), "results");
+        assert_eq!(archive_of("data.tar.gz"), Some((Archive::TarGz, "data")));
+        assert_eq!(archive_of("x.tgz"), Some((Archive::TarGz, "x")));
+        assert_eq!(archive_of("x.tar"), Some((Archive::Tar, "x")));
+        assert_eq!(archive_of(".tar"), None);
+        assert_eq!(safe_member_path("./a/b"), Some("a/b".into()));
+        for bad in ["../x", "a/../../x", "/etc/passwd", "a/.."] {
+            assert_eq!(safe_member_path(bad), None, "{bad}");
+        }
+        assert!(exclude_matches("*.ckpt", "deep/dir/m.ckpt"));
+        assert!(exclude_matches("logs/*", "logs/a/b.txt"));
+        assert!(!exclude_matches("logs/*", "x/logs/a"));
+        assert!(exclude_matches("f[0-9].txt", "f7.txt"));
+        assert!(!exclude_matches("f[!0-9].txt", "f7.txt"));
+        assert!(!exclude_matches("*.pth", "model.pt"));
+    }
+}
