@@ -422,7 +422,15 @@ impl Platform for KubePlatform {
         else {
             self.delete_quietly(&services, &name, &DeleteParams::default())
                 .await?;
-            return Ok(CancelOutcome::NotFound);
+            // A cancel already took the Job away: the job ended canceled, as `status` says,
+            // rather than being lost.
+            let canceled = job.cancel_requested
+                || matches!(job.status, JobStatus::Canceling | JobStatus::Canceled);
+            return Ok(if canceled {
+                CancelOutcome::AlreadyFinished
+            } else {
+                CancelOutcome::NotFound
+            });
         };
         let ours = existing
             .metadata
