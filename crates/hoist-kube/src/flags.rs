@@ -89,11 +89,7 @@ mod tests {
     use serde_json::json;
 
     fn parse(args: &[&str]) -> Result<SettingsMap, InputError> {
-        let cmd = augment(clap::Command::new("run"));
-        let m = cmd
-            .try_get_matches_from(std::iter::once("run").chain(args.iter().copied()))
-            .expect("parses");
-        read(&m)
+        hoist_testkit::parse_flags(augment, read, args)
     }
 
     #[test]
