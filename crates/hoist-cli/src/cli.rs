@@ -62,6 +62,9 @@ pub enum Cmd {
     /// Settings: `hoist config show` prints them resolved, with where each value came from.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Cloud instances hoist runs jobs on (Brev): list them with their hoist jobs, or remove
+    /// one (`hoist instances rm NAME --platform brev`).
+    Instances(InstancesArgs),
     /// (internal) copy this binary into DIR as DIR/hoist (an init container's job).
     #[command(name = "__install", hide = true)]
     Install {
@@ -281,6 +284,54 @@ pub struct RunnerImageArgs {
 pub struct PlatformsArgs {
     /// Only this platform (name or alias).
     pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct InstancesArgs {
+    #[command(subcommand)]
+    pub cmd: Option<InstancesCmd>,
+    #[command(flatten)]
+    pub ls: InstancesLsArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InstancesCmd {
+    /// List instances (the default).
+    Ls(InstancesLsArgs),
+    /// Delete an instance; refused while a hoist job on it is active, unless --force.
+    Rm(InstancesRmArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct InstancesLsArgs {
+    /// Only this platform's instances (default: every platform that keeps instances).
+    #[arg(long, value_name = "NAME")]
+    pub platform: Option<String>,
+    /// Profile whose settings to use.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct InstancesRmArgs {
+    /// The instance's name.
+    pub name: String,
+    /// The platform that keeps it.
+    #[arg(long, value_name = "NAME")]
+    pub platform: String,
+    /// Profile whose settings to use.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Cancel the hoist jobs still active on it first.
+    #[arg(long)]
+    pub force: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

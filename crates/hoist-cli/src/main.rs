@@ -135,6 +135,7 @@ async fn run(
         Cmd::Rm(a) => c::rm::run(&h, a).await,
         Cmd::Reconcile => c::reconcile::run(settled),
         Cmd::Platforms(a) => c::platforms::run(&h, a),
+        Cmd::Instances(a) => c::instances::run(&h, a).await,
         Cmd::Config(ConfigCmd::Show(a)) => c::config::show(&h, a, &flags),
         Cmd::Completions { .. }
         | Cmd::Supervise { .. }

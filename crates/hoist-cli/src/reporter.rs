@@ -13,12 +13,19 @@ pub struct Terminal {
 
 impl Reporter for Terminal {
     fn report(&self, event: ReportEvent<'_>) {
-        if !std::io::stderr().is_terminal() || std::env::var_os("HOIST_NO_PROGRESS").is_some() {
+        if std::env::var_os("HOIST_NO_PROGRESS").is_some() {
+            return;
+        }
+        if !std::io::stderr().is_terminal() {
+            // A log gets the phases of long steps, one line each, and nothing that redraws.
+            if let ReportEvent::Phase { message, .. } = event {
+                eprintln!("hoist: {message}");
+            }
             return;
         }
         let mut bars = self.bars.lock().unwrap_or_else(|p| p.into_inner());
         match event {
-            ReportEvent::Step { key, message } => {
+            ReportEvent::Step { key, message } | ReportEvent::Phase { key, message } => {
                 let b = bars
                     .entry(key.to_string())
                     .or_insert_with(indicatif::ProgressBar::new_spinner);

@@ -25,9 +25,10 @@ pub use failure::{ErrClass, FailureAnalysis, FailureEvent};
 pub use gpu::GpuSpec;
 pub use job::{JobRecord, JobSummary, LaunchState, RetryAttempt};
 pub use platform::{
-    BoxLogStream, BuildContext, CancelOutcome, Capabilities, Details, DryRun, LaunchRecovery,
-    LogChunk, PathView, Platform, PlatformDescriptor, PlatformError, PlatformInfo, PreflightCheck,
-    PreflightRequest, Readiness, Replica, RunnerDelivery, StatusReport, SubmitRequest, Submitted,
+    BoxLogStream, BuildContext, CancelOutcome, Capabilities, Details, DryRun, Instance,
+    LaunchRecovery, LogChunk, PathView, Platform, PlatformDescriptor, PlatformError, PlatformInfo,
+    PreflightCheck, PreflightRequest, Readiness, Replica, RunnerDelivery, StatusReport,
+    SubmitRequest, Submitted,
 };
 pub use report::{ReportEvent, Reporter, SharedReporter, Silent};
 pub use settings::{DefaultValue, SettingDoc, SettingKind, SettingsMap, Source};

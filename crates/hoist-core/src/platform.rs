@@ -299,6 +299,23 @@ pub struct Details {
     pub replicas: Vec<Replica>,
 }
 
+/// A machine a platform keeps for jobs (a cloud instance), as `hoist instances` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Instance {
+    /// The name jobs refer to it by.
+    pub name: String,
+    /// The backend's id for it.
+    pub id: String,
+    /// Its state in the backend's words (RUNNING, STOPPED, DEPLOYING …).
+    pub status: String,
+    /// Machine type.
+    pub instance_type: String,
+    /// GPU model, when it has GPUs.
+    pub gpu: String,
+    /// More of its state, in words (build, shell, health).
+    pub detail: String,
+}
+
 /// How the in-job runner (the static hoist, `hoist __run`) reaches a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -337,6 +354,9 @@ pub struct Capabilities {
     pub multi_node: bool,
     /// `wait` can block on the backend's own change notifications.
     pub watch: bool,
+    /// Jobs run on machines the platform creates and bills for (cloud instances), which
+    /// `hoist instances` lists and removes.
+    pub instances: bool,
 }
 
 /// A platform's self-description: what `hoist platforms` prints and the registry keys on.
@@ -521,6 +541,30 @@ pub trait Platform: Send + Sync {
             "run preflight checks",
             "submit a small job (hoist run -- true) to see whether jobs run",
         ))
+    }
+
+    /// The machines this platform keeps for jobs, for `hoist instances`.
+    async fn instances(&self) -> Result<Vec<Instance>, PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "list instances",
+            "hoist instances lists the platforms whose jobs run on machines hoist creates",
+        ))
+    }
+
+    /// Delete one of the machines this platform keeps for jobs, for `hoist instances rm`.
+    async fn delete_instance(&self, _name: &str) -> Result<(), PlatformError> {
+        Err(PlatformError::unsupported(
+            self.name(),
+            "delete instances",
+            "hoist instances lists the platforms whose jobs run on machines hoist creates",
+        ))
+    }
+
+    /// The machine a job of this platform runs on (read from what it pinned), so front doors
+    /// can tie jobs to instances without knowing the pinned form.
+    fn instance_of(&self, _job: &JobRecord) -> Option<String> {
+        None
     }
 
     /// Remove what the backend keeps for a job (logs, containers), for `hoist rm`.

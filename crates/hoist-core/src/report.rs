@@ -16,6 +16,14 @@ pub enum ReportEvent<'a> {
         /// What it is doing now.
         message: &'a str,
     },
+    /// A step entered a new phase worth its own line in a log (an instance went from
+    /// DEPLOYING to RUNNING): a terminal shows it as the step's spinner, a pipe gets one line.
+    Phase {
+        /// Identifies the step across updates (the same key as its `Step`s).
+        key: &'a str,
+        /// The phase, in words.
+        message: &'a str,
+    },
     /// Bytes moved by a transfer.
     Transfer {
         /// Identifies the transfer across updates.

@@ -195,8 +195,12 @@ pub fn docker_config_dir(env: &dyn EnvSource) -> PathBuf {
         })
 }
 
-/// Open a client for the endpoint. Nothing is sent yet.
-pub fn connect(ep: &Endpoint, ssh_control_dir: &Path) -> Result<Docker, PlatformError> {
+/// Open a client for the endpoint; an `ssh://` one goes through `ssh` with `ssh_options`.
+/// Nothing is sent yet.
+pub fn connect(
+    ep: &Endpoint,
+    ssh_options: &hoist_ssh::SshOptions,
+) -> Result<Docker, PlatformError> {
     let unreachable = |why: String| {
         PlatformError::Unreachable { what: format!("Docker daemon {}", ep.url), why, hint: "check the endpoint (DOCKER_HOST, --docker-host, docker context) and that the daemon runs".into() }
     };
@@ -225,7 +229,7 @@ pub fn connect(ep: &Endpoint, ssh_control_dir: &Path) -> Result<Docker, Platform
         };
     }
     if let Some(t) = crate::ssh::SshTarget::parse(&ep.url) {
-        return crate::ssh::connect(t, ssh_control_dir, TIMEOUT, API_VERSION)
+        return crate::ssh::connect(t, ssh_options.clone(), TIMEOUT, API_VERSION)
             .map_err(|e| unreachable(e.to_string()));
     }
     Err(unreachable("unsupported endpoint".into()))

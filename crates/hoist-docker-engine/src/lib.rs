@@ -91,6 +91,7 @@ pub struct Engine {
     env: SharedEnv,
     reporter: SharedReporter,
     hints: Hints,
+    ssh_config: Option<PathBuf>,
 }
 
 impl Engine {
@@ -108,6 +109,7 @@ impl Engine {
             env,
             reporter,
             hints: Hints::DOCKER,
+            ssh_config: None,
         }
     }
 
@@ -129,6 +131,21 @@ impl Engine {
     pub fn with_hints(mut self, hints: Hints) -> Self {
         self.hints = hints;
         self
+    }
+
+    /// Reach an `ssh://` daemon with this ssh config file instead of the user's (`ssh -F`).
+    pub fn with_ssh_config(mut self, file: PathBuf) -> Self {
+        self.ssh_config = Some(file);
+        self
+    }
+
+    /// How ssh is run for this engine's `ssh://` daemon (and for anything a platform runs on
+    /// the same host, sharing its connection).
+    pub fn ssh_options(&self) -> hoist_ssh::SshOptions {
+        hoist_ssh::SshOptions {
+            config_file: self.ssh_config.clone(),
+            ..hoist_ssh::SshOptions::new(&self.home.join("ssh"))
+        }
     }
 
     /// The daemon's endpoint.
@@ -165,7 +182,7 @@ impl Engine {
     pub async fn client(&self) -> Result<&Docker, PlatformError> {
         self.client
             .get_or_try_init(|| async {
-                endpoint::connect(&self.endpoint, &self.home.join("ssh")).map_err(|e| match e {
+                endpoint::connect(&self.endpoint, &self.ssh_options()).map_err(|e| match e {
                     PlatformError::Unreachable { what, why, .. } => PlatformError::Unreachable {
                         what,
                         why,

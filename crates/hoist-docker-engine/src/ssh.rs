@@ -11,7 +11,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::{Connected, Connection};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::future::Future;
-use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -77,11 +76,20 @@ impl tower_service::Service<Uri> for SshConnector {
         let mut cmd = self
             .options
             .command(&self.target, "docker system dial-stdio");
+        let log = self.options.control_dir.join("dial-stdio.log");
         Box::pin(async move {
+            // ssh's own complaints go to a log, never to the terminal of a front door that
+            // draws progress there; a failed connection surfaces as the engine's error.
+            let stderr = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .map(std::process::Stdio::from)
+                .unwrap_or_else(|_| std::process::Stdio::null());
             let mut child = cmd
                 .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::inherit())
+                .stderr(stderr)
                 .spawn()
                 .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run ssh: {e}")))?;
             let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
@@ -98,14 +106,11 @@ impl tower_service::Service<Uri> for SshConnector {
 /// A bollard client whose transport is ssh + `docker system dial-stdio`.
 pub fn connect(
     target: SshTarget,
-    control_dir: &Path,
+    options: hoist_ssh::SshOptions,
     timeout_secs: u64,
     version: &bollard::ClientVersion,
 ) -> Result<Docker, bollard::errors::Error> {
-    let connector = SshConnector {
-        target,
-        options: hoist_ssh::SshOptions::new(control_dir),
-    };
+    let connector = SshConnector { target, options };
     let client = Arc::new(Client::builder(TokioExecutor::new()).build(connector));
     Docker::connect_with_custom_transport(
         move |req: BollardRequest| {

@@ -1,7 +1,7 @@
 //! What the Docker platform is configured with, what each job keeps, and its descriptor: the
 //! one place that knows its settings, env names and capabilities.
 
-use crate::DockerPlatform;
+use hoist_containers::options;
 use hoist_core::settings::{SettingDoc, SettingKind, SettingsMap};
 use hoist_core::{
     BuildContext, Capabilities, InputError, PathView, Platform, PlatformDescriptor, PlatformError,
@@ -10,79 +10,38 @@ use hoist_core::{
 use hoist_docker_engine::endpoint;
 use serde::{Deserialize, Serialize};
 
-pub use hoist_docker_engine::PullPolicy;
+pub use hoist_containers::{BindMount, ContainerOptions as DockerOptions, PullPolicy};
 
-/// Every Docker setting.
+/// `docker_host`: the daemon.
+pub const DOCKER_HOST: SettingDoc = SettingDoc::new(
+    "docker_host",
+    SettingKind::String,
+    "the Docker daemon: unix:///path, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY) or ssh://[USER@]HOST[:PORT]",
+)
+.env(&["DOCKER_HOST"])
+.flag("--docker-host")
+.computed("DOCKER_CONTEXT, the docker CLI's current context, else unix:///var/run/docker.sock");
+
+/// `helper_image`: what runs path checks on a remote daemon's host.
+pub const HELPER_IMAGE: SettingDoc = SettingDoc::new(
+    "helper_image",
+    SettingKind::String,
+    "a small image with /bin/sh and ls, run on a remote daemon's host to check and list paths there",
+)
+.env(&["HOIST_DOCKER_HELPER_IMAGE"]);
+
+/// Every Docker setting: the daemon, the helper image, and every container platform's
+/// per-job settings.
 pub const SETTINGS: &[SettingDoc] = &[
-    SettingDoc::new(
-        "docker_host",
-        SettingKind::String,
-        "the Docker daemon: unix:///path, tcp://HOST:PORT (TLS with DOCKER_TLS_VERIFY) or ssh://[USER@]HOST[:PORT]",
-    )
-    .env(&["DOCKER_HOST"])
-    .flag("--docker-host")
-    .computed("DOCKER_CONTEXT, the docker CLI's current context, else unix:///var/run/docker.sock"),
-    SettingDoc::new(
-        "network",
-        SettingKind::String,
-        "the network jobs join, created if missing (bridge, host, none are used as they are)",
-    )
-    .env(&["DOCKER_NETWORK"])
-    .flag("--network")
-    .default("hoist_default")
-    .per_job(),
-    SettingDoc::new(
-        "helper_image",
-        SettingKind::String,
-        "a small image with /bin/sh and ls, run on a remote daemon's host to check and list paths there",
-    )
-    .env(&["HOIST_DOCKER_HELPER_IMAGE"]),
-    SettingDoc::new(
-        "pull",
-        SettingKind::String,
-        "when to pull the job's image: missing, always or never",
-    )
-    .env(&["DOCKER_PULL_POLICY"])
-    .flag("--pull")
-    .default("missing")
-    .per_job(),
-    SettingDoc::new(
-        "auto_remove",
-        SettingKind::Bool,
-        "remove a job's container once its logs and exit code are saved",
-    )
-    .env(&["DOCKER_AUTO_REMOVE"])
-    .flag("--rm")
-    .default("false")
-    .per_job(),
-    SettingDoc::new(
-        "mounts",
-        SettingKind::List,
-        "bind mounts SRC:DST[:ro]; SRC is a path on the daemon's host (a writable one at /results holds the job's results)",
-    )
-    .flag("--mount")
-    .per_job(),
-    SettingDoc::new(
-        "shm_size",
-        SettingKind::Size,
-        "size of /dev/shm (unset: a tmpfs that grows with use)",
-    )
-    .flag("--shm-size")
-    .per_job(),
-    SettingDoc::new(
-        "user",
-        SettingKind::String,
-        "user the job runs as (uid[:gid] or a name)",
-    )
-    .flag("--user")
-    .per_job(),
-    SettingDoc::new(
-        "stop_timeout",
-        SettingKind::Integer,
-        "seconds between SIGTERM and SIGKILL when a job is canceled",
-    )
-    .default("10")
-    .per_job(),
+    DOCKER_HOST,
+    options::NETWORK,
+    HELPER_IMAGE,
+    options::PULL,
+    options::AUTO_REMOVE,
+    options::MOUNTS,
+    options::SHM_SIZE,
+    options::USER,
+    options::STOP_TIMEOUT,
 ];
 
 /// The Docker platform's description.
@@ -133,11 +92,9 @@ pub static INFO: PlatformInfo = PlatformInfo {
         images: true,
         multi_node: false,
         watch: false,
+        instances: false,
     },
 };
-
-/// The default network.
-pub const DEFAULT_NETWORK: &str = "hoist_default";
 
 /// Typed settings (keys and kinds were checked by `hoist_core::settings::resolve`).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -171,134 +128,9 @@ impl DockerSettings {
             m,
             "stop_timeout is 0 to 4294967295 seconds; hoist platforms docker lists every setting",
         )?;
-        if let Some(p) = &s.pull {
-            p.parse::<PullPolicy>().map_err(|_| {
-                InputError::new(
-                    format!("docker setting pull (--pull, DOCKER_PULL_POLICY) is {p:?}, which is not a pull policy"),
-                    "use missing, always or never",
-                )
-            })?;
-        }
-        for m in s.mounts.iter().flatten() {
-            m.parse::<BindMount>().map_err(|e| {
-                InputError::new(
-                    format!("docker setting mounts (--mount): {}", e.message),
-                    e.hint,
-                )
-            })?;
-        }
+        options::check("docker", m)?;
         Ok(s)
     }
-}
-
-/// A bind mount, `SRC:DST[:ro]`. SRC is a path on the daemon's host.
-///
-/// Stored as the text `SRC:DST[:ro]`; rows written by older hoists hold the object form
-/// `{source, target, read_only}`, which is read too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "MountRepr", into = "String")]
-pub struct BindMount {
-    /// Path on the host that runs the container.
-    pub source: String,
-    /// Path inside the container.
-    pub target: String,
-    /// Mounted read-only.
-    pub read_only: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum MountRepr {
-    Text(String),
-    Object {
-        source: String,
-        target: String,
-        #[serde(default)]
-        read_only: bool,
-    },
-}
-
-impl TryFrom<MountRepr> for BindMount {
-    type Error = InputError;
-    fn try_from(r: MountRepr) -> Result<Self, InputError> {
-        match r {
-            MountRepr::Text(s) => s.parse(),
-            MountRepr::Object {
-                source,
-                target,
-                read_only,
-            } => Ok(BindMount {
-                source,
-                target,
-                read_only,
-            }),
-        }
-    }
-}
-
-impl std::fmt::Display for BindMount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.source, self.target)?;
-        if self.read_only {
-            f.write_str(":ro")?;
-        }
-        Ok(())
-    }
-}
-
-impl From<BindMount> for String {
-    fn from(m: BindMount) -> String {
-        m.to_string()
-    }
-}
-
-impl std::str::FromStr for BindMount {
-    type Err = InputError;
-    fn from_str(s: &str) -> Result<Self, InputError> {
-        let bad = |why: &str| {
-            InputError::new(
-                format!("bad --mount {s:?}: {why}"),
-                "write --mount /host/path:/container/path, or add :ro for read-only",
-            )
-        };
-        let parts: Vec<&str> = s.split(':').collect();
-        let (source, target, read_only) = match parts.as_slice() {
-            [src, dst] => (*src, *dst, false),
-            [src, dst, "ro"] => (*src, *dst, true),
-            [src, dst, "rw"] => (*src, *dst, false),
-            [_, _, mode] => return Err(bad(&format!("unknown mode {mode:?}"))),
-            _ => return Err(bad("expected SRC:DST[:ro]")),
-        };
-        if !source.starts_with('/') || !target.starts_with('/') {
-            return Err(bad("both paths must be absolute"));
-        }
-        Ok(BindMount {
-            source: source.into(),
-            target: target.into(),
-            read_only,
-        })
-    }
-}
-
-/// What a Docker job keeps with it (the per-job settings). Lenient: rows from older hoists
-/// carry their whole old options object, `host` included.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(default)]
-pub struct DockerOptions {
-    /// Pull policy.
-    pub pull: PullPolicy,
-    /// Bind mounts.
-    pub mounts: Vec<BindMount>,
-    /// /dev/shm size in bytes (default: a tmpfs /dev/shm).
-    pub shm_size: Option<u64>,
-    /// User to run as (`uid[:gid]` or a name).
-    pub user: Option<String>,
-    /// Remove the container once its logs and exit code are saved.
-    pub auto_remove: bool,
-    /// Network (default: the platform's `network` setting).
-    pub network: Option<String>,
-    /// Seconds between SIGTERM and SIGKILL on cancel (default 10).
-    pub stop_timeout: Option<u32>,
 }
 
 /// What a job pins at submit: the daemon endpoint later verbs go back to.
@@ -338,7 +170,7 @@ impl PlatformDescriptor for Descriptor {
         if let Some(host) = Pinned::from_value(pinned).host {
             s.docker_host = Some(host);
         }
-        Ok(Box::new(DockerPlatform::from_context(ctx, s)?))
+        Ok(Box::new(crate::jobs(ctx, s)?))
     }
 
     fn readiness(&self, ctx: &BuildContext, settings: &SettingsMap) -> Readiness {

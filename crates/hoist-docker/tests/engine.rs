@@ -1,7 +1,7 @@
 //! The platform as a library against the real engine: container replacement rules.
 
 use hoist_core::{Command, JobSpec, Platform, SubmitRequest};
-use hoist_docker::{DockerPlatform, container_name};
+use hoist_docker::container_name;
 use std::collections::BTreeMap;
 
 const IMG: &str = "hoist-test/busybox:latest";
@@ -29,7 +29,7 @@ fn docker(args: &[&str]) -> std::process::Output {
 #[tokio::test(flavor = "current_thread")]
 async fn replaces_only_its_own_containers() {
     let home = tempfile::tempdir().expect("tmp");
-    let p = DockerPlatform::for_host(home.path(), "unix:///var/run/docker.sock").expect("platform");
+    let p = hoist_docker::for_host(home.path(), "unix:///var/run/docker.sock").expect("platform");
     let id = format!("replace-{}", std::process::id());
     let first = p.submit(&request(&id)).await.expect("first submit");
     let second = p

@@ -87,6 +87,7 @@ pub static INFO: PlatformInfo = PlatformInfo {
         images: true,
         multi_node: true,
         watch: true,
+        instances: false,
     },
 };
 

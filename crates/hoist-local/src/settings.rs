@@ -48,6 +48,7 @@ pub static INFO: PlatformInfo = PlatformInfo {
         images: false,
         multi_node: false,
         watch: false,
+        instances: false,
     },
 };
 

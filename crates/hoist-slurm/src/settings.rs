@@ -153,6 +153,7 @@ pub static INFO: PlatformInfo = PlatformInfo {
         images: true,
         multi_node: true,
         watch: false,
+        instances: false,
     },
 };
 

@@ -76,6 +76,9 @@ pub struct SshOptions {
     pub accept_new: bool,
     /// Seconds to wait for a connection.
     pub connect_timeout: u32,
+    /// An ssh config file read instead of the user's (`-F`), for hosts whose aliases a tool
+    /// writes to a file of its own (Brev's `~/.brev/ssh_config`).
+    pub config_file: Option<PathBuf>,
 }
 
 impl SshOptions {
@@ -86,6 +89,7 @@ impl SshOptions {
             identity_file: None,
             accept_new: false,
             connect_timeout: 15,
+            config_file: None,
         }
     }
 
@@ -93,6 +97,10 @@ impl SshOptions {
     /// `target`. Each element is one argv entry: nothing here passes through a local shell.
     pub fn argv(&self, target: &SshTarget, remote: &str) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
+        if let Some(f) = &self.config_file {
+            a.push("-F".into());
+            a.push(f.display().to_string());
+        }
         let mut opt = |o: String| {
             a.push("-o".into());
             a.push(o);

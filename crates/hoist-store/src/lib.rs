@@ -484,6 +484,18 @@ impl Store {
         Ok(rec)
     }
 
+    /// Replace what the platform pinned for a job: a platform may know it only once the job is
+    /// submitted (the id of the cloud instance it created).
+    pub fn set_pinned(&self, id: &str, pinned: Option<&serde_json::Value>) -> Result<()> {
+        let text = pinned
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| bad(id, "pinned", e))?;
+        self.lock()
+            .execute("UPDATE jobs SET pinned=?2 WHERE id=?1", params![id, text])?;
+        Ok(())
+    }
+
     /// Record runs the backend made by itself (in-place requeues): the retry count becomes
     /// `restarts`, one history entry per new run.
     pub fn note_restarts(&self, id: &str, restarts: u32, reason: &str) -> Result<JobRecord> {

@@ -35,6 +35,7 @@ pub use hoist_store as store;
 pub use prepare::Prepared;
 pub use request::JobRequest;
 pub use runner::{install_runner, load_spec, run_plan};
+pub use verbs::instances::{InstanceView, RemovedInstance};
 pub use verbs::track::WatchEvent;
 
 use config::Config;

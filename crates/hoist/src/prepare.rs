@@ -48,15 +48,8 @@ impl Hoist {
             None => self.entry(DEFAULT)?,
         };
         let platform = entry.descriptor.info().name;
-        self.refuse_foreign_options(platform, &req.platform_options)?;
-        let settings = self.resolve_settings(
-            entry,
-            selected.as_ref(),
-            req.platform_options
-                .iter()
-                .find(|(k, _)| self.canonical(k).ok() == Some(platform))
-                .map(|(_, v)| v),
-        )?;
+        let explicit = self.explicit_options(platform, &req.platform_options)?;
+        let settings = self.resolve_settings(entry, selected.as_ref(), Some(&explicit))?;
         let mut spec = JobSpec::new(req.command.clone());
         if let Some(n) = &req.name {
             spec.name = n.clone();
@@ -156,43 +149,56 @@ impl Hoist {
 }
 
 impl Hoist {
-    /// Options given for a platform the job does not run on are a mistake, said as such
-    /// (`--namespace applies to the kubernetes platform, not docker`).
-    fn refuse_foreign_options(
+    /// The settings given for the job's platform. Options given under another platform's
+    /// name count when the job's platform declares the same setting with the same flag (the
+    /// container flags `--mount`, `--pull`, … of every platform that runs jobs through
+    /// Docker); any other is a mistake, said as such (`--namespace applies to the kubernetes
+    /// platform, not docker`).
+    fn explicit_options(
         &self,
         platform: &str,
         given: &BTreeMap<String, SettingsMap>,
-    ) -> Result<()> {
+    ) -> Result<SettingsMap> {
+        let own = self.entry(platform)?.descriptor.info().settings;
+        let mut out = SettingsMap::new();
+        let mut foreign: Vec<(String, SettingsMap)> = Vec::new();
         for (name, opts) in given {
             let e = self.entry(name)?;
-            let info = e.descriptor.info();
-            if info.name == platform || opts.is_empty() {
-                continue;
+            if e.descriptor.info().name == platform {
+                // The platform's own flags win over a shared one given for another.
+                out.extend(opts.clone());
+            } else if !opts.is_empty() {
+                foreign.push((name.clone(), opts.clone()));
             }
-            let what = opts
-                .keys()
-                .next()
-                .map(|k| {
-                    info.settings
-                        .iter()
-                        .find(|d| d.key == k)
-                        .and_then(|d| d.flag)
-                        .map(str::to_string)
-                        .unwrap_or_else(|| format!("setting {k:?}"))
-                })
-                .unwrap_or_default();
-            return Err(InputError::new(
-                format!(
-                    "{what} applies to the {} platform, not {platform}",
-                    info.name
-                ),
-                format!(
-                    "add --platform {} (with what it needs, e.g. --image), or drop {what}",
-                    info.name
-                ),
-            )
-            .into());
         }
-        Ok(())
+        for (name, opts) in foreign {
+            let info = self.entry(&name)?.descriptor.info();
+            for (k, v) in opts {
+                let doc = info.settings.iter().find(|d| d.key == k);
+                let shared = doc.is_some_and(|d| {
+                    d.flag.is_some() && own.iter().any(|o| o.key == d.key && o.flag == d.flag)
+                });
+                if shared {
+                    out.entry(k).or_insert(v);
+                    continue;
+                }
+                let what = doc
+                    .and_then(|d| d.flag)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("setting {k:?}"));
+                return Err(InputError::new(
+                    format!(
+                        "{what} applies to the {} platform, not {platform}",
+                        info.name
+                    ),
+                    format!(
+                        "add --platform {} (with what it needs, e.g. --image), or drop {what}",
+                        info.name
+                    ),
+                )
+                .into());
+            }
+        }
+        Ok(out)
     }
 }

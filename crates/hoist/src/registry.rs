@@ -47,6 +47,11 @@ pub static ENTRIES: &[Entry] = &[
         augment: hoist_kube::flags::augment,
         read: hoist_kube::flags::read,
     },
+    Entry {
+        descriptor: &hoist_brev::Descriptor,
+        augment: hoist_brev::flags::augment,
+        read: hoist_brev::flags::read,
+    },
 ];
 
 /// The platform of a job that names none.

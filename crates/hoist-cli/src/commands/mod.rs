@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod config;
+pub mod instances;
 pub mod logs;
 pub mod ls;
 pub mod paths;

@@ -115,9 +115,13 @@ impl Hoist {
             }
             // One backend that cannot answer must not keep every other launch unsettled (or
             // every command failing): its rows wait for the next command.
-            let recovery = match self.platform_for(&job) {
+            let platform = self.platform_for(&job);
+            let recovery = match &platform {
                 Ok(p) => p.recover_launch(&job).await.map_err(HoistError::from),
-                Err(e) => Err(e),
+                Err(e) => Err(HoistError::Platform(PlatformError::failed(
+                    e.to_string(),
+                    "",
+                ))),
             };
             let recovery = match recovery {
                 Ok(r) => r,
@@ -136,6 +140,9 @@ impl Hoist {
                 LaunchRecovery::Adopted(sub) => {
                     self.store
                         .mark_launched(&job.job_id, &job.launch_token, &sub)?;
+                    if let Ok(p) = &platform {
+                        self.repin(p.as_ref(), &job)?;
+                    }
                     out.push((job, "adopted"));
                 }
                 LaunchRecovery::NotLaunched => {

@@ -3,5 +3,6 @@
 pub mod control;
 pub mod data;
 pub mod inspect;
+pub mod instances;
 pub mod submit;
 pub mod track;

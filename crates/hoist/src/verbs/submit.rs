@@ -101,6 +101,7 @@ impl Hoist {
                 failpoint("after-submit");
                 self.store
                     .mark_launched(&job.job_id, &job.launch_token, &submitted)?;
+                self.repin(platform.as_ref(), &job)?;
                 Ok(self.store.get(&job.job_id)?.unwrap_or(job))
             }
             Err(PlatformError::Input(e)) => {
@@ -117,6 +118,16 @@ impl Hoist {
                 Err(e.into())
             }
         }
+    }
+
+    /// Store what the platform pins once it has submitted, when that differs from what it
+    /// pinned before (the id of a cloud instance it created for the job).
+    pub(crate) fn repin(&self, platform: &dyn Platform, job: &JobRecord) -> Result<()> {
+        let now = platform.pin();
+        if now.is_some() && now != job.pinned {
+            self.store.set_pinned(&job.job_id, now.as_ref())?;
+        }
+        Ok(())
     }
 
     /// Refuse a job whose inputs are missing before it takes a GPU. Object stores are asked

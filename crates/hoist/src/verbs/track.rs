@@ -150,13 +150,25 @@ impl Hoist {
         let current = match tokio::time::timeout(timeout, platform.identity()).await {
             Ok(Ok(id)) => id,
             Ok(Err(e)) => {
+                // What the backend said stands as said (a deleted machine is "not found");
+                // anything else means the backend could not be asked.
+                let keep = matches!(
+                    e,
+                    PlatformError::NotFound { .. } | PlatformError::Unreachable { .. }
+                );
+                let text = e.to_string();
+                let hint = e.hint().unwrap_or_default();
                 return jobs
                     .iter()
                     .map(|_| {
-                        Err(PlatformError::Unreachable {
-                            what: pname.to_string(),
-                            why: e.to_string(),
-                            hint: String::new(),
+                        Err(if keep {
+                            PlatformError::failed(text.clone(), hint.clone())
+                        } else {
+                            PlatformError::Unreachable {
+                                what: pname.to_string(),
+                                why: text.clone(),
+                                hint: String::new(),
+                            }
                         })
                     })
                     .collect();

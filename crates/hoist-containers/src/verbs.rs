@@ -1,15 +1,11 @@
 //! The platform verbs: submit, status, logs, cancel, why, paths and results, each on the
 //! job's container.
 
-use crate::{
-    DockerOptions, DockerPlatform, Pinned, container_name, copy_tree, labels, settings, spec,
-};
+use crate::{ContainerJobs, ContainerOptions, container_name, copy_tree, labels, spec};
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::models::ContainerStateStatusEnum;
-use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, LogsOptions, StopContainerOptions,
-};
+use bollard::query_parameters::{CreateContainerOptions, LogsOptions, StopContainerOptions};
 use futures::StreamExt;
 use hoist_core::failure::{ErrClass, FailureInput, PlatformFinding};
 use hoist_core::platform::PreflightRequest;
@@ -23,13 +19,13 @@ use std::collections::HashMap;
 use std::path::Path;
 
 #[async_trait]
-impl Platform for DockerPlatform {
+impl Platform for ContainerJobs {
     fn name(&self) -> &'static str {
-        "docker"
+        self.flavor.platform
     }
 
     fn capabilities(&self) -> Capabilities {
-        settings::INFO.capabilities
+        self.flavor.capabilities
     }
 
     async fn identity(&self) -> Result<String, PlatformError> {
@@ -38,18 +34,24 @@ impl Platform for DockerPlatform {
     }
 
     fn pin(&self) -> Option<serde_json::Value> {
-        serde_json::to_value(Pinned {
-            host: Some(self.engine.endpoint().url.clone()),
-        })
-        .ok()
+        Some(serde_json::json!({ "host": self.engine.endpoint().url }))
     }
 
     async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError> {
-        let opts = req.spec.options_of::<DockerOptions>("docker")?;
+        let opts = req
+            .spec
+            .options_of::<ContainerOptions>(self.flavor.platform)?;
         let network = self.network_of(&opts);
-        let plan = spec::plan(req, &network, &self.engine.endpoint().url, false, None)?;
+        let plan = spec::plan(
+            self.flavor.platform,
+            req,
+            &network,
+            &self.engine.endpoint().url,
+            false,
+            None,
+        )?;
         let doc = serde_json::json!({
-            "platform": "docker",
+            "platform": self.flavor.platform,
             "endpoint": self.engine.endpoint().url,
             "container_name": container_name(&req.job_id),
             "pull": opts.pull,
@@ -62,10 +64,19 @@ impl Platform for DockerPlatform {
     }
 
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
-        let opts = req.spec.options_of::<DockerOptions>("docker")?;
+        let opts = req
+            .spec
+            .options_of::<ContainerOptions>(self.flavor.platform)?;
         let network = self.network_of(&opts);
         // Refuse what can never run before touching the daemon.
-        spec::plan(req, &network, &self.engine.endpoint().url, false, None)?;
+        spec::plan(
+            self.flavor.platform,
+            req,
+            &network,
+            &self.engine.endpoint().url,
+            false,
+            None,
+        )?;
         let info = self.engine.daemon().await?.clone();
         let image = req.spec.image.clone().unwrap_or_default();
         let network = self.engine.ensure_network(&network).await?;
@@ -80,6 +91,7 @@ impl Platform for DockerPlatform {
             _ => None,
         };
         let plan = spec::plan(
+            self.flavor.platform,
             req,
             &network,
             &self.engine.endpoint().url,
@@ -194,35 +206,10 @@ impl Platform for DockerPlatform {
 
     async fn status(&self, jobs: &[JobRecord]) -> Vec<Result<StatusReport, PlatformError>> {
         // One list call for every job on this daemon; inspect only those that stopped.
-        let d = match self.engine.client().await {
-            Ok(d) => d,
+        let live: HashMap<String, String> = match self.list(true).await {
+            Ok(l) => l.into_iter().collect(),
             Err(e) => {
-                return jobs
-                    .iter()
-                    .map(|_| {
-                        Err(PlatformError::Failed {
-                            message: e.to_string(),
-                            hint: String::new(),
-                        })
-                    })
-                    .collect();
-            }
-        };
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{}=docker", labels::PLATFORM)],
-        )]);
-        let listed = match d
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await
-        {
-            Ok(l) => l,
-            Err(e) => {
-                let err = self.engine.unreachable(&e).to_string();
+                let err = e.to_string();
                 return jobs
                     .iter()
                     .map(|_| {
@@ -234,13 +221,6 @@ impl Platform for DockerPlatform {
                     .collect();
             }
         };
-        let live: HashMap<String, String> = listed
-            .into_iter()
-            .filter_map(|c| {
-                let id = c.labels?.get(labels::JOB_ID)?.clone();
-                Some((id, c.state.map(|s| s.to_string()).unwrap_or_default()))
-            })
-            .collect();
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
             let r = match live.get(&job.job_id).map(String::as_str) {
@@ -539,8 +519,7 @@ mod tests {
             hoist_core::JobSpec::new(hoist_core::Command::Argv(vec!["true".into()])),
             "t".into(),
         );
-        let local =
-            DockerPlatform::for_host(d.path(), "unix:///var/run/docker.sock").expect("platform");
+        let local = crate::tests_support::jobs_on(d.path(), "unix:///var/run/docker.sock");
         let dest = d.path().join("dest");
         assert_eq!(local.fetch_results(&job, &dest).await.expect("none"), None);
         job.results_location = Some("s3://bkt/j1".into());
@@ -556,7 +535,7 @@ mod tests {
                 .as_deref(),
             Some("b")
         );
-        let remote = DockerPlatform::for_host(d.path(), "tcp://box:2375").expect("platform");
+        let remote = crate::tests_support::jobs_on(d.path(), "tcp://box:2375");
         job.results_location = Some(format!("{}{}", src.display(), spec::ON_DAEMON_HOST));
         let e = remote
             .fetch_results(&job, &dest)

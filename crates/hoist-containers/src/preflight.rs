@@ -1,11 +1,11 @@
 //! Preflight: whether this daemon can run the job, checked without running it.
 
-use crate::DockerPlatform;
+use crate::ContainerJobs;
 use hoist_core::platform::PreflightRequest;
 use hoist_core::{EnvSource, InputError, Platform, PlatformError, PreflightCheck};
 
-impl DockerPlatform {
-    /// What `hoist preflight --platform docker` checks: the daemon, its nvidia runtime and
+impl ContainerJobs {
+    /// What `hoist preflight` checks of a container platform: the daemon, its nvidia runtime and
     /// GPUs, the network, the image and the job's paths, as seen from the daemon's host.
     pub(crate) async fn preflight_checks(
         &self,
@@ -16,7 +16,16 @@ impl DockerPlatform {
         let info = match self.engine.daemon().await {
             Ok(i) => i.clone(),
             Err(e) => {
-                checks.push(ck("daemon", false, true, e.to_string(), "start dockerd, or point DOCKER_HOST / --docker-host / docker context at a running daemon"));
+                checks.push(ck(
+                    "daemon",
+                    false,
+                    true,
+                    e.to_string(),
+                    &format!(
+                        "start dockerd, or point hoist at a running daemon ({})",
+                        self.engine.hints().endpoint
+                    ),
+                ));
                 return Ok(checks);
             }
         };
@@ -62,7 +71,10 @@ impl DockerPlatform {
                 false,
                 true,
                 e.to_string(),
-                "create it (docker network create NAME) or set DOCKER_NETWORK to one that exists",
+                &format!(
+                    "create it (docker network create NAME), or {}",
+                    self.engine.hints().network
+                ),
             )),
         }
         if let Some(img) = &req.image {

@@ -2,7 +2,7 @@
 //! `--dry-run` shows exactly this.
 
 use crate::labels;
-use crate::settings::DockerOptions;
+use crate::options::ContainerOptions;
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use hoist_core::spec::{rendezvous_env, sh_quote_checked};
 use hoist_core::staging::{RUNNER_DIR, RUNNER_PLAN_ENV};
@@ -27,6 +27,7 @@ pub struct Plan {
 /// Build the create request. `tegra` switches GPUs to the nvidia runtime (Jetson); `chosen`
 /// are the least-used device ids measured on the daemon, if any.
 pub fn plan(
+    platform: &str,
     req: &SubmitRequest,
     network: &str,
     endpoint: &str,
@@ -34,19 +35,19 @@ pub fn plan(
     chosen: Option<Vec<u32>>,
 ) -> Result<Plan, InputError> {
     let spec = &req.spec;
-    let opts: DockerOptions = spec.options_of("docker")?;
+    let opts: ContainerOptions = spec.options_of(platform)?;
     if spec.nodes > 1 {
         return Err(InputError::new(
             format!(
-                "--nodes {} cannot run on the docker platform: a daemon is one host",
+                "--nodes {} cannot run on the {platform} platform: its jobs run on one Docker host",
                 spec.nodes
             ),
-            "use --platform slurm or --platform kubernetes for multi-node jobs",
+            "use --platform slurm, kubernetes or lepton for multi-node jobs",
         ));
     }
     let Some(image) = spec.image.clone() else {
         return Err(InputError::new(
-            "the docker platform needs an image",
+            format!("the {platform} platform needs an image"),
             "add --image IMAGE (e.g. nvcr.io/nvidia/pytorch:24.05-py3)",
         ));
     };
@@ -198,7 +199,7 @@ pub fn plan(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     lbl.insert(labels::JOB_ID.into(), req.job_id.clone());
-    lbl.insert(labels::PLATFORM.into(), "docker".into());
+    lbl.insert(labels::PLATFORM.into(), platform.into());
     lbl.insert(labels::NAME.into(), spec.name.clone());
     lbl.insert(labels::LAUNCH_TOKEN.into(), req.launch_token.clone());
     lbl.insert(labels::TAO_JOB_ID.into(), req.job_id.clone());
@@ -249,6 +250,7 @@ mod tests {
     #[test]
     fn commands_are_quoted_for_the_shell() {
         let p = plan(
+            "docker",
             &req(
                 GpuSpec::None,
                 Command::Argv(vec!["echo".into(), "a b; rm -rf /".into(), "$(id)".into()]),
@@ -273,7 +275,7 @@ mod tests {
         );
         r.spec.shell = Some("none".into());
         assert_eq!(
-            plan(&r, "n", "unix:///s", false, None)
+            plan("docker", &r, "n", "unix:///s", false, None)
                 .expect("plan")
                 .body
                 .cmd,
@@ -283,12 +285,13 @@ mod tests {
             GpuSpec::None,
             Command::Argv(vec!["echo".into(), "a\0b".into()]),
         );
-        assert!(plan(&nul, "n", "unix:///s", false, None).is_err());
+        assert!(plan("docker", &nul, "n", "unix:///s", false, None).is_err());
     }
 
     #[test]
     fn gpu_requests() {
         let two = plan(
+            "docker",
             &req(GpuSpec::Count(2), Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -311,6 +314,7 @@ mod tests {
                 && env_of(&two).contains(&"MASTER_ADDR=localhost".to_string())
         );
         let ids = plan(
+            "docker",
             &req(GpuSpec::Ids(vec![0, 3]), Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -326,6 +330,7 @@ mod tests {
             Some(Some(vec!["0".into(), "3".into()]))
         );
         let chosen = plan(
+            "docker",
             &req(GpuSpec::Count(1), Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -342,6 +347,7 @@ mod tests {
             Some(Some(vec!["5".into()]))
         );
         let all = plan(
+            "docker",
             &req(GpuSpec::All, Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -357,6 +363,7 @@ mod tests {
             Some(Some(-1))
         );
         let none = plan(
+            "docker",
             &req(GpuSpec::None, Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -366,6 +373,7 @@ mod tests {
         .expect("plan");
         assert!(env_of(&none).contains(&"NVIDIA_VISIBLE_DEVICES=void".to_string()));
         let jetson = plan(
+            "docker",
             &req(GpuSpec::Count(1), Command::Shell("x".into())),
             "n",
             "unix:///s",
@@ -388,7 +396,7 @@ mod tests {
             "docker".into(),
             serde_json::json!({"mounts": ["/srv/out:/results"]}),
         );
-        let p = plan(&r, "net1", "unix:///s", false, None).expect("plan");
+        let p = plan("docker", &r, "net1", "unix:///s", false, None).expect("plan");
         let l = p.body.labels.clone().expect("labels");
         assert_eq!(
             (
@@ -399,7 +407,7 @@ mod tests {
         );
         assert_eq!(p.results_location.as_deref(), Some("/srv/out/j1"));
         assert_eq!(
-            plan(&r, "net1", "tcp://box:2375", false, None)
+            plan("docker", &r, "net1", "tcp://box:2375", false, None)
                 .expect("plan")
                 .results_location
                 .as_deref(),
@@ -418,9 +426,9 @@ mod tests {
         assert!(!shown.contains("hf_x") && shown.contains("HF_TOKEN=<secret>"));
         let mut multi = r.clone();
         multi.spec.nodes = 2;
-        assert!(plan(&multi, "n", "unix:///s", false, None).is_err());
+        assert!(plan("docker", &multi, "n", "unix:///s", false, None).is_err());
         let mut noimg = r;
         noimg.spec.image = None;
-        assert!(plan(&noimg, "n", "unix:///s", false, None).is_err());
+        assert!(plan("docker", &noimg, "n", "unix:///s", false, None).is_err());
     }
 }
