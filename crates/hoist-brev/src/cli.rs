@@ -1,12 +1,11 @@
 //! Driving the `brev` CLI safely: stdin always /dev/null (a piped stdin is read as instance
-//! names and can hang `create`), a timeout on every call, one re-login with BREV_API_TOKEN when
-//! the session turns out to be logged out, both shapes of `ls --json`, and the token kept out
+//! names and can hang `create`), a timeout on every call, a re-login with BREV_API_TOKEN when
+//! a command finds the session logged out (then that command once more), both shapes of `ls --json`, and the token kept out
 //! of every message.
 
 use hoist_core::{InputError, PlatformError};
 use serde::Deserialize;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// One instance as `brev ls --json` lists it.
@@ -102,7 +101,6 @@ pub struct BrevCli {
     token: Option<String>,
     home: Option<String>,
     timeout: Duration,
-    relogged: AtomicBool,
 }
 
 impl std::fmt::Debug for BrevCli {
@@ -131,7 +129,6 @@ impl BrevCli {
             token: token.filter(|t| !t.trim().is_empty()),
             home,
             timeout: CALL_TIMEOUT,
-            relogged: AtomicBool::new(false),
         }
     }
 
@@ -202,10 +199,9 @@ impl BrevCli {
             if self.token.is_none() {
                 return Err(self.logged_out_error());
             }
-            if !self.relogged.swap(true, Ordering::SeqCst) {
-                self.login().await?;
-                out = self.raw(args).await?;
-            }
+            // Once per command: a login that does not take is not tried again.
+            self.login().await?;
+            out = self.raw(args).await?;
             if out.code != 0 && logged_out(&out) {
                 return Err(self.logged_out_error());
             }

@@ -86,7 +86,8 @@ impl BrevPlatform {
         let ws = self
             .wait_for(name, deadline, &key, Workspace::ready)
             .await?;
-        self.reachable(name, deadline, &key).await?;
+        self.reachable(name, deadline, &key, acquired == Acquired::Reused)
+            .await?;
         self.ctx.reporter.report(ReportEvent::Done { key: &key });
         Ok((ws, acquired))
     }
@@ -207,9 +208,12 @@ impl BrevPlatform {
         name: &str,
         deadline: Instant,
         key: &str,
+        reused: bool,
     ) -> Result<(), PlatformError> {
         let mut delay = Duration::from_millis(200);
-        let mut refreshed = false;
+        // An instance that was running already keeps the alias an earlier refresh wrote; a
+        // created or restarted one may have a new address.
+        let mut refreshed = reused && self.has_alias(name);
         loop {
             if !refreshed {
                 self.step(
@@ -240,6 +244,17 @@ impl BrevPlatform {
             tokio::time::sleep(delay).await;
             delay = (delay * 3 / 2).min(Duration::from_secs(5));
         }
+    }
+
+    /// Whether brev's ssh config has an entry for `name`.
+    fn has_alias(&self, name: &str) -> bool {
+        std::fs::read_to_string(self.ssh_config()).is_ok_and(|text| {
+            text.lines().any(|l| {
+                l.trim()
+                    .strip_prefix("Host ")
+                    .is_some_and(|h| h.trim() == name)
+            })
+        })
     }
 
     /// `ssh -F ~/.brev/ssh_config NAME true`: exit code and stderr.

@@ -175,9 +175,23 @@ impl BrevPlatform {
 
     /// The container jobs on the pinned instance, once brev says it runs.
     async fn jobs(&self) -> Result<&ContainerJobs, PlatformError> {
-        let ws = self.workspace().await?;
+        self.workspace().await?;
+        self.jobs_unchecked().await
+    }
+
+    /// The container jobs on the pinned instance, before brev has said it runs: for asking
+    /// brev and the instance's daemon at once (the first error wins, the other is dropped).
+    async fn jobs_unchecked(&self) -> Result<&ContainerJobs, PlatformError> {
         self.jobs
-            .get_or_try_init(|| async { self.jobs_on(&ws.name) })
+            .get_or_try_init(|| async {
+                let name = self.pinned().and_then(|p| p.instance).ok_or_else(|| {
+                    PlatformError::failed(
+                        "this Brev job has no instance recorded (its submit never finished)",
+                        "hoist reconcile settles interrupted submits",
+                    )
+                })?;
+                self.jobs_on(&name)
+            })
             .await
     }
 

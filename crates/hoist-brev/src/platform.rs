@@ -48,8 +48,10 @@ impl Platform for BrevPlatform {
     }
 
     async fn identity(&self) -> Result<String, PlatformError> {
-        let ws = self.workspace().await?;
-        let docker = self.jobs().await?.identity().await?;
+        // brev and the daemon are asked at once: a status costs the slower of the two.
+        let (ws, docker) = tokio::try_join!(self.workspace(), async {
+            self.jobs_unchecked().await?.identity().await
+        })?;
         Ok(Self::identity_with(&ws.id, &docker))
     }
 
@@ -162,15 +164,14 @@ impl Platform for BrevPlatform {
     }
 
     async fn status(&self, jobs: &[JobRecord]) -> Vec<Result<StatusReport, PlatformError>> {
-        match self.jobs().await {
-            Ok(j) => {
+        let both = tokio::try_join!(self.workspace(), async {
+            Ok(self.jobs_unchecked().await?.status(jobs).await)
+        });
+        match both {
+            Ok((ws, reports)) => {
                 // `hoist ls` shows where a Brev job runs in its message.
-                let on = format!(
-                    "on brev instance {}",
-                    j.engine().endpoint().url.trim_start_matches("ssh://")
-                );
-                j.status(jobs)
-                    .await
+                let on = format!("on brev instance {}", ws.name);
+                reports
                     .into_iter()
                     .map(|r| {
                         r.map(|mut rep| {
