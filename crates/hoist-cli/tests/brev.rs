@@ -425,7 +425,7 @@ fn a_failed_instance_ends_the_job_error_and_is_given_back() {
 fn bad_input_creates_and_stores_nothing() {
     let b = Brev::new(json!({"logged_in": true}));
     let cases: &[(&[&str], &str)] = &[
-        (&["--nodes", "2"], "one Docker host"),
+        (&["--nodes", "2"], "one host"),
         (
             &["--gpu-type", "A100", "--instance-type", "g5.xlarge"],
             "--gpu-type and --instance-type",
@@ -570,6 +570,10 @@ fn a_deleted_instance_reads_unknown_with_the_reason() {
             .contains("no longer lists it")
     });
     assert_eq!(last["status"], "Unknown", "{last}");
+    // wait does not wait for a machine that is gone.
+    let w = b.hoist(&["wait", &id]);
+    assert_ne!(w.code(), 0);
+    assert!(w.stderr().contains("no longer lists it"), "{}", w.stderr());
     let _ = std::process::Command::new("docker")
         .args(["rm", "-f", &format!("hoist-job-{id}")])
         .output();

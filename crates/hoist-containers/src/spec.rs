@@ -39,10 +39,10 @@ pub fn plan(
     if spec.nodes > 1 {
         return Err(InputError::new(
             format!(
-                "--nodes {} cannot run on the {platform} platform: its jobs run on one Docker host",
+                "--nodes {} cannot run on the {platform} platform: its jobs run on one host, under one Docker daemon",
                 spec.nodes
             ),
-            "use --platform slurm, kubernetes or lepton for multi-node jobs",
+            "multi-node jobs run on --platform slurm or --platform kubernetes (hoist platforms lists what each can do)",
         ));
     }
     let Some(image) = spec.image.clone() else {

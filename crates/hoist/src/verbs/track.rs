@@ -250,9 +250,13 @@ impl Hoist {
             }
             if job.status == JobStatus::Unknown {
                 // An unreachable backend may come back: keep waiting. A different backend at
-                // the job's endpoint never will: say so instead of waiting forever.
-                if let Err(e @ HoistError::Platform(PlatformError::IdentityMismatch { .. })) =
-                    self.checked_platform(&job).await
+                // the job's endpoint, or a machine that is gone, never will: say so instead of
+                // waiting forever.
+                if let Err(
+                    e @ HoistError::Platform(
+                        PlatformError::IdentityMismatch { .. } | PlatformError::NotFound { .. },
+                    ),
+                ) = self.checked_platform(&job).await
                 {
                     return Err(e);
                 }
