@@ -205,7 +205,7 @@ fn platforms_json_describes_every_platform() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["local", "docker", "slurm", "kubernetes", "brev"]);
+    assert_eq!(names, ["local", "docker", "slurm", "kubernetes", "brev", "lepton"]);
     for p in v.as_array().expect("array") {
         assert!(p["summary"].as_str().is_some_and(|s| !s.is_empty()), "{p}");
         assert!(p["readiness"]["configured"].is_boolean(), "{p}");

@@ -59,12 +59,19 @@ pub fn read(m: &clap::ArgMatches) -> Result<SettingsMap, InputError> {
     if let Some(p) = text("docker_pull") {
         out.insert("pull".into(), p.parse::<PullPolicy>()?.as_str().into());
     }
+    // `--mount` is shared with other platforms whose mounts read differently (Lepton's
+    // VOLUME:PATH:MOUNT_PATH): a bind mount is put in canonical form here, anything else is
+    // left to the platform the job runs on to accept or refuse.
     let mounts: Vec<String> = m
         .get_many::<String>("docker_mount")
         .into_iter()
         .flatten()
-        .map(|s| s.parse::<BindMount>().map(|b| b.to_string()))
-        .collect::<Result<_, _>>()?;
+        .map(|s| {
+            s.parse::<BindMount>()
+                .map(|b| b.to_string())
+                .unwrap_or(s.clone())
+        })
+        .collect();
     if !mounts.is_empty() {
         out.insert("mounts".into(), mounts.into());
     }
@@ -130,7 +137,17 @@ mod tests {
         let e = parse(&["--shm-size", "lots"]).expect_err("size");
         assert!(e.message.contains("--shm-size"), "{}", e.message);
         assert!(parse(&["--pull", "sometimes"]).is_err());
-        assert!(parse(&["-v", "rel:/x"]).is_err());
+        // Not a bind mount: left for the job's platform to refuse (docker does, at check).
+        assert_eq!(
+            parse(&["-v", "rel:/x"]).expect("raw")["mounts"],
+            json!(["rel:/x"])
+        );
+        use hoist_core::PlatformDescriptor;
+        assert!(
+            crate::Descriptor
+                .check(&parse(&["-v", "rel:/x"]).expect("raw"))
+                .is_err()
+        );
         assert!(parse(&["--docker-host", "ftp://x"]).is_err());
     }
 

@@ -207,6 +207,21 @@ pub async fn upload(
     }
 }
 
+/// Put the file `src` at the S3 object `uri` unless it is there already (a content-addressed
+/// key never changes), and return a presigned URL jobs can download it from for `expires`.
+pub async fn publish(
+    src: &Path,
+    uri: &str,
+    expires: std::time::Duration,
+    env: &dyn EnvSource,
+) -> Result<String> {
+    let s3 = s3::S3::from_env(uri, env)?;
+    if !s3.exists(uri).await? {
+        s3.upload(src, uri, &[]).await?;
+    }
+    s3.presigned_get(uri, expires).await
+}
+
 /// A listing's answer as an existence check: not found is `false`, other errors stay errors.
 pub(crate) fn found<T>(listing: Result<T>) -> Result<bool> {
     match listing {

@@ -114,6 +114,19 @@ impl S3 {
         Ok(parse_s3(uri)?.1.to_string())
     }
 
+    /// A URL anyone holding it can GET the object `uri` from for `expires` (a presigned
+    /// request: the secret key stays here).
+    pub async fn presigned_get(&self, uri: &str, expires: Duration) -> Result<String> {
+        use object_store::signer::Signer;
+        let key = object_store::path::Path::from(Self::key(uri)?);
+        let url = self
+            .store
+            .signed_url(reqwest::Method::GET, &key, expires)
+            .await
+            .map_err(|e| self.err(uri, "signing a download of", e))?;
+        Ok(url.to_string())
+    }
+
     /// The object, or the prefix with at least one object under it.
     pub async fn exists(&self, uri: &str) -> Result<bool> {
         Ok(self.kind(uri).await?.is_some())
@@ -312,7 +325,10 @@ impl S3 {
             .sum();
         let progress = Progress::bytes(&format!("→ {uri}"), total);
         let base = key.trim_end_matches('/').to_string();
-        let jobs = files.iter().map(|(abs, rel)| {
+        let count = files.len();
+        // Owned items: a closure over borrowed ones makes the future Send only for one
+        // lifetime, which callers that must be Send (a spawned task, a platform) cannot use.
+        let jobs = files.into_iter().map(|(abs, rel)| {
             let k = match (base.is_empty(), rel.is_empty()) {
                 (_, true) if key.ends_with('/') || key.is_empty() => {
                     let name = abs.file_name().map(|n| n.to_string_lossy().into_owned());
@@ -328,14 +344,14 @@ impl S3 {
                 (false, false) => format!("{base}/{rel}"),
             };
             let progress = &progress;
-            async move { self.put_file(uri, abs, &k, progress).await }
+            async move { self.put_file(uri, &abs, &k, progress).await }
         });
         futures::stream::iter(jobs)
             .buffer_unordered(PARALLEL_OBJECTS)
             .try_collect::<Vec<()>>()
             .await?;
         progress.finish();
-        Ok(files.len())
+        Ok(count)
     }
 
     async fn put_file(&self, uri: &str, src: &Path, key: &str, progress: &Progress) -> Result<()> {

@@ -52,6 +52,11 @@ pub static ENTRIES: &[Entry] = &[
         augment: hoist_brev::flags::augment,
         read: hoist_brev::flags::read,
     },
+    Entry {
+        descriptor: &hoist_lepton::Descriptor,
+        augment: hoist_lepton::flags::augment,
+        read: hoist_lepton::flags::read,
+    },
 ];
 
 /// The platform of a job that names none.
