@@ -25,7 +25,9 @@
 #     (mode 1777): a bucket is a directory there, so a test running as any user can make one with
 #     mkdir; objects are files under it (their metadata: .bucket-*.json files in the root itself,
 #     left there when an object is deleted). Needs cargo (on PATH or /root/.cargo/bin) and
-#     crates.io the first time (about 90 s).
+#     crates.io the first time (about 90 s);
+#   - the official Lepton client, leptonai 0.47.1, in the venv /var/lib/hoist-testbed/lepton-venv
+#     (from PyPI the first time), for the Lepton stand-in's honesty check.
 set -euo pipefail
 trap 'echo "testbed: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 
@@ -161,6 +163,34 @@ fi
 for cmd in "${!NEED[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || die "$cmd is still missing after installing ${NEED[$cmd]}"
 done
+
+# 1b. The official Lepton client, leptonai 0.47.1, in its own venv: the Lepton stand-in's honesty
+# check (crates/hoist-lepton/tests/fake_server.rs) runs it against the stand-in. From PyPI, once;
+# made with Debian's python3 (not whatever python3 comes first on PATH).
+LEPTON_VENV=$TB/lepton-venv
+LEPTON_VERSION=0.47.1
+lepton_version() {
+  "$LEPTON_VENV/bin/python" -c 'import importlib.metadata, leptonai; print(importlib.metadata.version("leptonai"))' 2>/dev/null
+}
+if [[ $(lepton_version) != "$LEPTON_VERSION" ]]; then
+  echo "testbed: installing leptonai $LEPTON_VERSION into $LEPTON_VENV (from PyPI; log $TB/lepton-venv.log)"
+  # `python3 -m venv` needs ensurepip, which Debian ships in a package of its own.
+  if [[ $(dpkg-query -W -f '${db:Status-Status}' python3-venv 2>/dev/null) != installed ]]; then
+    apt-get update -qq || die "apt-get update failed; check /etc/apt/sources.list* and the network to the Debian mirror"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv </dev/null >/dev/null \
+      || die "apt-get install python3-venv failed"
+  fi
+  mkdir -p "$TB"
+  rm -rf "$LEPTON_VENV"
+  /usr/bin/python3 -m venv "$LEPTON_VENV" >"$TB/lepton-venv.log" 2>&1 \
+    || die "python3 -m venv $LEPTON_VENV failed: $(tail -n 3 "$TB/lepton-venv.log")"
+  "$LEPTON_VENV/bin/pip" install --no-input --disable-pip-version-check "leptonai==$LEPTON_VERSION" \
+    </dev/null >>"$TB/lepton-venv.log" 2>&1 \
+    || die "pip install leptonai==$LEPTON_VERSION failed (it needs PyPI): $(tail -n 3 "$TB/lepton-venv.log"); full log $TB/lepton-venv.log"
+  [[ $(lepton_version) == "$LEPTON_VERSION" ]] \
+    || die "after pip install, $LEPTON_VENV/bin/python does not import leptonai $LEPTON_VERSION; see $TB/lepton-venv.log"
+fi
+echo "testbed: leptonai $LEPTON_VERSION in $LEPTON_VENV"
 
 # ---------------------------------------------------------------------------------------------
 # 2. Docker daemon. Not installed here: the engine is part of the machine image, not of the tests.

@@ -154,11 +154,11 @@ fn a_typo_in_a_profile_names_the_nearest_setting() {
 #[test]
 fn a_profile_for_a_platform_this_build_lacks_is_refused() {
     let e = Env::new();
-    config(&e, "[profiles.cloud]\nplatform = \"lepton\"\n");
+    config(&e, "[profiles.cloud]\nplatform = \"runpod\"\n");
     let o = e.run(&["run", "--profile", "cloud", "--", "true"]);
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(
-        o.stderr().contains("\"cloud\"") && o.stderr().contains("\"lepton\""),
+        o.stderr().contains("\"cloud\"") && o.stderr().contains("\"runpod\""),
         "{}",
         o.stderr()
     );
@@ -205,7 +205,10 @@ fn platforms_json_describes_every_platform() {
         .iter()
         .filter_map(|p| p["name"].as_str())
         .collect();
-    assert_eq!(names, ["local", "docker", "slurm", "kubernetes", "brev", "lepton"]);
+    assert_eq!(
+        names,
+        ["local", "docker", "slurm", "kubernetes", "brev", "lepton"]
+    );
     for p in v.as_array().expect("array") {
         assert!(p["summary"].as_str().is_some_and(|s| !s.is_empty()), "{p}");
         assert!(p["readiness"]["configured"].is_boolean(), "{p}");

@@ -70,10 +70,11 @@ pub async fn history(
             break;
         };
         lines.extend(got);
-        if tail.is_some_and(|n| lines.len() >= n) || oldest <= start {
+        // `end` is exclusive: the next page ends where this one's oldest line is.
+        if tail.is_some_and(|n| lines.len() >= n) || oldest <= start || oldest >= end {
             break;
         }
-        end = oldest - 1;
+        end = oldest;
     }
     lines.sort();
     lines.dedup();
