@@ -613,6 +613,125 @@ fn bad_tokens_are_one_line_with_the_fix_and_preflight_says_so() {
     }
 }
 
+#[test]
+fn why_reads_leptons_events_and_a_pending_job_says_why_it_waits() {
+    let l = Lepton::new(json!({"script": [["Queueing", 0]]}));
+    let id = l.submit(&["--gpus", "8"], &["python", "train.py"]);
+    let b = l.backend_id(&id);
+    l.admin(
+        &format!("/jobs/{b}/events"),
+        json!({"events": [{"type": "Warning", "reason": "FailedScheduling", "message": "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.", "count": 3, "last_observed_time": "2026-07-01T00:00:05Z"}]}),
+    );
+    let st = l.status(&id);
+    assert_eq!(st["status"], "Pending");
+    assert!(
+        st["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("Insufficient nvidia.com/gpu"),
+        "{st}"
+    );
+    l.admin(
+        &format!("/jobs/{b}/events"),
+        json!({"events": [{"type": "Warning", "reason": "OOMKilled", "message": "container job was OOM killed", "count": 1, "last_observed_time": "2026-07-01T00:10:00Z"}]}),
+    );
+    l.admin(
+        &format!("/jobs/{b}/logs"),
+        json!({"lines": ["loading batch 1", "Killed"]}),
+    );
+    l.admin(
+        &format!("/jobs/{b}"),
+        json!({"state": "Failed", "failed": 1}),
+    );
+    l.wait_status(&id, "Error");
+    let why = l.hoist(&["why", &id, "--json"]);
+    assert_eq!(why.code(), 0, "{}", why.stderr());
+    let v: Value = serde_json::from_str(&why.stdout()).expect("why json");
+    assert!(v.to_string().contains("OOMKilled"), "{v}");
+    assert!(
+        v["cause"].as_str().unwrap_or("").contains("out of memory"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_staging_job_fetches_the_runner_and_moves_its_data() {
+    // The fake runs nothing, so the job's container is played here: the body's command and
+    // env in a container of the testbed's image on the host network, as a Lepton worker would
+    // run them. The runner comes from the presigned URL; data moves through the testbed's S3.
+    let l = Lepton::new(json!({"script": [["Running", 0]]}));
+    let b = s3::bucket();
+    s3::put(&b, "ds/train.json", b"{\"rows\": 3}\n");
+    let spec = l.path("spec.yaml");
+    std::fs::write(
+        &spec,
+        format!("dataset:\n  train_file: s3://{b}/ds/train.json\ntrain:\n  results_dir: \"\"\n"),
+    )
+    .expect("spec");
+    let script = r#"set -e
+s={config_path}
+cat "$(sed -n 's/^  train_file: //p' $s)"
+echo trained > "$(sed -n 's/^  results_dir: //p' $s)/w.txt""#;
+    let mut c = l.command(&[
+        "run",
+        "-d",
+        "--platform",
+        "lepton",
+        "--image",
+        "hoist-test/busybox:latest",
+        "--spec",
+        spec.to_str().expect("utf8"),
+        "-o",
+        "train.results_dir",
+        "-e",
+        &format!("S3_BUCKET_NAME={b}"),
+        "--",
+        script,
+    ]);
+    s3::env(&mut c);
+    let o = Out(c.output().expect("hoist"));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let id = o.stdout().trim().to_string();
+    let body = l.created_body();
+    let spec_json = &body["spec"];
+    let mut run = std::process::Command::new("docker");
+    run.args(["run", "--rm", "--network", "host"]);
+    for e in spec_json["envs"].as_array().expect("envs") {
+        let name = e["name"].as_str().expect("name");
+        let value = match (e["value"].as_str(), name) {
+            (Some(v), _) => v.to_string(),
+            // Secrets are references in the body; the worker gets their values.
+            (None, "ACCESS_KEY") => s3::ACCESS.to_string(),
+            (None, "SECRET_KEY") => s3::SECRET.to_string(),
+            (None, other) => panic!("unexpected secret {other}: {e}"),
+        };
+        run.arg("-e").arg(format!("{name}={value}"));
+    }
+    let cmd: Vec<String> =
+        serde_json::from_value(spec_json["container"]["command"].clone()).expect("cmd");
+    assert!(
+        !body.to_string().contains(s3::SECRET),
+        "secret values are references"
+    );
+    run.arg("hoist-test/busybox:latest").args(&cmd);
+    let out = run.output().expect("docker run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("{\"rows\": 3}"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        s3::get(&b, &format!("results/{id}/train_results_dir/w.txt")).as_deref(),
+        Some(&b"trained\n"[..])
+    );
+    // The runner was published once, by content.
+    let listing = std::fs::read_dir(s3::path(&b, "hoist/runner"))
+        .expect("runner published")
+        .count();
+    assert_eq!(listing, 1);
+}
+
 /// Opt-in: a real workspace (`HOIST_LEPTON_E2E=1` with LEPTON_WORKSPACE_ID and
 /// LEPTON_WORKSPACE_TOKEN; `HOIST_LEPTON_E2E_NODE_GROUP` when the workspace needs one). Runs a
 /// CPU job (`--resource-shape cpu.small` unless `HOIST_LEPTON_E2E_SHAPE`) and removes it.
