@@ -23,6 +23,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Submit a job and follow its output until it ends (exit code mirrors the job).
     Run(Box<RunArgs>),
+    /// Run a SkyPilot task YAML (several documents: a pipeline), attached like `run`.
+    Launch(LaunchArgs),
     /// Show a job's status.
     Status(JobJson),
     /// Print a job's output.
@@ -284,6 +286,46 @@ pub struct RunnerImageArgs {
 pub struct PlatformsArgs {
     /// Only this platform (name or alias).
     pub name: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct LaunchArgs {
+    /// The task YAML (SkyPilot 0.14's format; a header then tasks = a pipeline).
+    pub file: PathBuf,
+    /// Platform (default: the task's infra/cloud when hoist has it, docker for a docker
+    /// image_id, else local).
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
+    /// Profile from $HOIST_HOME/config.toml.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// An env of the task: K=V, or K to take this shell's value (repeatable).
+    #[arg(long = "env", value_name = "K[=V]")]
+    pub env: Vec<String>,
+    /// A secret of the task: K=V, or K to take this shell's value (repeatable).
+    #[arg(long = "secret", value_name = "K[=V]")]
+    pub secret: Vec<String>,
+    /// GPUs per node (default: the task's accelerators count).
+    #[arg(long, value_name = "SPEC")]
+    pub gpus: Option<String>,
+    /// Image (docker:IMG or IMG; default: the task's resources.image_id).
+    #[arg(long = "image-id", value_name = "IMG")]
+    pub image_id: Option<String>,
+    /// Nodes (default: the task's num_nodes).
+    #[arg(long = "num-nodes", value_name = "N")]
+    pub num_nodes: Option<u32>,
+    /// Job name (default: the task's name).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Print the job id and return (one task only).
+    #[arg(long, short = 'd')]
+    pub detach: bool,
+    /// Print what would be submitted (the platform's own form; --json: the normalized task).
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

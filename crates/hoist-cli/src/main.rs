@@ -103,7 +103,7 @@ async fn run(
 ) -> anyhow::Result<i32> {
     let h = Hoist::open_with(HoistOptions {
         home: cli.home.clone(),
-        reporter: Some(reporter),
+        reporter: Some(reporter.clone()),
         ..Default::default()
     })?;
     // Settle interrupted submits before anything reads the store ("automatic on next access").
@@ -120,6 +120,7 @@ async fn run(
     use commands as c;
     match cli.command {
         Cmd::Run(a) => c::run::run(&h, *a, flags).await,
+        Cmd::Launch(a) => c::launch::run(&h, a, reporter.clone()).await,
         Cmd::Status(a) => c::status::run(&h, a).await,
         Cmd::Logs(a) => c::logs::run(&h, a).await,
         Cmd::Cancel(a) => c::cancel::run(&h, a).await,

@@ -422,7 +422,7 @@ mod tests {
                 .as_deref(),
             Some("net1")
         );
-        let shown = redact_body(&p.body).to_string();
+        let shown = redact_body(&p.body, |_| false).to_string();
         assert!(!shown.contains("hf_x") && shown.contains("HF_TOKEN=<secret>"));
         let mut multi = r.clone();
         multi.spec.nodes = 2;

@@ -56,7 +56,7 @@ impl Platform for ContainerJobs {
             "container_name": container_name(&req.job_id),
             "pull": opts.pull,
             "network": network,
-            "create": hoist_docker_engine::body::redact_body(&plan.body),
+            "create": hoist_docker_engine::body::redact_body(&plan.body, |k| req.spec.is_secret(k)),
         });
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| PlatformError::failed(e.to_string(), ""))?;

@@ -254,6 +254,12 @@ impl JobSpec {
         Ok(())
     }
 
+    /// Whether the variable `name` is a secret: by its name, or because the request said so
+    /// (a SkyPilot task's `secrets`). Its value is never stored, printed or put in a job body.
+    pub fn is_secret(&self, name: &str) -> bool {
+        matches!(self.env.get(name), Some(EnvValue::Secret)) || is_secret_name(name)
+    }
+
     /// The same spec with the values of secret variables removed, for storage and display.
     pub fn redacted(&self) -> JobSpec {
         let mut s = self.clone();

@@ -141,13 +141,14 @@ pub fn helper_body(image: &str, path: &str, cmd: &[&str]) -> ContainerCreateBody
     }
 }
 
-/// The create request as JSON with secret values masked, for `--dry-run`.
-pub fn redact_body(body: &ContainerCreateBody) -> serde_json::Value {
+/// The create request as JSON with secret values masked, for `--dry-run`: those whose names
+/// look secret, and those `secret` says are.
+pub fn redact_body(body: &ContainerCreateBody, secret: impl Fn(&str) -> bool) -> serde_json::Value {
     let mut b = body.clone();
     if let Some(env) = b.env.as_mut() {
         for e in env.iter_mut() {
             if let Some((k, _)) = e.split_once('=')
-                && is_secret_name(k)
+                && (is_secret_name(k) || secret(k))
             {
                 *e = format!("{k}=<secret>");
             }
@@ -191,7 +192,7 @@ mod tests {
             env: Some(vec!["HF_TOKEN=hf_x".into(), "PLAIN=1".into()]),
             ..Default::default()
         };
-        let shown = redact_body(&body).to_string();
+        let shown = redact_body(&body, |_| false).to_string();
         assert!(
             !shown.contains("hf_x")
                 && shown.contains("HF_TOKEN=<secret>")

@@ -3,7 +3,7 @@
 //! code serves `--dry-run`, the snapshots in the tests and the real submit.
 
 use crate::settings::KubeOptions;
-use hoist_core::spec::{Command, InputError, is_secret_name, rendezvous_env, sh_quote_checked};
+use hoist_core::spec::{Command, InputError, rendezvous_env, sh_quote_checked};
 use hoist_core::staging::RUNNER_PLAN_ENV;
 use hoist_core::{GpuSpec, SubmitRequest};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -183,7 +183,7 @@ pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, In
     let mut env: Vec<EnvVar> = Vec::new();
     let mut secret_data = BTreeMap::new();
     for (k, v) in &req.env {
-        if is_secret_name(k) {
+        if req.spec.is_secret(k) {
             secret_data.insert(k.clone(), k8s_openapi::ByteString(v.as_bytes().to_vec()));
             env.push(EnvVar {
                 name: k.clone(),

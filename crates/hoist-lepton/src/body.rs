@@ -3,9 +3,9 @@
 //! so `--dry-run` shows exactly this.
 
 use crate::settings::{LeptonOptions, Mount};
-use hoist_core::spec::{Command, InputError, is_secret_name, rendezvous_env, sh_quote_checked};
+use hoist_core::SubmitRequest;
+use hoist_core::spec::{Command, InputError, rendezvous_env, sh_quote_checked};
 use hoist_core::staging::RUNNER_PLAN_ENV;
-use hoist_core::{EnvValue, SubmitRequest};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
@@ -89,7 +89,7 @@ pub fn job_body(
     let mut envs: Vec<Value> = Vec::new();
     let mut names: Vec<String> = Vec::new();
     for (k, v) in &req.env {
-        let secret = matches!(spec.env.get(k), Some(EnvValue::Secret)) || is_secret_name(k);
+        let secret = spec.is_secret(k);
         if secret {
             let Some(s) = place.secret_refs.get(k) else {
                 return Err(InputError::new(

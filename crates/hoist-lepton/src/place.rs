@@ -4,7 +4,7 @@
 use crate::LeptonPlatform;
 use crate::body::Placement;
 use crate::settings::LeptonOptions;
-use hoist_core::spec::{EnvValue, InputError, is_secret_name};
+use hoist_core::spec::InputError;
 use hoist_core::{GpuSpec, PlatformError, SubmitRequest};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -211,7 +211,7 @@ impl LeptonPlatform {
         let secret_refs = req
             .env
             .keys()
-            .filter(|k| matches!(req.spec.env.get(*k), Some(EnvValue::Secret)) || is_secret_name(k))
+            .filter(|k| req.spec.is_secret(k))
             .map(|k| {
                 (
                     k.clone(),

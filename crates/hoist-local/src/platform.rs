@@ -40,7 +40,7 @@ impl Platform for LocalPlatform {
             .map(|(k, v)| {
                 (
                     k,
-                    if hoist_core::spec::is_secret_name(k) {
+                    if req.spec.is_secret(k) {
                         "<secret>".to_string()
                     } else {
                         v.clone()

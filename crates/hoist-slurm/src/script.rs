@@ -16,7 +16,7 @@ pub use stage::{RUNNER_MISSING, RUNNER_MISSING_EXIT, stage_and_submit};
 use container::launch;
 use convert::conversion;
 
-use hoist_core::spec::{is_secret_name, rendezvous_env, sh_quote, sh_quote_checked};
+use hoist_core::spec::{rendezvous_env, sh_quote, sh_quote_checked};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
 
 /// Settings that shape the sbatch script.
@@ -306,7 +306,7 @@ pub fn shown_env(req: &SubmitRequest) -> String {
         .map(|(k, v)| {
             format!(
                 "{k}={}\n",
-                if is_secret_name(k) {
+                if req.spec.is_secret(k) {
                     "<secret>".to_string()
                 } else {
                     sh_quote(v)

@@ -90,6 +90,9 @@ impl Hoist {
                 })?,
             };
             spec.set_env(&name, value);
+            if req.secret_env.contains(&name) {
+                spec.env.insert(name.clone(), hoist_core::EnvValue::Secret);
+            }
             values.insert(name, v);
         }
         self.apply_staging(req, &mut spec, &mut values)?;

@@ -43,6 +43,10 @@ pub struct JobRequest {
     /// environment's value.
     #[serde(default)]
     pub env: Vec<(String, Option<String>)>,
+    /// Names in `env` that are secrets whatever they are called (a task's `secrets`): their
+    /// values are never stored, printed or put in a job body.
+    #[serde(default)]
+    pub secret_env: Vec<String>,
     /// Labels.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -99,6 +103,7 @@ impl JobRequest {
             nodes: None,
             cpus: None,
             memory_bytes: None,
+            secret_env: Vec::new(),
             env: vec![],
             labels: BTreeMap::new(),
             shell: None,

@@ -3,6 +3,7 @@
 pub mod cancel;
 pub mod config;
 pub mod instances;
+pub mod launch;
 pub mod logs;
 pub mod ls;
 pub mod paths;

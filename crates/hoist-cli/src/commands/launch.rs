@@ -1,0 +1,172 @@
+//! `hoist launch FILE`: a SkyPilot task (or pipeline) as hoist jobs.
+
+use super::{exit_suffix, input, write_chunk};
+use crate::cli::LaunchArgs;
+use anyhow::Context;
+use hoist::Hoist;
+use hoist::core::{InputError, JobStatus, ProcessEnv, SharedReporter};
+use hoist_task::launch::LaunchOptions;
+use hoist_task::pipeline::{handle_for, plan_all, succeeded, tasks};
+use hoist_task::schema::{TaskError, TaskFile, load, validate_names};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// `--env K=V` / `--env K` (this shell's value, as `sky launch` takes it).
+fn overrides(given: &[String]) -> Result<BTreeMap<String, String>, InputError> {
+    let mut out = BTreeMap::new();
+    for g in given {
+        let (k, v) = match g.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => {
+                let v = std::env::var(g).map_err(|_| {
+                    InputError::new(
+                        format!("{g} is not set in local environment."),
+                        format!("export {g}=… first, or pass {g}=VALUE"),
+                    )
+                })?;
+                (g.clone(), v)
+            }
+        };
+        out.insert(k, v);
+    }
+    Ok(out)
+}
+
+fn task_error(e: TaskError, path: &str) -> InputError {
+    let at = match (e.line, e.column) {
+        (Some(l), Some(c)) if !e.message.contains("line") => {
+            format!(" (at {path} line {l}, column {c})")
+        }
+        _ => String::new(),
+    };
+    InputError::new(
+        format!("{}{at}", e.message),
+        "fix the task YAML (SkyPilot 0.14's schema: hoist launch --dry-run --json shows how hoist reads it)",
+    )
+}
+
+pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::Result<i32> {
+    let path = a.file.display().to_string();
+    let text = std::fs::read_to_string(&a.file).map_err(|e| {
+        input(InputError::new(
+            format!("cannot read task file {path}: {e}"),
+            "give the path of a task YAML",
+        ))
+    })?;
+    let envs = overrides(&a.env).map_err(input)?;
+    let secrets = overrides(&a.secret).map_err(input)?;
+    let file = load(&text, &path, &envs, &secrets).map_err(|e| input(task_error(e, &path)))?;
+    let (pipeline_name, ts) = tasks(&file);
+    for t in &ts {
+        validate_names(t).map_err(|e| input(task_error(e, &path)))?;
+    }
+    let pipeline = matches!(file, TaskFile::Pipeline { .. });
+    if pipeline && a.detach {
+        return Err(input(InputError::new(
+            "a pipeline runs attached: each task starts when the one before it completed",
+            "drop -d (hoist wait and hoist ls --workflow ID work from another shell meanwhile)",
+        )));
+    }
+    let opts = LaunchOptions {
+        platform: a.platform.clone(),
+        profile: a.profile.clone(),
+        gpus: a.gpus.clone(),
+        image_id: a.image_id.clone(),
+        num_nodes: a.num_nodes,
+        name: a.name.clone(),
+    };
+    let base = std::env::current_dir().context("the current directory")?;
+    let workflow = pipeline.then(|| {
+        format!(
+            "{}-{}",
+            pipeline_name.clone().unwrap_or_else(|| "pipeline".into()),
+            jiff::Timestamp::now().as_millisecond()
+        )
+    });
+    let planned = plan_all(h, &file, &opts, &base, workflow.as_deref()).map_err(input)?;
+    for p in &planned {
+        for w in &p.warnings {
+            eprintln!("hoist: warning: {w}");
+        }
+    }
+    if a.dry_run {
+        if a.json {
+            let v = if pipeline {
+                serde_json::json!({"kind": "pipeline", "name": pipeline_name, "tasks": planned.iter().map(|p| p.normalized.clone()).collect::<Vec<_>>()})
+            } else {
+                planned[0].normalized.clone()
+            };
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            for (i, p) in planned.iter().enumerate() {
+                if pipeline {
+                    println!(
+                        "# task {}: {}",
+                        i + 1,
+                        p.request.name.clone().unwrap_or_default()
+                    );
+                }
+                println!("{}", h.dry_run(&p.request).await?.text.trim_end());
+            }
+        }
+        return Ok(0);
+    }
+    let mut last = 0;
+    let count = planned.len();
+    for (i, p) in planned.into_iter().enumerate() {
+        let own = handle_for(h, &p, Arc::new(ProcessEnv), reporter.clone())?;
+        let hh = own.as_ref().unwrap_or(h);
+        let job = hh.create_job(p.request).await.context("submit failed")?;
+        if a.detach {
+            println!("{}", job.job_id);
+            return Ok(0);
+        }
+        let what = if pipeline {
+            format!("task {}/{count} ", i + 1)
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "hoist: {what}job {} ({}) submitted on {}{}",
+            job.short_id(),
+            job.name,
+            job.platform,
+            if job.message.is_empty() {
+                String::new()
+            } else {
+                format!(", {}", job.message)
+            }
+        );
+        let done = tokio::select! {
+            r = hh.follow_to_end(&job, None, |chunk| {
+                let _ = write_chunk(&mut std::io::stdout().lock(), chunk);
+            }) => r?,
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\nhoist: detached; job {} keeps running (hoist logs -f {0}, hoist cancel {0})", job.short_id());
+                return Ok(130);
+            }
+        };
+        eprintln!(
+            "hoist: job {} {}{}",
+            done.short_id(),
+            done.status,
+            exit_suffix(&done)
+        );
+        last = done.status.cli_exit_code(done.exit_code).unwrap_or(1);
+        if !succeeded(&done) {
+            if done.status == JobStatus::Error {
+                eprintln!("hoist: why: hoist why {}", done.short_id());
+            }
+            if pipeline && i + 1 < count {
+                eprintln!(
+                    "hoist: pipeline {} stopped at task {}/{count} ({}); the tasks after it did not run",
+                    pipeline_name.clone().unwrap_or_default(),
+                    i + 1,
+                    done.name
+                );
+            }
+            return Ok(last);
+        }
+    }
+    Ok(last)
+}

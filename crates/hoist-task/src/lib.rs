@@ -1,0 +1,8 @@
+//! `hoist launch task.yaml`: SkyPilot task YAMLs, loaded and validated as SkyPilot 0.14 does
+//! ([`schema`]), turned into hoist job requests on any platform ([`launch`]), and run as one
+//! job or a pipeline of jobs ([`pipeline`]). A front door: it depends on the facade only.
+#![deny(missing_docs)]
+
+pub mod launch;
+pub mod pipeline;
+pub mod schema;
