@@ -194,6 +194,16 @@ impl BrevCli {
     /// Run `brev ARGS`; a logged-out session is logged in again with BREV_API_TOKEN once and
     /// the command run again. A failure is an error with brev's own words (token masked).
     pub async fn run(&self, args: &[&str]) -> Result<String, PlatformError> {
+        let out = self.output(args).await?;
+        if out.code != 0 {
+            return Err(self.failure(args, &out));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Run `brev ARGS` with the same re-login as [`BrevCli::run`], and hand back what it
+    /// printed whatever its exit status, for a caller that reads brev's own failures.
+    pub async fn output(&self, args: &[&str]) -> Result<Output, PlatformError> {
         let mut out = self.raw(args).await?;
         if out.code != 0 && logged_out(&out) {
             if self.token.is_none() {
@@ -206,10 +216,7 @@ impl BrevCli {
                 return Err(self.logged_out_error());
             }
         }
-        if out.code != 0 {
-            return Err(self.failure(args, &out));
-        }
-        Ok(out.stdout)
+        Ok(out)
     }
 
     /// `brev login --token $BREV_API_TOKEN`. The CLI takes the token only as an argument, so

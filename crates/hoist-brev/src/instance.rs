@@ -114,12 +114,9 @@ impl BrevPlatform {
             }
         };
         self.phase(&key, &format!("creating brev instance {name} {how}"));
-        match self.cli.raw(&args).await {
+        // brev's own words decide whether the request was wrong (exit 2) or brev failed.
+        match self.cli.output(&args).await {
             Ok(out) if out.code == 0 => {}
-            Ok(out) if crate::cli::logged_out(&out) => {
-                // Logged in again by run(), which also says what failed if that does not help.
-                self.cli.run(&args).await?;
-            }
             Ok(out) => {
                 let words = self.cli.redact(out.stderr.trim());
                 let lower = words.to_ascii_lowercase();

@@ -50,6 +50,12 @@ fn fake_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hoist-brev/tests/fake-brev")
 }
 
+impl World for Brev {
+    fn hoist_cmd(&self, args: &[&str]) -> std::process::Command {
+        self.command(args, true)
+    }
+}
+
 impl Brev {
     /// A world whose fake reads `setup` (merged over: the token, the testbed's sshd).
     fn new(setup: Value) -> Brev {
@@ -86,11 +92,6 @@ impl Brev {
 
     fn user_home(&self) -> PathBuf {
         self.env.path("user-home")
-    }
-
-    /// `hoist ARGS` with the fake first on PATH, BREV_API_TOKEN set.
-    fn hoist(&self, args: &[&str]) -> Out {
-        Out(self.command(args, true).output().expect("spawn hoist"))
     }
 
     fn command(&self, args: &[&str], token: bool) -> std::process::Command {
@@ -173,28 +174,6 @@ impl Brev {
                 .unwrap_or_default(),
             _ => vec![],
         }
-    }
-
-    /// `hoist ls --json` (its refresh asks brev, so through this world's PATH).
-    fn ls(&self) -> Vec<Value> {
-        let o = self.hoist(&["ls", "--json"]);
-        assert_eq!(o.code(), 0, "ls: {}", o.stderr());
-        serde_json::from_str(&o.stdout()).expect("ls json")
-    }
-
-    fn status(&self, id: &str) -> Value {
-        let o = self.hoist(&["status", id, "--json"]);
-        assert_eq!(o.code(), 0, "status: {}", o.stderr());
-        serde_json::from_str(&o.stdout()).expect("status json")
-    }
-
-    fn wait_status(&self, id: &str, want: &str) -> Value {
-        let mut last = Value::Null;
-        wait_for(&format!("job {id} to be {want}"), || {
-            last = self.status(id);
-            last["status"] == want
-        });
-        last
     }
 
     /// Nothing hoist wrote or printed holds the token, and brev got it only through login.

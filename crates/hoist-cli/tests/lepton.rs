@@ -38,6 +38,12 @@ fn server_py() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../hoist-lepton/tests/fake-lepton/server.py")
 }
 
+impl World for Lepton {
+    fn hoist_cmd(&self, args: &[&str]) -> std::process::Command {
+        self.command(args)
+    }
+}
+
 impl Lepton {
     fn new(setup: Value) -> Lepton {
         let env = Env::new();
@@ -80,10 +86,6 @@ impl Lepton {
         c
     }
 
-    fn hoist(&self, args: &[&str]) -> Out {
-        Out(self.command(args).output().expect("hoist"))
-    }
-
     fn submit(&self, extra: &[&str], cmd: &[&str]) -> String {
         let mut a = vec!["run", "-d", "--platform", "lepton", "--image", IMG];
         a.extend_from_slice(extra);
@@ -92,27 +94,6 @@ impl Lepton {
         let o = self.hoist(&a);
         assert_eq!(o.code(), 0, "submit: {}", o.stderr());
         o.stdout().trim().to_string()
-    }
-
-    fn ls(&self) -> Vec<Value> {
-        let o = self.hoist(&["ls", "--json"]);
-        assert_eq!(o.code(), 0, "ls: {}", o.stderr());
-        serde_json::from_str(&o.stdout()).expect("ls json")
-    }
-
-    fn status(&self, id: &str) -> Value {
-        let o = self.hoist(&["status", id, "--json"]);
-        assert_eq!(o.code(), 0, "status: {}", o.stderr());
-        serde_json::from_str(&o.stdout()).expect("status json")
-    }
-
-    fn wait_status(&self, id: &str, want: &str) -> Value {
-        let mut last = Value::Null;
-        wait_for(&format!("job {id} to be {want}"), || {
-            last = self.status(id);
-            last["status"] == want
-        });
-        last
     }
 
     /// Every request the server got, oldest first.

@@ -40,32 +40,10 @@ pub async fn history(
     st: &JobState,
     tail: Option<usize>,
 ) -> Result<String, PlatformError> {
-    let ns = |t: jiff::Timestamp| t.as_nanosecond().max(1) as u128;
-    let start = st.created.map(ns).unwrap_or(1);
-    let mut end = st
-        .completed
-        .map(ns)
-        .unwrap_or_else(|| ns(jiff::Timestamp::now()))
-        // A line written at the last instant still counts.
-        + 1_000_000_000;
+    let (start, mut end) = range(st);
     let mut lines: Vec<Line> = Vec::new();
     loop {
-        let page = client
-            .get(
-                "/logs",
-                &[
-                    ("job", st.id.clone()),
-                    ("start", start.to_string()),
-                    ("end", end.to_string()),
-                    ("timestamps", "True".into()),
-                    ("direction", "backward".into()),
-                    ("limit", PAGE.to_string()),
-                    ("q", String::new()),
-                    ("job_query_mode", "alive_and_archive".into()),
-                ],
-            )
-            .await?;
-        let got = values(&page);
+        let got = page(client, &st.id, start, end).await?;
         let Some(oldest) = got.iter().map(|l| l.ts).min() else {
             break;
         };
@@ -171,7 +149,8 @@ pub async fn follow(
     // With a tail, each replica's live stream skips what its history has beyond the tail.
     let mut skip: BTreeMap<String, usize> = BTreeMap::new();
     if let Some(n) = tail {
-        for l in page_of(&client, &st).await? {
+        let (start, end) = range(&st);
+        for l in page(&client, &st.id, start, end).await? {
             *skip.entry(l.replica).or_default() += 1;
         }
         for v in skip.values_mut() {
@@ -248,16 +227,30 @@ pub async fn follow(
     .boxed())
 }
 
-/// The newest page of a running job's history.
-async fn page_of(client: &Client, st: &JobState) -> Result<Vec<Line>, PlatformError> {
+/// The job's lifetime in nanoseconds: creation to completion (or now), the end widened so a
+/// line written at the last instant still counts.
+fn range(st: &JobState) -> (u128, u128) {
     let ns = |t: jiff::Timestamp| t.as_nanosecond().max(1) as u128;
     let start = st.created.map(ns).unwrap_or(1);
-    let end = ns(jiff::Timestamp::now()) + 1_000_000_000;
+    let end = st
+        .completed
+        .map(ns)
+        .unwrap_or_else(|| ns(jiff::Timestamp::now()));
+    (start, end + 1_000_000_000)
+}
+
+/// One page of `/logs`, newest first, ending (exclusive) at `end`.
+async fn page(
+    client: &Client,
+    id: &str,
+    start: u128,
+    end: u128,
+) -> Result<Vec<Line>, PlatformError> {
     let v = client
         .get(
             "/logs",
             &[
-                ("job", st.id.clone()),
+                ("job", id.to_string()),
                 ("start", start.to_string()),
                 ("end", end.to_string()),
                 ("timestamps", "True".into()),

@@ -170,6 +170,42 @@ pub fn pid_alive(pid: i32) -> bool {
     }
 }
 
+/// A test world that runs hoist with an environment of its own (a stand-in on PATH,
+/// credentials): the JSON verbs its tests read, each through that world's command.
+pub trait World {
+    /// `hoist ARGS` in this world.
+    fn hoist_cmd(&self, args: &[&str]) -> Command;
+
+    /// `hoist ARGS`, run to its end.
+    fn hoist(&self, args: &[&str]) -> Out {
+        Out(self.hoist_cmd(args).output().expect("spawn hoist"))
+    }
+
+    /// `hoist ls --json` (its refresh asks the platform, so through this world).
+    fn ls(&self) -> Vec<serde_json::Value> {
+        let o = self.hoist(&["ls", "--json"]);
+        assert_eq!(o.code(), 0, "ls: {}", o.stderr());
+        serde_json::from_str(&o.stdout()).expect("ls json")
+    }
+
+    /// `hoist status ID --json`.
+    fn status(&self, id: &str) -> serde_json::Value {
+        let o = self.hoist(&["status", id, "--json"]);
+        assert_eq!(o.code(), 0, "status: {}", o.stderr());
+        serde_json::from_str(&o.stdout()).expect("status json")
+    }
+
+    /// Poll `status` until the job is `want`; its last answer.
+    fn wait_status(&self, id: &str, want: &str) -> serde_json::Value {
+        let mut last = serde_json::Value::Null;
+        wait_for(&format!("job {id} to be {want}"), || {
+            last = self.status(id);
+            last["status"] == want
+        });
+        last
+    }
+}
+
 pub fn read_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).expect("read json")).expect("parse json")
 }
