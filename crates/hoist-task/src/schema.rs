@@ -6,7 +6,7 @@
 //! entries → resources. Checks SkyPilot leaves to launch time (names, mount paths) are in
 //! [`validate_names`]; whether local paths exist is the launcher's business.
 //!
-//! Layout: YAML loading and the Python value model it yields (`yaml`, `pyvalue`), the schema
+//! Layout: YAML loading and the Python value model it yields (`yaml`, `scalars`, `pyvalue`), the schema
 //! machinery (`jsonschema`, `difflib`), and one module per section (`task`, `resources`,
 //! `accelerators`, `storage`, `substitution`).
 
@@ -19,7 +19,9 @@ mod accelerators;
 mod difflib;
 mod jsonschema;
 mod pyvalue;
+mod resource_fields;
 mod resources;
+mod scalars;
 mod storage;
 mod substitution;
 mod task;
