@@ -96,7 +96,8 @@ pub struct RunArgs {
     /// Container image.
     #[arg(long)]
     pub image: Option<String>,
-    /// GPUs per node: 0, a count, all, or ids such as 0,1.
+    /// GPUs per node: 0, a count, all, ids such as 0,1, or MODEL:COUNT (A100:8), which
+    /// also asks for that model where the platform can choose.
     #[arg(long, value_name = "SPEC")]
     pub gpus: Option<String>,
     /// Number of nodes.

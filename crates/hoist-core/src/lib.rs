@@ -14,6 +14,7 @@ pub mod failure;
 pub mod gpu;
 pub mod job;
 pub mod platform;
+pub mod registry;
 pub mod report;
 pub mod settings;
 pub mod spec;
@@ -32,7 +33,7 @@ pub use platform::{
 };
 pub use report::{ReportEvent, Reporter, SharedReporter, Silent};
 pub use settings::{DefaultValue, SettingDoc, SettingKind, SettingsMap, Source};
-pub use spec::{Command, EnvValue, InputError, JobSpec};
+pub use spec::{Command, EnvValue, InputError, JobSpec, Upload};
 pub use status::JobStatus;
 
 /// Current time as an RFC 3339 UTC timestamp, the one format every record uses.

@@ -485,6 +485,19 @@ pub trait Platform: Send + Sync {
     /// What the backend knows about a failure, for [`crate::failure::analyze`].
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError>;
 
+    /// Put an archive of this machine's files (`tar`, one upload) where job `job_id` will
+    /// run, under the name `name`, and say where the job finds it (a URI its runner stages
+    /// from). `None`: the platform has no channel of its own, so the library goes through
+    /// the staging bucket.
+    async fn ship(
+        &self,
+        _job_id: &str,
+        _name: &str,
+        _tar: Vec<u8>,
+    ) -> Result<Option<String>, PlatformError> {
+        Ok(None)
+    }
+
     /// Whether a path exists where this platform's jobs run.
     async fn check_path(&self, _path: &str) -> Result<bool, PlatformError> {
         Err(PlatformError::unsupported(

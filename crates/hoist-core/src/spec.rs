@@ -33,6 +33,11 @@ pub use crate::data::{
     validate_uri,
 };
 
+/// The variable a multi-node job finds every node's address in: one per line, in rank
+/// order (what SkyPilot's `SKYPILOT_NODE_IPS` and MPI host files need). Each multi-node
+/// platform sets it, as a literal or a shell expansion the job evaluates.
+pub const NODE_IPS_ENV: &str = "HOIST_NODE_IPS";
+
 /// The rendezvous variables torchrun and TAO containers read, for `nodes` nodes of
 /// `gpus_per_node` GPUs. `node_rank` and `master_addr` are what the platform can say (a
 /// literal, or a shell expansion the job's shell evaluates).
@@ -54,6 +59,16 @@ pub fn rendezvous_env(
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// A file or directory on this machine that a job needs where it runs (a task's workdir).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upload {
+    /// Absolute path on this machine.
+    pub src: String,
+    /// Where the job sees it: an absolute path in the container, or a path relative to the
+    /// job's working directory.
+    pub dest: String,
 }
 
 /// Everything a user asks for when submitting a job. Stored (with secret values removed) so
@@ -98,6 +113,14 @@ pub struct JobSpec {
     /// Globs of result files never uploaded.
     #[serde(default)]
     pub upload_excludes: Vec<String>,
+    /// The GPU model the job needs (`A100`, `H100-80GB`): a node selector, GRES type or
+    /// shape where the platform can choose; `None` takes what the platform has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gpu_type: Option<String>,
+    /// This machine's files the job needs where it runs. The library ships them before
+    /// submit and turns each into an input, so a platform sees inputs only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<Upload>,
     /// Per-job options of the job's platform, keyed by platform name. Each platform reads
     /// its own entry ([`JobSpec::options_of`]); nothing else looks inside.
     #[serde(default)]
@@ -126,6 +149,8 @@ impl JobSpec {
             mode: EntryMode::Passthrough,
             args: BTreeMap::new(),
             upload_excludes: vec![],
+            gpu_type: None,
+            uploads: vec![],
             platform_options: BTreeMap::new(),
         }
     }

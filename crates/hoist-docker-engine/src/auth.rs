@@ -7,57 +7,13 @@ use bollard::auth::DockerCredentials;
 use hoist_core::{EnvSource, PlatformError};
 use std::path::Path;
 
-/// The registry host of an image reference (`docker.io` when none is named).
-pub fn registry_of(image: &str) -> String {
-    let first = image.split('/').next().unwrap_or("");
-    if image.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost") {
-        first.to_string()
-    } else {
-        "docker.io".to_string()
-    }
-}
+pub use hoist_core::registry::{registry_of, same_registry};
 
-fn same_registry(a: &str, b: &str) -> bool {
-    let norm = |s: &str| {
-        let s = s
-            .trim()
-            .trim_start_matches("https://")
-            .trim_start_matches("http://");
-        let s = s.split('/').next().unwrap_or(s);
-        match s {
-            "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".to_string(),
-            other => other.to_string(),
-        }
-    };
-    norm(a) == norm(b)
-}
-
-/// A password given as `$(command …)` is the output of that command, run locally (e.g.
-/// `$(aws ecr get-login-password)`); a `_json_key` password may be a path to the key file.
 fn password_value(raw: &str, user: &str) -> Result<String, PlatformError> {
-    let t = raw.trim();
-    if let Some(cmd) = t.strip_prefix("$(").and_then(|r| r.strip_suffix(')')) {
-        let out = std::process::Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .map_err(|e| PlatformError::io("running the DOCKER_PASSWORD command", e))?;
-        if !out.status.success() {
-            // The command itself is not echoed: it may embed a secret.
-            return Err(PlatformError::Failed {
-                message: format!("the DOCKER_PASSWORD command failed ({})", out.status),
-                hint: "run it by hand to see why (expired cloud login?)".into(),
-            });
-        }
-        return Ok(String::from_utf8_lossy(&out.stdout).trim().to_string());
-    }
-    if user == "_json_key" && Path::new(t).is_file() {
-        return std::fs::read_to_string(t)
-            .map_err(|e| PlatformError::io("reading the _json_key file", e));
-    }
-    Ok(raw.to_string())
+    hoist_sys::secret::resolve_password(raw, user).map_err(|e| PlatformError::Failed {
+        message: e.message,
+        hint: e.hint.into(),
+    })
 }
 
 /// Credentials for pulling `image`, or `None` for an anonymous pull.
@@ -73,24 +29,9 @@ pub fn credentials_for(
         serveraddress: Some(registry.clone()),
         ..Default::default()
     };
-    if registry == "nvcr.io"
-        && let Some(key) = env.get("NGC_KEY").or_else(|| env.get("NGC_API_KEY"))
-    {
-        return Ok(Some(creds("$oauthtoken".into(), key)));
-    }
-    let pick = |a: &str, b: &str| env.get(a).or_else(|| env.get(b));
-    if let (Some(user), Some(pass)) = (
-        pick("DOCKER_USERNAME", "SKYPILOT_DOCKER_USERNAME"),
-        pick("DOCKER_PASSWORD", "SKYPILOT_DOCKER_PASSWORD"),
-    ) {
-        let server = pick("DOCKER_SERVER", "SKYPILOT_DOCKER_SERVER");
-        if server
-            .as_deref()
-            .is_none_or(|s| same_registry(s, &registry))
-        {
-            let pass = password_value(&pass, &user)?;
-            return Ok(Some(creds(user, pass)));
-        }
+    if let Some(l) = hoist_core::registry::login_for(image, env) {
+        let pass = password_value(&l.password, &l.username)?;
+        return Ok(Some(creds(l.username, pass)));
     }
     from_docker_config(&registry, docker_config_dir)
 }

@@ -60,6 +60,8 @@ impl Hoist {
             (None, Some(g)) => g.parse()?,
             (None, None) => GpuSpec::None,
         };
+        spec.gpu_type = req.gpu_type.clone();
+        spec.uploads = req.uploads.clone();
         spec.nodes = req.nodes.or(profile.nodes).unwrap_or(1);
         spec.cpus = req.cpus;
         spec.memory_bytes = req.memory_bytes;

@@ -30,6 +30,9 @@ pub struct JobRequest {
     /// GPUs per node.
     #[serde(default)]
     pub gpus: Option<GpuSpec>,
+    /// The GPU model (`--gpus A100:2` gives `A100`).
+    #[serde(default)]
+    pub gpu_type: Option<String>,
     /// Nodes.
     #[serde(default)]
     pub nodes: Option<u32>,
@@ -82,6 +85,9 @@ pub struct JobRequest {
     /// Globs of result files never uploaded.
     #[serde(default)]
     pub upload_excludes: Vec<String>,
+    /// This machine's files the job needs where it runs, shipped before submit.
+    #[serde(default)]
+    pub uploads: Vec<hoist_core::Upload>,
     /// Parent job.
     #[serde(default)]
     pub parent_job_id: Option<String>,
@@ -100,6 +106,7 @@ impl JobRequest {
             profile: None,
             image: None,
             gpus: None,
+            gpu_type: None,
             nodes: None,
             cpus: None,
             memory_bytes: None,
@@ -116,10 +123,39 @@ impl JobRequest {
             args: BTreeMap::new(),
             mode: None,
             upload_excludes: vec![],
+            uploads: vec![],
             parent_job_id: None,
             workflow_id: None,
         }
     }
+}
+
+/// `--gpus` as typed: a count, `all`, ids, or SkyPilot's `TYPE:N` / `TYPE` (one GPU of
+/// that model). Returns the count and the model.
+pub fn parse_gpus(text: &str) -> Result<(GpuSpec, Option<String>), InputError> {
+    let t = text.trim();
+    let (head, tail) = match t.rsplit_once(':') {
+        Some((h, n)) => (h, Some(n)),
+        None => (t, None),
+    };
+    let is_model = !head.eq_ignore_ascii_case("all")
+        && head.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && head
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !is_model {
+        return Ok((t.parse()?, None));
+    }
+    let count = match tail {
+        None => 1,
+        Some(n) => n.trim().parse::<u32>().map_err(|_| {
+            InputError::new(
+                format!("--gpus {t}: {n:?} is not a whole number of GPUs"),
+                "write MODEL:COUNT, e.g. --gpus A100:8",
+            )
+        })?,
+    };
+    Ok((GpuSpec::Count(count), Some(head.to_string())))
 }
 
 /// `KEY=VALUE` as typed after `flag`; `example` shows a good one in the hint.
@@ -183,6 +219,18 @@ pub fn read_env_file(path: &std::path::Path) -> Result<Vec<(String, String)>, In
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gpus_with_a_model() {
+        let p = |t: &str| parse_gpus(t).expect(t);
+        assert_eq!(p("2"), (GpuSpec::Count(2), None));
+        assert_eq!(p("all"), (GpuSpec::All, None));
+        assert_eq!(p("device=0,1"), (GpuSpec::Ids(vec![0, 1]), None));
+        assert_eq!(p("A100:8"), (GpuSpec::Count(8), Some("A100".into())));
+        assert_eq!(p("H100-80GB"), (GpuSpec::Count(1), Some("H100-80GB".into())));
+        assert!(parse_gpus("A100:x").is_err());
+        assert!(parse_gpus("A100;rm:1").is_err());
+    }
 
     #[test]
     fn parsers() {

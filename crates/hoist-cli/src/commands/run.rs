@@ -14,12 +14,11 @@ fn request(h: &Hoist, a: &RunArgs, flags: Flags) -> anyhow::Result<JobRequest> {
     req.profile = a.profile.clone();
     req.image = a.image.clone();
     req.name = a.name.clone();
-    req.gpus = a
-        .gpus
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(input)?;
+    if let Some(g) = a.gpus.as_deref() {
+        let (count, model) = hoist::request::parse_gpus(g).map_err(input)?;
+        req.gpus = Some(count);
+        req.gpu_type = model;
+    }
     req.nodes = a.nodes;
     req.cpus = a.cpus;
     req.memory_bytes = a
