@@ -94,6 +94,20 @@ impl FromStr for GpuSpec {
     }
 }
 
+/// Whether a GPU model as a user writes it (`A100`, `H100-80GB`) names the model in a
+/// platform's label (`NVIDIA-A100-SXM4-80GB`, `nvidia-tesla-a100`, a GRES type `a100_80g`):
+/// the model's words must appear together, case aside, so `A10` never matches `A100`.
+pub fn model_matches(model: &str, label: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let (m, l) = (words(model), words(label));
+    !m.is_empty() && l.windows(m.len()).any(|w| w == m.as_slice())
+}
+
 /// One device as `nvidia-smi --query-gpu=index,memory.used,utilization.gpu` reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GpuUsage {
@@ -203,6 +217,16 @@ fn describe(have: &[u32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn models_match_on_words() {
+        assert!(model_matches("A100", "NVIDIA-A100-SXM4-80GB"));
+        assert!(model_matches("a100", "nvidia-tesla-a100"));
+        assert!(model_matches("H100-80GB", "NVIDIA-H100-80GB-HBM3"));
+        assert!(!model_matches("A10", "NVIDIA-A100-SXM4-80GB"));
+        assert!(model_matches("A10G", "nvidia-a10g"));
+        assert!(!model_matches("", "a100"));
+    }
 
     #[test]
     fn parses_every_form() {

@@ -485,6 +485,11 @@ pub trait Platform: Send + Sync {
     /// What the backend knows about a failure, for [`crate::failure::analyze`].
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError>;
 
+    /// Whether [`Platform::ship`] carries files itself (so the library packs them for it).
+    fn ships_files(&self) -> bool {
+        false
+    }
+
     /// Put an archive of this machine's files (`tar`, one upload) where job `job_id` will
     /// run, under the name `name`, and say where the job finds it (a URI its runner stages
     /// from). `None`: the platform has no channel of its own, so the library goes through

@@ -108,8 +108,16 @@ pub fn base64_encode(bytes: &[u8]) -> String {
             | u32::from(*c.get(2).unwrap_or(&0));
         out.push(T[(n >> 18) as usize & 63] as char);
         out.push(T[(n >> 12) as usize & 63] as char);
-        out.push(if c.len() > 1 { T[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if c.len() > 2 { T[n as usize & 63] as char } else { '=' });
+        out.push(if c.len() > 1 {
+            T[(n >> 6) as usize & 63] as char
+        } else {
+            '='
+        });
+        out.push(if c.len() > 2 {
+            T[n as usize & 63] as char
+        } else {
+            '='
+        });
     }
     out
 }
@@ -131,8 +139,14 @@ mod tests {
     fn logins() {
         let e = MapEnv::of([("NGC_KEY", "k")]);
         let l = login_for("nvcr.io/nvidia/x:1", &e).expect("ngc");
-        assert_eq!((l.username.as_str(), l.password.as_str()), ("$oauthtoken", "k"));
-        assert!(format!("{l:?}").contains("<secret>"), "Debug masks the password");
+        assert_eq!(
+            (l.username.as_str(), l.password.as_str()),
+            ("$oauthtoken", "k")
+        );
+        assert!(
+            format!("{l:?}").contains("<secret>"),
+            "Debug masks the password"
+        );
         let sky = MapEnv::of([
             ("SKYPILOT_DOCKER_USERNAME", "u"),
             ("SKYPILOT_DOCKER_PASSWORD", "p"),

@@ -15,8 +15,8 @@ mod uri;
 
 pub use command_line::{args_words, final_argv};
 pub use files::{
-    Archive, WEIGHTS_EXTENSIONS, archive_of, exclude_matches, is_weights_file, key_dir_name,
-    safe_member_path,
+    Archive, WEIGHTS_EXTENSIONS, archive_of, exclude_matches, ignore_file_excludes,
+    is_weights_file, key_dir_name, safe_member_path,
 };
 pub use results::{ResultsKind, credential_env_names};
 pub use spec_values::{get_at, remote_values, set_at};

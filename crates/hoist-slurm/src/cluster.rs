@@ -119,6 +119,74 @@ impl SlurmPlatform {
         })
     }
 
+    /// The GRES type the cluster calls GPU model `model` (`A100` → `a100` in `gpu:a100:8`),
+    /// from `sinfo`'s GRES column for the configured partitions.
+    pub(crate) async fn gres_type(&self, model: &str) -> Result<String, PlatformError> {
+        let parts = self.partitions();
+        let only = if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" -p {}", sh_quote(&parts.join(",")))
+        };
+        let out = self.run(&format!("sinfo -h -o %G{only}")).await?;
+        let types = gres_types(&out.stdout);
+        if let Some(t) = types
+            .iter()
+            .find(|t| hoist_core::gpu::model_matches(model, t))
+        {
+            return Ok(t.clone());
+        }
+        Err(InputError::new(
+            format!(
+                "no GPU of model {model} on this cluster's nodes: {}",
+                if types.is_empty() {
+                    "their GRES name no GPU types".to_string()
+                } else {
+                    format!("the GPU types are {}", types.join(", "))
+                }
+            ),
+            "ask for a model the cluster has (--gpus TYPE:N), or a count alone (--gpus N)",
+        )
+        .into())
+    }
+
+    /// Unpack a tar of this machine's files into the job's directory over the ssh session
+    /// every other call uses; returns where they landed (the shared file system).
+    pub(crate) async fn ship_tar(
+        &self,
+        job_id: &str,
+        name: &str,
+        tar: Vec<u8>,
+    ) -> Result<String, PlatformError> {
+        let dir = format!("{}/uploads", Self::job_dir(&self.base_dir().await?, job_id));
+        let out = self
+            .hosts
+            .run(
+                &format!(
+                    "mkdir -p {d} && tar -C {d} --no-same-owner -xf -",
+                    d = sh_quote(&dir)
+                ),
+                Some(&tar),
+                Failover::BeforeStart,
+            )
+            .await
+            .map_err(|e| PlatformError::io("running ssh", e))?;
+        if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
+            return Err(self.unreachable(&out.stderr));
+        }
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "could not unpack the files into {dir} on {}: {}",
+                    out.host,
+                    out.stderr.trim()
+                ),
+                hint: "check the space and permissions of the base directory on the cluster".into(),
+            });
+        }
+        Ok(format!("{dir}/{name}"))
+    }
+
     pub(crate) fn job_dir(base: &str, job_id: &str) -> String {
         format!("{base}/jobs/{job_id}")
     }
@@ -382,6 +450,25 @@ pub fn cluster_path(path: &str) -> Result<String, InputError> {
         format!("{path} is not a path on the cluster"),
         "SLURM jobs see the cluster's shared filesystem: stage the data there and give lustre:///abs/path (file:// and relative paths are this machine's)",
     ))
+}
+
+/// The GPU types in `sinfo -o %G` lines (`gpu:a100:4(S:0-1),gpu:h100:8`).
+pub(crate) fn gres_types(sinfo: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for entry in sinfo.split([',', '\n', ' ']) {
+        let mut f = entry.trim().split(':');
+        if f.next() != Some("gpu") {
+            continue;
+        }
+        if let (Some(t), Some(_count)) = (f.next(), f.next())
+            && !t.is_empty()
+            && !t.chars().all(|c| c.is_ascii_digit())
+            && !out.iter().any(|o| o == t)
+        {
+            out.push(t.to_string());
+        }
+    }
+    out
 }
 
 /// Regular files in a tar stream (what `fetch_results` reports).

@@ -39,9 +39,17 @@ pub struct SlurmPlatform {
     hosts: Hosts,
     cluster: OnceCell<ClusterInfo>,
     cache_dir: std::path::PathBuf,
+    /// Where registry logins are read (the library's environment).
+    env: hoist_core::SharedEnv,
 }
 
 impl SlurmPlatform {
+    /// Read registry logins from `env` instead of this process's environment.
+    pub fn with_env(mut self, env: hoist_core::SharedEnv) -> Self {
+        self.env = env;
+        self
+    }
+
     /// Configure; contacts nothing. Missing login settings are an input error with the fix.
     pub fn new(home: &Path, settings: SlurmSettings) -> Result<Self, PlatformError> {
         if settings.hosts().is_empty() {
@@ -68,6 +76,7 @@ impl SlurmPlatform {
             hosts: Hosts { targets, options },
             cluster: OnceCell::new(),
             cache_dir: home.join("cache"),
+            env: std::sync::Arc::new(hoist_core::ProcessEnv),
         })
     }
 }
@@ -114,13 +123,19 @@ impl Platform for SlurmPlatform {
             .runner_binary
             .as_ref()
             .map(|b| Self::runner_path(&base, b));
-        let r = script::render(
+        // Shown as the model: the cluster's GRES spelling needs the cluster.
+        s.gres_type = req.spec.gpu_type.as_ref().map(|m| m.to_ascii_lowercase());
+        let mut r = script::render(
             req,
             &dir,
             &format!("{base}/results"),
             &self.settings.conversion(),
             &s,
         )?;
+        let netrc = script::enroot::credentials(req, &*self.env, true)?;
+        if netrc.is_some() {
+            script::enroot::use_config(&mut r, &dir);
+        }
         let conversion = r
             .conversion
             .as_ref()
@@ -132,8 +147,17 @@ impl Platform for SlurmPlatform {
             })
             .unwrap_or_default();
         let env = script::shown_env(req);
+        let creds = netrc
+            .as_ref()
+            .map(|n| {
+                format!(
+                    "\n# {} (mode 0600, after the user's own)\n{n}",
+                    script::enroot::config_dir(&dir) + "/.credentials"
+                )
+            })
+            .unwrap_or_default();
         let text = format!(
-            "{conversion}# {dir}/job.sbatch\n{}\n# {dir}/entrypoint.sh\n{}\n# {dir}/env (mode 0600)\n{}",
+            "{conversion}# {dir}/job.sbatch\n{}\n# {dir}/entrypoint.sh\n{}\n# {dir}/env (mode 0600)\n{}{creds}",
             r.sbatch, r.entrypoint, env
         );
         let mut json = serde_json::json!({
@@ -155,9 +179,18 @@ impl Platform for SlurmPlatform {
         let mut s = self.settings.script(account);
         let bin = req.runner.as_ref().and(req.runner_binary.as_ref());
         s.runner = bin.map(|b| Self::runner_path(&base, b));
+        if let Some(model) = &req.spec.gpu_type
+            && req.spec.gpus.wants_gpu()
+        {
+            s.gres_type = Some(self.gres_type(model).await?);
+        }
         let dir = Self::job_dir(&base, &req.job_id);
         let results = format!("{base}/results");
-        let r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
+        let mut r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
+        if let Some(netrc) = script::enroot::credentials(req, &*self.env, false)? {
+            script::enroot::use_config(&mut r, &dir);
+            r.enroot_credentials = Some(netrc);
+        }
         self.check_request(&s, r.gpus_per_node).await?;
         // sbatch moves to another host only if it cannot have started; a lost answer is
         // settled by the job's unique name (recover_launch), never by submitting again.
@@ -520,6 +553,19 @@ impl Platform for SlurmPlatform {
             _ => {}
         }
         Ok(input)
+    }
+
+    fn ships_files(&self) -> bool {
+        true
+    }
+
+    async fn ship(
+        &self,
+        job_id: &str,
+        name: &str,
+        tar: Vec<u8>,
+    ) -> Result<Option<String>, PlatformError> {
+        self.ship_tar(job_id, name, tar).await.map(Some)
     }
 
     async fn check_path(&self, path: &str) -> Result<bool, PlatformError> {

@@ -7,6 +7,7 @@
 
 mod container;
 mod convert;
+pub mod enroot;
 mod stage;
 
 pub use container::{CONTAINERS, container_of, pyxis_image};
@@ -16,7 +17,7 @@ pub use stage::{RUNNER_MISSING, RUNNER_MISSING_EXIT, stage_and_submit};
 use container::launch;
 use convert::conversion;
 
-use hoist_core::spec::{rendezvous_env, sh_quote, sh_quote_checked};
+use hoist_core::spec::{NODE_IPS_ENV, rendezvous_env, sh_quote, sh_quote_checked};
 use hoist_core::{Command, GpuSpec, InputError, SubmitRequest};
 
 /// Settings that shape the sbatch script.
@@ -45,6 +46,8 @@ pub struct ScriptSettings {
     /// The staged runner on the shared file system (`<base>/bin/hoist-<hash>`), for jobs
     /// with data staging.
     pub runner: Option<String>,
+    /// The cluster's GRES type for the job's GPU model (`a100` in `gpu:a100:8`).
+    pub gres_type: Option<String>,
 }
 
 /// Staged files and where they go.
@@ -70,6 +73,8 @@ pub struct Rendered {
     /// The staged runner the job needs (`<base>/bin/hoist-<hash>`), checked by the submit
     /// script before anything is written.
     pub runner: Option<String>,
+    /// `enroot/.credentials` (netrc lines, mode 0600): the registry login. Never printed.
+    pub enroot_credentials: Option<String>,
 }
 
 /// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
@@ -132,8 +137,10 @@ pub fn render(
     }
     d(format!("--nodes={nodes}"));
     d("--ntasks-per-node=1".into());
-    if gpn > 0 {
-        d(format!("--gres=gpu:{gpn}"));
+    match (&s.gres_type, gpn) {
+        (_, 0) => {}
+        (Some(t), n) => d(format!("--gres=gpu:{t}:{n}")),
+        (None, n) => d(format!("--gres=gpu:{n}")),
     }
     let cpus = spec.cpus.map(|c| c.ceil() as u32).or(s.cpus_per_task);
     if let Some(c) = cpus {
@@ -177,7 +184,11 @@ pub fn render(
     for (k, v) in rendezvous_env(nodes, gpn, "0", "") {
         match k.as_str() {
             "NODE_RANK" => {} // per node, in the entrypoint
-            "MASTER_ADDR" => b.push_str("export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\"\n"),
+            "MASTER_ADDR" => {
+                b.push_str("export MASTER_ADDR=\"$(scontrol show hostnames \"$SLURM_JOB_NODELIST\" | head -n 1)\"\n");
+                // Every node's address in rank order (SLURM ranks nodes in list order).
+                b.push_str(&format!("export {NODE_IPS_ENV}=\"$(for h in $(scontrol show hostnames \"$SLURM_JOB_NODELIST\"); do a=$(getent hosts \"$h\" | awk '{{print $1; exit}}'); echo \"${{a:-$h}}\"; done)\"\n"));
+            }
             _ => b.push_str(&format!("export {k}={}\n", q(&v))),
         }
     }
@@ -296,6 +307,7 @@ pub fn render(
         .unwrap_or_default(),
         runner: plan.as_ref().and(s.runner.clone()),
         plan,
+        enroot_credentials: None,
     })
 }
 
@@ -335,6 +347,7 @@ mod tests {
             use_sqsh: false,
             container_mounts: vec!["/lustre".into()],
             runner: None,
+            gres_type: None,
         }
     }
 

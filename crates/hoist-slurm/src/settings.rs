@@ -272,6 +272,7 @@ impl SlurmSettings {
                     .collect(),
             },
             runner: None,
+            gres_type: None,
         }
     }
 }
@@ -353,7 +354,9 @@ impl PlatformDescriptor for Descriptor {
         if let Some(p) = pinned {
             Pinned::from_value(p)?.apply(&mut s);
         }
-        Ok(Box::new(SlurmPlatform::new(&ctx.home, s)?))
+        Ok(Box::new(
+            SlurmPlatform::new(&ctx.home, s)?.with_env(ctx.env.clone()),
+        ))
     }
 
     fn readiness(&self, _ctx: &BuildContext, settings: &SettingsMap) -> Readiness {

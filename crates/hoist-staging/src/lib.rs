@@ -12,6 +12,7 @@ pub mod ngc;
 pub mod progress;
 pub mod runner;
 pub mod s3;
+pub mod ship;
 
 use hoist_core::spec::InputError;
 use hoist_core::staging::{Scheme, local_path};

@@ -256,8 +256,17 @@ async fn fetch_one(
                 std::fs::create_dir_all(parent)
                     .map_err(|e| StagingError::io(format!("creating {}", parent.display()), e))?;
             }
-            std::os::unix::fs::symlink(p, dest)
-                .map_err(|e| StagingError::io(format!("linking {key} to {p}"), e))?;
+            // The nodes of a multi-node job share a working directory on some platforms
+            // (SLURM): the first node's link is the one every node wants.
+            let already = std::fs::read_link(dest).is_ok_and(|t| t == Path::new(p));
+            if !already {
+                std::os::unix::fs::symlink(p, dest).or_else(|e| {
+                    match std::fs::read_link(dest) {
+                        Ok(t) if t == Path::new(p) => Ok(()),
+                        _ => Err(StagingError::io(format!("linking {key} to {p}"), e)),
+                    }
+                })?;
+            }
             return Ok(dest.to_path_buf());
         }
         return Ok(PathBuf::from(p));

@@ -227,7 +227,10 @@ mod tests {
         assert_eq!(p("all"), (GpuSpec::All, None));
         assert_eq!(p("device=0,1"), (GpuSpec::Ids(vec![0, 1]), None));
         assert_eq!(p("A100:8"), (GpuSpec::Count(8), Some("A100".into())));
-        assert_eq!(p("H100-80GB"), (GpuSpec::Count(1), Some("H100-80GB".into())));
+        assert_eq!(
+            p("H100-80GB"),
+            (GpuSpec::Count(1), Some("H100-80GB".into()))
+        );
         assert!(parse_gpus("A100:x").is_err());
         assert!(parse_gpus("A100;rm:1").is_err());
     }

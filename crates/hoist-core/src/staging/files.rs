@@ -72,6 +72,49 @@ pub fn safe_member_path(path: &str) -> Option<String> {
     Some(parts.join("/"))
 }
 
+/// The excludes (in [`exclude_matches`]' terms) that an ignore file (`.skyignore`,
+/// `.gitignore`) at the root of a shipped directory lists. Comments and blanks are skipped; a
+/// leading `/` or an inner `/` anchors to the root; a trailing `/` means a directory's
+/// contents. Negations (`!keep`) cannot be expressed as excludes and are returned apart, so
+/// the caller can say they were not honoured.
+pub fn ignore_file_excludes(text: &str) -> (Vec<String>, Vec<String>) {
+    let mut out = Vec::new();
+    let mut negated = Vec::new();
+    for line in text.lines() {
+        let l = line.trim_end();
+        if l.trim().is_empty() || l.starts_with('#') {
+            continue;
+        }
+        if let Some(n) = l.strip_prefix('!') {
+            negated.push(n.to_string());
+            continue;
+        }
+        let dir_only = l.ends_with('/');
+        let p = l.trim_end_matches('/');
+        let anchored = p.starts_with('/') || p.contains('/');
+        let p = p.trim_start_matches('/');
+        if p.is_empty() {
+            continue;
+        }
+        let mut add = |s: String| {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        };
+        if !dir_only {
+            add(p.to_string());
+        }
+        add(format!("{p}/*"));
+        if !anchored {
+            add(format!("*/{p}/*"));
+            if !dir_only && p.contains('*') {
+                add(format!("*/{p}"));
+            }
+        }
+    }
+    (out, negated)
+}
+
 /// fnmatch-style matching for upload excludes: `*` and `?` match any character (`/`
 /// included, as Python's fnmatch does), `[abc]`/`[!abc]` a set. A pattern without `/` is
 /// also tried against the file name alone, so `*.ckpt` excludes checkpoints at any depth.
@@ -115,6 +158,22 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ignore_files_as_excludes() {
+        let (ex, neg) =
+            ignore_file_excludes("# c\n\n*.pyc\n/build\ndata/\nsub/out.txt\n!keep.pyc\n");
+        assert_eq!(neg, vec!["keep.pyc"]);
+        let hit = |rel: &str| ex.iter().any(|p| exclude_matches(p, rel));
+        assert!(hit("a.pyc") && hit("x/y/a.pyc"));
+        assert!(hit("build") && hit("build/x/y.o") && !hit("src/build/x.o"));
+        assert!(
+            hit("data/a") && hit("x/data/a") && !hit("data"),
+            "a directory's contents only"
+        );
+        assert!(hit("sub/out.txt") && !hit("x/sub/out.txt"));
+        assert!(!hit("train.py") && !hit("databases/a"));
+    }
 
     #[test]
     fn names_archives_members_and_excludes() {

@@ -43,6 +43,9 @@ pub fn stage_and_submit(dir: &str, results_root: &str, r: &Rendered) -> String {
             b64(content)
         ));
     }
+    if let Some(netrc) = &r.enroot_credentials {
+        s.push_str(&super::enroot::stage_lines(dir, netrc));
+    }
     let mut dep = String::new();
     if let Some(c) = &r.conversion {
         let cache = c.sqsh.rsplit_once('/').map(|(d, _)| d).unwrap_or(".");

@@ -6,3 +6,4 @@ pub mod inspect;
 pub mod instances;
 pub mod submit;
 pub mod track;
+mod uploads;

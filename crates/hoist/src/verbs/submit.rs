@@ -15,11 +15,18 @@ impl Hoist {
     pub async fn dry_run(&self, req: &JobRequest) -> Result<DryRun> {
         let Prepared {
             platform: platform_name,
-            spec,
+            mut spec,
             env,
             settings,
             ..
         } = self.prepare(req)?;
+        // Nothing is shipped in a dry run: each upload shows as an input from its local path.
+        for u in std::mem::take(&mut spec.uploads) {
+            spec.inputs.push(hoist_core::spec::DataBinding {
+                key: u.dest,
+                uri: u.src,
+            });
+        }
         let platform = self.entry(&platform_name)?.descriptor.build(
             &self.build_context(),
             &settings.values,
@@ -56,8 +63,8 @@ impl Hoist {
         let Prepared {
             platform: platform_name,
             profile,
-            spec,
-            env,
+            mut spec,
+            mut env,
             settings,
         } = self.prepare(&req)?;
         let platform = self.entry(&platform_name)?.descriptor.build(
@@ -65,8 +72,11 @@ impl Hoist {
             &settings.values,
             None,
         )?;
+        let job_id = uuid::Uuid::new_v4().to_string();
+        self.ship_uploads(platform.as_ref(), &job_id, &mut spec, &mut env)
+            .await?;
         let mut job = JobRecord::pending(
-            uuid::Uuid::new_v4().to_string(),
+            job_id,
             platform_name,
             spec.clone(),
             uuid::Uuid::new_v4().to_string(),

@@ -1,0 +1,169 @@
+//! This machine's files a job needs where it runs (a task's workdir, local file mounts): each
+//! upload becomes an input before the platform sees the job. A platform on this host reads
+//! them in place; one that carries files itself (SLURM's ssh session) gets a tar; any other
+//! gets them through the staging bucket, which its runner downloads from.
+
+use crate::{Hoist, Result};
+use hoist_core::spec::DataBinding;
+use hoist_core::{InputError, JobSpec, PathView, Platform, ReportEvent};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A name for an upload's copy: its index and a file-system-safe base name.
+fn upload_name(i: usize, src: &Path) -> String {
+    let base: String = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "upload".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{i}-{}", base.trim_start_matches('.'))
+}
+
+impl Hoist {
+    /// Turn `spec.uploads` into inputs, shipping the files where the job will run.
+    pub(crate) async fn ship_uploads(
+        &self,
+        platform: &dyn Platform,
+        job_id: &str,
+        spec: &mut JobSpec,
+        env: &mut BTreeMap<String, String>,
+    ) -> Result<()> {
+        let uploads = std::mem::take(&mut spec.uploads);
+        for (i, u) in uploads.iter().enumerate() {
+            let src = Path::new(&u.src);
+            if !src.is_absolute() || !src.exists() {
+                return Err(InputError::new(
+                    format!(
+                        "{} does not exist on this machine; nothing was submitted",
+                        u.src
+                    ),
+                    "give an existing absolute path",
+                )
+                .into());
+            }
+            let uri = if platform.capabilities().paths == PathView::Host {
+                u.src.clone()
+            } else {
+                let uri = self
+                    .ship_one(platform, job_id, &upload_name(i, src), src, env)
+                    .await?;
+                // The job's runner downloads what went through the bucket: it needs the
+                // same credentials, by name (values never stored).
+                for k in
+                    hoist_core::staging::credential_env_names(std::slice::from_ref(&uri), false)
+                {
+                    if !env.contains_key(k)
+                        && let Some(v) = self.env.get(k)
+                    {
+                        spec.set_env(k, None);
+                        env.insert(k.to_string(), v);
+                    }
+                }
+                uri
+            };
+            spec.inputs.push(DataBinding {
+                key: u.dest.clone(),
+                uri,
+            });
+        }
+        Ok(())
+    }
+
+    async fn ship_one(
+        &self,
+        platform: &dyn Platform,
+        job_id: &str,
+        name: &str,
+        src: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let ig = hoist_staging::ship::ignored(src);
+        let key = format!("ship:{name}");
+        let rules = match ig.from {
+            Some(f) if ig.negated.is_empty() => format!(", leaving out what {f} lists"),
+            Some(f) => format!(
+                ", leaving out what {f} lists (its !{} lines are not honoured)",
+                ig.negated.join(", !")
+            ),
+            None => String::new(),
+        };
+        let where_ = platform.name();
+        self.reporter.report(ReportEvent::Phase {
+            key: &key,
+            message: &format!("shipping {} to {where_}{rules}", src.display()),
+        });
+        let uri = if platform.ships_files() {
+            let tar = hoist_staging::ship::pack(src, name, &ig.excludes)?;
+            let size = tar.len() as u64;
+            let got = platform.ship(job_id, name, tar).await?;
+            self.reporter.report(ReportEvent::Transfer {
+                key: &key,
+                done: size,
+                total: Some(size),
+            });
+            got
+        } else {
+            None
+        };
+        let uri = match uri {
+            Some(u) => u,
+            None => {
+                let bucket = env
+                    .get("S3_BUCKET_NAME")
+                    .cloned()
+                    .or_else(|| self.env.get("S3_BUCKET_NAME"))
+                    .filter(|b| !b.is_empty())
+                    .ok_or_else(|| {
+                        InputError::new(
+                            format!(
+                                "{} must reach a {where_} job through the staging bucket, and S3_BUCKET_NAME is not set",
+                                src.display()
+                            ),
+                            "export S3_BUCKET_NAME (with the S3 credentials the platform's jobs use), or put the files in the image or a git repository",
+                        )
+                    })?;
+                let mut uri = format!("s3://{bucket}/hoist/uploads/{job_id}/{name}");
+                if src.is_dir() {
+                    uri.push('/');
+                }
+                let mut creds: BTreeMap<String, String> = env.clone();
+                for k in
+                    hoist_core::staging::credential_env_names(std::slice::from_ref(&uri), false)
+                {
+                    if !creds.contains_key(k)
+                        && let Some(v) = self.env.get(k)
+                    {
+                        creds.insert(k.to_string(), v);
+                    }
+                }
+                hoist_staging::upload(src, &uri, &ig.excludes, &creds).await?;
+                uri
+            }
+        };
+        self.reporter.report(ReportEvent::Done { key: &key });
+        Ok(uri)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_safe_and_distinct() {
+        assert_eq!(upload_name(0, Path::new("/a/my work")), "0-my_work");
+        assert_eq!(upload_name(1, Path::new("/a/.cfg")), "1-cfg");
+        assert_ne!(
+            upload_name(0, Path::new("/x/w")),
+            upload_name(1, Path::new("/y/w"))
+        );
+    }
+}
