@@ -337,3 +337,73 @@ fn an_s3_file_mount_is_copied_before_the_task_runs() {
     assert_eq!(o.code(), 2, "{}", o.stderr());
     assert!(o.stderr().contains("mode: COPY"), "{}", o.stderr());
 }
+
+/// Containers as tasks: `docker run` inside `run` works where a daemon is at hand (the local
+/// platform, this host's), is given the daemon's socket on Docker, and is refused at submit
+/// where no daemon is (Kubernetes), instead of failing inside the job.
+#[test]
+fn a_task_that_runs_docker_itself() {
+    let e = Env::new();
+    let f = task(
+        &e,
+        "c.yaml",
+        &format!("run: |\n  docker run --rm {IMG} echo container-as-task\n"),
+    );
+    let o = launch(&e, &[&f]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(o.stdout().contains("container-as-task"), "{}", o.stdout());
+
+    let o = launch(&e, &[&f, "--platform", "kubernetes", "--dry-run"]);
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr()
+            .contains("kubernetes jobs have no Docker daemon at hand")
+            && o.stderr().contains("--platform local"),
+        "{}",
+        o.stderr()
+    );
+
+    let o = launch(
+        &e,
+        &[
+            &f,
+            "--platform",
+            "docker",
+            "--image-id",
+            &format!("docker:{IMG}"),
+            "--dry-run",
+        ],
+    );
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = o.stdout();
+    assert!(
+        out.contains("\"Source\": \"/var/run/docker.sock\"")
+            && out.contains("\"Target\": \"/var/run/docker.sock\""),
+        "{out}"
+    );
+    assert!(
+        o.stderr().contains("daemon socket is mounted"),
+        "{}",
+        o.stderr()
+    );
+}
+
+/// A task's GPU model reaches the platform: the SLURM script asks for it as a GRES type.
+#[test]
+fn accelerators_become_the_platforms_gpu_request() {
+    let e = Env::new();
+    let f = task(
+        &e,
+        "g.yaml",
+        "resources:\n  infra: slurm\n  accelerators: H100:4\nrun: nvidia-smi\n",
+    );
+    let mut c = e.cmd(&["launch", &f, "--dry-run"]);
+    c.current_dir(e.dir.path()).env("SLURM_HOSTNAME", "login1");
+    let o = Out(c.output().expect("launch"));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    assert!(
+        o.stdout().contains("#SBATCH --gres=gpu:h100:4"),
+        "{}",
+        o.stdout()
+    );
+}

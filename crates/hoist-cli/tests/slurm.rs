@@ -889,3 +889,49 @@ echo weights > "$(sed -n 's/^  model: //p' $s)/m.bin""#;
         "the secret lives only in the env file"
     );
 }
+
+/// `hoist launch` of a SkyPilot task on two SLURM nodes: the workdir goes over the ssh
+/// session (its .skyignore honoured), setup runs on each node before run, and every rank sees
+/// SkyPilot's variables and the rendezvous env.
+#[test]
+fn a_two_node_skypilot_task_with_its_workdir_shipped_over_ssh() {
+    let e = senv();
+    std::fs::create_dir_all(e.path("proj/sub")).expect("workdir");
+    std::fs::write(e.path("proj/marker.txt"), "shipped-over-ssh\n").expect("marker");
+    std::fs::write(e.path("proj/sub/x.txt"), "nested\n").expect("nested");
+    std::fs::write(e.path("proj/ignored.bin"), "not sent\n").expect("ignored");
+    std::fs::write(e.path("proj/.skyignore"), "*.bin\n").expect("skyignore");
+    let yaml = "name: two-nodes\nnum_nodes: 2\nworkdir: ./proj\nresources:\n  infra: slurm\nenvs:\n  PHASE: train\nsetup: |\n  echo \"setup on $SKYPILOT_SETUP_NODE_RANK\" > setup-$SKYPILOT_NODE_RANK.out\nrun: |\n  echo \"rank=$SKYPILOT_NODE_RANK n=$SKYPILOT_NUM_NODES ips=$(printf '%s' \"$SKYPILOT_NODE_IPS\" | tr '\\n' ,) master=$MASTER_ADDR nr=$NODE_RANK ws=$WORLD_SIZE phase=$PHASE $(cat marker.txt sub/x.txt | tr '\\n' ' ')ign=$(ls ignored.bin 2>/dev/null | wc -l) $(cat setup-$SKYPILOT_NODE_RANK.out)\"\n";
+    std::fs::write(e.path("two.yaml"), yaml).expect("task");
+    let mut c = e.scmd(&["launch", "two.yaml"]);
+    c.current_dir(e.dir.path());
+    let o = Out(c.output().expect("launch"));
+    assert_eq!(o.code(), 0, "{}\n{}", o.stdout(), o.stderr());
+    let mut lines: Vec<String> = o
+        .stdout()
+        .lines()
+        .filter(|l| l.starts_with("rank="))
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    assert_eq!(
+        lines,
+        vec![
+            "rank=0 n=2 ips=node1,node2 master=node1 nr=0 ws=2 phase=train shipped-over-ssh nested ign=0 setup on 0",
+            "rank=1 n=2 ips=node1,node2 master=node1 nr=1 ws=2 phase=train shipped-over-ssh nested ign=0 setup on 1",
+        ],
+        "{}",
+        o.stderr()
+    );
+    // A GPU model the cluster's GRES does not name: refused before anything is queued.
+    let mut c = e.scmd(&["launch", "two.yaml", "--gpus", "A100:1", "-d"]);
+    c.current_dir(e.dir.path());
+    let o = Out(c.output().expect("launch"));
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(
+        o.stderr().contains("no GPU of model A100"),
+        "{}",
+        o.stderr()
+    );
+    assert_eq!(e.ls().len(), 1, "nothing stored for the refused task");
+}

@@ -5,7 +5,7 @@
 
 use crate::schema::{FileMount, ImageId, StorageMode, Task, Workdir};
 use hoist::core::spec::{DataBinding, sh_quote};
-use hoist::core::{Command, GpuSpec, InputError};
+use hoist::core::{Command, GpuSpec, InputError, PathView, Upload};
 use hoist::{Hoist, JobRequest};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -196,28 +196,31 @@ pub fn plan(
     let nodes = opts.num_nodes.unwrap_or(task.num_nodes.max(1));
     req.nodes = Some(nodes);
     let first = r.accelerators.first();
-    req.gpus = match (&opts.gpus, first) {
-        (Some(g), _) => Some(g.parse::<GpuSpec>()?),
-        (None, Some(a)) => Some(GpuSpec::Count(a.count.ceil().max(1.0) as u32)),
-        (None, None) => None,
-    };
+    match (&opts.gpus, first) {
+        (Some(g), _) => {
+            let (count, model) = hoist::request::parse_gpus(g)?;
+            req.gpus = Some(count);
+            req.gpu_type = model;
+        }
+        (None, Some(a)) => {
+            req.gpus = Some(GpuSpec::Count(a.count.ceil().max(1.0) as u32));
+            req.gpu_type = Some(a.name.clone());
+        }
+        (None, None) => {}
+    }
     let gpus_per_node = match &req.gpus {
         Some(GpuSpec::Count(n)) => *n,
         Some(GpuSpec::Ids(i)) => i.len() as u32,
         _ => 0,
     };
-    if let Some(a) = first {
-        if platform.as_deref() == Some("brev") {
-            req.platform_options
-                .entry("brev".into())
-                .or_default()
-                .insert("gpu_type".into(), Value::String(a.name.clone()));
-        } else if r.accelerators.len() > 1 {
-            warnings.push(format!(
-                "accelerators: the first choice ({}:{}) is used",
-                a.name, a.count
-            ));
-        }
+    if let Some(a) = first
+        && opts.gpus.is_none()
+        && r.accelerators.len() > 1
+    {
+        warnings.push(format!(
+            "accelerators: the first choice ({}:{}) is used",
+            a.name, a.count
+        ));
     }
     if r.cpus.is_some() || r.memory.is_some() {
         warnings.push(
@@ -266,6 +269,27 @@ pub fn plan(
     let mut prelude = String::new();
     let mut mounts: Vec<String> = Vec::new();
 
+    // Containers as tasks: `docker run` inside `run` needs a daemon where the job runs.
+    if calls_docker(task) {
+        match where_.as_str() {
+            "local" => {}
+            "docker" | "brev" => {
+                mounts.push("/var/run/docker.sock:/var/run/docker.sock".into());
+                warnings.push(format!(
+                    "the task calls docker: the {where_} host's daemon socket is mounted into the job (its image needs the docker CLI)"
+                ));
+            }
+            other => {
+                return Err(InputError::new(
+                    format!(
+                        "this task calls docker in setup or run, and {other} jobs have no Docker daemon at hand"
+                    ),
+                    "run it with --platform local (this host's daemon) or --platform brev (the instance's), or give the image as resources.image_id: docker:IMAGE so the task runs in it",
+                ));
+            }
+        }
+    }
+
     // The workdir: SkyPilot's ~/sky_workdir, where relative paths resolve.
     match &task.workdir {
         Some(Workdir::Path(p)) => {
@@ -285,12 +309,14 @@ pub fn plan(
                 mounts.push(format!("{}:{CONTAINER_WORKDIR}", abs.display()));
                 prelude.push_str(&format!("cd {CONTAINER_WORKDIR} || exit $?\n"));
             } else {
-                return Err(InputError::new(
-                    format!(
-                        "a local workdir is shipped to the local and docker platforms in this build, not to {where_}"
-                    ),
-                    "put the code in the image, fetch it in setup, or use workdir: {url: …, ref: …} (cloned in the job)",
-                ));
+                // Shipped by the library: into the job's directory where jobs share a
+                // cluster file system, else to the container's /sky_workdir.
+                let dest = ship_dest(h, &where_, CONTAINER_WORKDIR)?;
+                prelude.push_str(&format!("cd {} || exit $?\n", sh_quote(&dest)));
+                req.uploads.push(Upload {
+                    src: abs.display().to_string(),
+                    dest,
+                });
             }
         }
         Some(Workdir::Git { url, reference }) => {
@@ -380,12 +406,15 @@ pub fn plan(
                 };
                 mounts.push(format!("{}:{target}", abs.display()));
             } else {
-                return Err(InputError::new(
-                    format!(
-                        "file_mounts {dst}: a local source is shipped to the local and docker platforms in this build, not to {where_}"
-                    ),
-                    "upload it to s3:// and mount that with `mode: COPY`",
-                ));
+                let dest = if dest.starts_with('/') {
+                    dest.clone()
+                } else {
+                    format!("{}/{dest}", ship_dest(h, &where_, CONTAINER_WORKDIR)?)
+                };
+                req.uploads.push(Upload {
+                    src: abs.display().to_string(),
+                    dest,
+                });
             }
         }
     }
@@ -404,6 +433,32 @@ pub fn plan(
         warnings,
         normalized,
         registry,
+    })
+}
+
+/// Whether setup or run calls the docker CLI (`docker run …`, `sudo docker build …`).
+fn calls_docker(task: &Task) -> bool {
+    const VERBS: &[&str] = &["run", "build", "pull", "compose", "exec", "create", "start"];
+    [task.setup.as_deref(), task.run.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|text| {
+            let words: Vec<&str> = text
+                .split(|c: char| c.is_whitespace() || ";|&()`$".contains(c))
+                .filter(|w| !w.is_empty())
+                .collect();
+            words
+                .windows(2)
+                .any(|w| w[0] == "docker" && VERBS.contains(&w[1]))
+        })
+}
+
+/// Where a shipped directory appears in the job: `container` on platforms whose jobs run in
+/// containers, else (a cluster's shared file system) that name in the job's own directory.
+fn ship_dest(h: &Hoist, platform: &str, container: &str) -> Result<String, InputError> {
+    Ok(match h.capabilities_of(platform)?.paths {
+        PathView::Cluster => container.trim_start_matches('/').to_string(),
+        _ => container.to_string(),
     })
 }
 

@@ -52,6 +52,14 @@ impl Hoist {
         self.entry(name).map(|e| e.descriptor.info().name)
     }
 
+    /// What a platform of this handle can do (a front door shapes a request by it).
+    pub fn capabilities_of(
+        &self,
+        name: &str,
+    ) -> std::result::Result<hoist_core::Capabilities, InputError> {
+        self.entry(name).map(|e| e.descriptor.info().capabilities)
+    }
+
     pub(crate) fn build_context(&self) -> BuildContext {
         BuildContext {
             home: self.home.clone(),
