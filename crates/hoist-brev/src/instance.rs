@@ -3,7 +3,7 @@
 //! created it and its jobs are done.
 
 use crate::cli::Workspace;
-use crate::{BrevOptions, BrevPlatform};
+use crate::{BrevOptions, BrevPlatform, BrevSettings};
 use hoist_core::{InputError, PlatformError, ReportEvent};
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,29 @@ impl Acquired {
     }
 }
 
+/// What picks the machine of an instance hoist creates: the `gpu_type` option, else the
+/// `instance_type` option, else the job's GPU model (`--gpus A100:1`), else nothing (brev's
+/// default search). The brev options win because they are this platform's own words.
+pub(crate) fn create_with(
+    settings: &BrevSettings,
+    opts: &BrevOptions,
+    job_gpu: Option<&str>,
+) -> Option<(&'static str, String)> {
+    let gpu = opts.gpu_type.clone().or(settings.gpu_type.clone());
+    let itype = opts
+        .instance_type
+        .clone()
+        .or(settings.instance_type.clone());
+    match (gpu, itype) {
+        (Some(g), _) => Some(("--gpu-name", g)),
+        (None, Some(t)) => Some(("--type", t)),
+        (None, None) => job_gpu
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(|g| ("--gpu-name", g.to_string())),
+    }
+}
+
 impl BrevPlatform {
     fn step(&self, key: &str, message: &str) {
         self.ctx.reporter.report(ReportEvent::Step { key, message });
@@ -49,6 +72,7 @@ impl BrevPlatform {
         &self,
         name: &str,
         opts: &BrevOptions,
+        job_gpu: Option<&str>,
     ) -> Result<(Workspace, Acquired), PlatformError> {
         let timeout = Duration::from_secs(
             opts.ready_timeout_seconds
@@ -59,7 +83,7 @@ impl BrevPlatform {
         let key = format!("brev instance {name}");
         let acquired = match self.find(name).await? {
             None => {
-                self.create(name, opts).await?;
+                self.create(name, opts, job_gpu).await?;
                 Acquired::Created
             }
             Some(w) if w.status == "DELETING" => {
@@ -92,25 +116,26 @@ impl BrevPlatform {
         Ok((ws, acquired))
     }
 
-    async fn create(&self, name: &str, opts: &BrevOptions) -> Result<(), PlatformError> {
+    async fn create(
+        &self,
+        name: &str,
+        opts: &BrevOptions,
+        job_gpu: Option<&str>,
+    ) -> Result<(), PlatformError> {
         let key = format!("brev instance {name}");
-        let gpu = opts.gpu_type.clone().or(self.settings.gpu_type.clone());
-        let itype = opts
-            .instance_type
-            .clone()
-            .or(self.settings.instance_type.clone());
+        let with = create_with(&self.settings, opts, job_gpu);
         let mut args = vec!["create", name, "--detached"];
-        let how = match (&gpu, &itype) {
-            (Some(g), _) => {
-                args.extend(["--gpu-name", g.as_str()]);
-                format!("with a {g} GPU")
+        let how = match &with {
+            Some((flag, v)) => {
+                args.extend([*flag, v.as_str()]);
+                if *flag == "--gpu-name" {
+                    format!("with a {v} GPU")
+                } else {
+                    format!("of type {v}")
+                }
             }
-            (None, Some(t)) => {
-                args.extend(["--type", t.as_str()]);
-                format!("of type {t}")
-            }
-            (None, None) => {
-                "with brev's default search (no --gpu-type or --instance-type: the cheapest type with ≥ 20 GB GPU memory)".to_string()
+            None => {
+                "with brev's default search (no --gpu-type, --instance-type or --gpus MODEL:N: the cheapest type with ≥ 20 GB GPU memory)".to_string()
             }
         };
         self.phase(&key, &format!("creating brev instance {name} {how}"));
@@ -304,5 +329,47 @@ impl BrevPlatform {
             &format!("deleted brev instance {name} (hoist created it and its jobs are done)"),
         );
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_jobs_gpu_model_creates_when_no_brev_option_does() {
+        let none = BrevSettings::default();
+        let opts = BrevOptions::default();
+        let gpu = |flag: &'static str, v: &str| Some((flag, v.to_string()));
+        assert_eq!(
+            create_with(&none, &opts, Some("A100")),
+            gpu("--gpu-name", "A100")
+        );
+        assert_eq!(create_with(&none, &opts, None), None);
+        assert_eq!(create_with(&none, &opts, Some(" ")), None);
+        let h100 = BrevOptions {
+            gpu_type: Some("H100".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_with(&none, &h100, Some("A100")),
+            gpu("--gpu-name", "H100")
+        );
+        let profile = BrevSettings {
+            gpu_type: Some("L40S".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_with(&profile, &opts, Some("A100")),
+            gpu("--gpu-name", "L40S")
+        );
+        let typed = BrevOptions {
+            instance_type: Some("g5.xlarge".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            create_with(&none, &typed, Some("A100")),
+            gpu("--type", "g5.xlarge")
+        );
     }
 }

@@ -70,15 +70,10 @@ impl Platform for BrevPlatform {
         check_name(&name)?;
         let container = self.jobs_on(&name)?.dry_run(req).await?;
         let mut create = vec!["brev", "create", name.as_str(), "--detached"];
-        let gpu = opts.gpu_type.clone().or(self.settings.gpu_type.clone());
-        let itype = opts
-            .instance_type
-            .clone()
-            .or(self.settings.instance_type.clone());
-        if let Some(g) = &gpu {
-            create.extend(["--gpu-name", g.as_str()]);
-        } else if let Some(t) = &itype {
-            create.extend(["--type", t.as_str()]);
+        let with =
+            crate::instance::create_with(&self.settings, &opts, req.spec.gpu_type.as_deref());
+        if let Some((flag, v)) = &with {
+            create.extend([*flag, v.as_str()]);
         }
         let doc = serde_json::json!({
             "platform": "brev",
@@ -98,7 +93,10 @@ impl Platform for BrevPlatform {
         check_name(&name)?;
         // What can never run is refused before an instance is created for it.
         hoist_containers::spec::plan("brev", req, "-", &format!("ssh://{name}"), false, None)?;
-        let (ws, acquired) = match self.acquire(&name, &opts).await {
+        let (ws, acquired) = match self
+            .acquire(&name, &opts, req.spec.gpu_type.as_deref())
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 self.give_back_after_failure(&name, &opts).await;

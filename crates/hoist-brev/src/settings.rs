@@ -28,6 +28,7 @@ pub const GPU_TYPE: SettingDoc = SettingDoc::new(
     "GPU model of an instance hoist creates (brev create --gpu-name: A100, H100, L40S …)",
 )
 .flag("--gpu-type")
+.computed("the model of --gpus MODEL:N, unless --instance-type is given")
 .per_job();
 
 /// `instance_type`: the machine type of an instance hoist creates.

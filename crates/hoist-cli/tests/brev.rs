@@ -469,6 +469,72 @@ fn bad_input_creates_and_stores_nothing() {
 }
 
 #[test]
+fn the_gpu_model_of_gpus_creates_the_instance_unless_a_brev_option_says_otherwise() {
+    let b = Brev::new(json!({"logged_in": true}));
+    let create_of = |extra: &[&str]| -> Vec<String> {
+        let mut a = vec![
+            "run",
+            "--dry-run",
+            "--json",
+            "--platform",
+            "brev",
+            "--image",
+            IMG,
+        ];
+        a.extend_from_slice(extra);
+        a.extend(["--", "true"]);
+        let o = b.hoist(&a);
+        assert_eq!(o.code(), 0, "{extra:?}: {}", o.stderr());
+        let v: Value = serde_json::from_str(&o.stdout()).expect("dry-run json");
+        serde_json::from_value(v["create_if_missing"].clone()).expect("create argv")
+    };
+    let tail = |argv: Vec<String>| argv[4..].to_vec();
+    assert_eq!(
+        tail(create_of(&["--gpus", "A100:1"])),
+        ["--gpu-name", "A100"]
+    );
+    assert_eq!(
+        tail(create_of(&["--gpus", "A100:1", "--gpu-type", "H100"])),
+        ["--gpu-name", "H100"]
+    );
+    assert_eq!(
+        tail(create_of(&[
+            "--gpus",
+            "A100:1",
+            "--instance-type",
+            "g5.xlarge"
+        ])),
+        ["--type", "g5.xlarge"]
+    );
+    assert!(
+        tail(create_of(&["--gpus", "1"])).is_empty(),
+        "no model: brev's default search"
+    );
+    assert!(b.calls_of("create").is_empty(), "a dry run creates nothing");
+
+    // A real submit hands the model to brev create, and brev's refusal is the user's to fix.
+    let o = b.hoist(&[
+        "run",
+        "--platform",
+        "brev",
+        "--image",
+        IMG,
+        "--gpus",
+        "Z9000:1",
+        "--",
+        "true",
+    ]);
+    assert_eq!(o.code(), 2, "{}", o.stderr());
+    assert!(o.stderr().contains("Z9000"), "{}", o.stderr());
+    let creates = b.calls_of("create");
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    assert!(
+        creates[0].windows(2).any(|w| w == ["--gpu-name", "Z9000"]),
+        "{creates:?}"
+    );
+}
+
+#[test]
 fn instances_are_removed_only_when_idle_or_forced_and_given_back_when_done() {
     let b = Brev::new(json!({"logged_in": true}));
     let o = b.hoist(&[

@@ -83,7 +83,19 @@ impl Lepton {
             .env_remove("LEPTON_AUTH_TOKEN")
             .env_remove("LEPTON_NODE_GROUP")
             .env_remove("S3_BUCKET_NAME");
+        // Only the registry login a test gives counts.
+        for v in ["NGC_KEY", "NGC_API_KEY"] {
+            c.env_remove(v);
+        }
+        for (plain, sky) in hoist::core::registry::LOGIN_VARS {
+            c.env_remove(plain).env_remove(sky);
+        }
         c
+    }
+
+    /// The workspace's `state.json` (what the stand-in keeps: hashes, never values).
+    fn state(&self) -> Value {
+        read_json(&self.env.path("lepton-state").join("state.json"))
     }
 
     fn submit(&self, extra: &[&str], cmd: &[&str]) -> String {
@@ -188,7 +200,11 @@ fn a_job_goes_through_its_states_with_secrets_by_reference() {
     );
     assert_eq!(body["spec"]["ttl_seconds_after_finished"], 259200);
     assert_eq!(body["spec"]["log"]["enable_collection"], true);
-    assert_eq!(body["spec"]["image_pull_secrets"], json!(["hoist-ngc"]));
+    // NGC_KEY is the nvcr.io login: user $oauthtoken, so the name is the same for everyone.
+    assert_eq!(
+        body["spec"]["image_pull_secrets"],
+        json!(["hoist-nvcr-io-17aaf001"])
+    );
     let envs = body["spec"]["envs"].as_array().expect("envs");
     assert!(
         envs.contains(&json!({"name": "FOO", "value": "bar"})),
@@ -239,6 +255,115 @@ fn a_job_goes_through_its_states_with_secrets_by_reference() {
             "a secret in {}",
             p.display()
         );
+    }
+}
+
+#[test]
+fn a_registry_login_in_the_environment_becomes_the_jobs_pull_secret() {
+    const PRIVATE: &str = "127.0.0.1:5000/team/train:1";
+    const PASSWORD: &str = "reg-secret-pw-789";
+    // hoist-<server>-<first 8 hex of sha256("ci-user")>
+    const NAME: &str = "hoist-127-0-0-1-5000-72af0f10";
+    let l = Lepton::new(json!({}));
+    let run = |extra: &[&str], password: &str| {
+        let mut a = vec!["run", "--platform", "lepton", "--image", PRIVATE];
+        a.extend_from_slice(extra);
+        a.extend(["--", "true"]);
+        Out(l
+            .command(&a)
+            .env("SKYPILOT_DOCKER_USERNAME", "ci-user")
+            .env("SKYPILOT_DOCKER_PASSWORD", password)
+            .env("SKYPILOT_DOCKER_SERVER", "127.0.0.1:5000")
+            .output()
+            .expect("hoist"))
+    };
+    let mut outputs = Vec::new();
+
+    // The dry run names the secret and makes nothing.
+    let dry = run(&["--dry-run", "--json"], PASSWORD);
+    assert_eq!(dry.code(), 0, "{}", dry.stderr());
+    let v: Value = serde_json::from_str(&dry.stdout()).expect("dry-run json");
+    assert_eq!(v["create"]["spec"]["image_pull_secrets"], json!([NAME]));
+    assert_eq!(
+        v["image_pull_secret"]["registry_server"],
+        "https://127.0.0.1:5000"
+    );
+    assert_eq!(v["image_pull_secret"]["username"], "ci-user");
+    assert!(l.requests_to("POST", "/imagepullsecrets").is_empty());
+    outputs.push(dry);
+
+    let sub = run(&["-d"], PASSWORD);
+    assert_eq!(sub.code(), 0, "{}", sub.stderr());
+    assert_eq!(
+        l.created_body()["spec"]["image_pull_secrets"],
+        json!([NAME])
+    );
+    let made = l.requests_to("POST", "/imagepullsecrets");
+    assert_eq!(made.len(), 1);
+    assert_eq!(
+        made[0]["body"],
+        json!({"metadata": {"name": NAME, "id": NAME}, "spec": {"registry_server": "https://127.0.0.1:5000", "username": "ci-user", "password": "<redacted>"}})
+    );
+    // The password itself reached the workspace (the stand-in keeps its sha256).
+    assert_eq!(
+        l.state()["image_pull_secrets"][NAME]["password_sha256"],
+        "501d85723a91144344c502bed4fe1f756fa8a99c0d82b21e9ca53d9554bc901b"
+    );
+    outputs.push(sub);
+    // A second job of the same login uses the secret there is.
+    let again = run(&["-d"], PASSWORD);
+    assert_eq!(again.code(), 0, "{}", again.stderr());
+    assert_eq!(l.requests_to("POST", "/imagepullsecrets").len(), 1);
+    assert!(l.requests_to("DELETE", "/imagepullsecrets/").is_empty());
+    outputs.push(again);
+
+    // A $(cmd) password runs only at submit, and its fresh output replaces the secret.
+    let marker = l.path("password-command-ran");
+    let cmd = format!("$(touch {}; printf cmd-pw-321)", marker.display());
+    let dry = run(&["--dry-run"], &cmd);
+    assert_eq!(dry.code(), 0, "{}", dry.stderr());
+    assert!(!marker.exists(), "a dry run ran the password command");
+    outputs.push(dry);
+    let sub = run(&["-d"], &cmd);
+    assert_eq!(sub.code(), 0, "{}", sub.stderr());
+    assert!(marker.exists());
+    assert_eq!(
+        l.requests_to("DELETE", &format!("/imagepullsecrets/{NAME}"))
+            .len(),
+        1
+    );
+    assert_eq!(l.requests_to("POST", "/imagepullsecrets").len(), 2);
+    assert_eq!(
+        l.state()["image_pull_secrets"][NAME]["password_sha256"],
+        "8cd09db71611229cf4337885f7ef9e49d36eb59064a0caeeb68cc5072d5496b8"
+    );
+    outputs.push(sub);
+    let failing = run(&["-d"], "$(echo leaked-output; exit 3)");
+    assert_ne!(failing.code(), 0);
+    assert!(
+        failing.stderr().contains("registry 127.0.0.1:5000"),
+        "{}",
+        failing.stderr()
+    );
+    outputs.push(failing);
+
+    // The passwords are in no other request, nothing hoist stored, and no output.
+    let secrets = [PASSWORD, "cmd-pw-321", "leaked-output"];
+    for r in l.requests() {
+        let t = r.to_string();
+        assert!(secrets.iter().all(|p| !t.contains(p)), "{t}");
+    }
+    for (p, b) in all_bytes(&l.home()) {
+        let t = String::from_utf8_lossy(&b);
+        assert!(
+            secrets.iter().all(|s| !t.contains(s)),
+            "a password in {}",
+            p.display()
+        );
+    }
+    for o in &outputs {
+        let t = format!("{}{}", o.stdout(), o.stderr());
+        assert!(secrets.iter().all(|s| !t.contains(s)), "{t}");
     }
 }
 
@@ -428,7 +553,7 @@ fn several_workers_get_the_rendezvous_env_without_a_download() {
     let l = Lepton::new(json!({}));
     l.submit(
         &["--gpus", "8", "--nodes", "2", "--node-group", "my-h100s", "--mount", "lepton-shared-fs:/shared/me:/mnt/shared"],
-        &["sh", "-c", "echo rank=$NODE_RANK master=$MASTER_ADDR world=$WORLD_SIZE nnodes=$NNODES gpus=$NUM_GPU_PER_NODE port=$MASTER_PORT"],
+        &["sh", "-c", "echo rank=$NODE_RANK master=$MASTER_ADDR world=$WORLD_SIZE nnodes=$NNODES gpus=$NUM_GPU_PER_NODE port=$MASTER_PORT; printf '%s|' \"$HOIST_NODE_IPS\""],
     );
     let body = l.created_body();
     let spec = &body["spec"];
@@ -465,7 +590,7 @@ fn several_workers_get_the_rendezvous_env_without_a_download() {
     let out = run.output().expect("sh");
     assert_eq!(
         String::from_utf8_lossy(&out.stdout).trim(),
-        "rank=1 master=worker-0.job-svc world=2 nnodes=2 gpus=8 port=29500"
+        "rank=1 master=worker-0.job-svc world=2 nnodes=2 gpus=8 port=29500\nworker-0.job-svc\nworker-1.job-svc|"
     );
     let envs = spec["envs"].to_string();
     assert!(
@@ -514,6 +639,23 @@ fn shapes_node_groups_and_bad_input() {
         "{v}"
     );
     assert_eq!(v["create"]["spec"]["resource_shape"], "gpu.8xh100-sxm");
+    // A GPU model picks among its own shapes, then by count, whatever the case.
+    let dry = l.hoist(&[
+        "run",
+        "--dry-run",
+        "--json",
+        "--platform",
+        "lepton",
+        "--image",
+        IMG,
+        "--gpus",
+        "h100:2",
+        "--",
+        "true",
+    ]);
+    assert_eq!(dry.code(), 0, "{}", dry.stderr());
+    let v: Value = serde_json::from_str(&dry.stdout()).expect("dry-run json");
+    assert_eq!(v["create"]["spec"]["resource_shape"], "gpu.2xh100-sxm");
     let posts = l.requests_to("POST", "/jobs").len();
     let cases: &[(&[&str], &str)] = &[
         (&["--gpus", "16"], "gpu.8xh100-sxm"),
@@ -521,6 +663,13 @@ fn shapes_node_groups_and_bad_input() {
         (&["--node-group", "nope"], "my-h100s"),
         (&["--mount", "fs:rel:/x"], "absolute"),
         (&["--gpus", "0,1"], "--gpus N"),
+        // A GPU model no shape has: the models there are, with their counts.
+        (&["--gpus", "A100:1"], "NVIDIA-H100-SXM (1, 2, 8 GPUs)"),
+        (&["--gpus", "H10:1"], "no resource shape with H10 GPUs"),
+        (
+            &["--gpus", "A100:8", "--resource-shape", "gpu.8xh100-sxm"],
+            "the job asks for A100",
+        ),
     ];
     for (extra, want) in cases {
         let mut a = vec!["run", "--platform", "lepton", "--image", IMG];

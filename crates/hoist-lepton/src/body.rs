@@ -4,7 +4,7 @@
 
 use crate::settings::{LeptonOptions, Mount};
 use hoist_core::SubmitRequest;
-use hoist_core::spec::{Command, InputError, rendezvous_env, sh_quote_checked};
+use hoist_core::spec::{Command, InputError, NODE_IPS_ENV, rendezvous_env, sh_quote_checked};
 use hoist_core::staging::RUNNER_PLAN_ENV;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ pub struct Placement {
     pub secret_refs: BTreeMap<String, String>,
     /// Image pull secrets.
     pub pull_secrets: Vec<String>,
+    /// The pull secret hoist makes from the environment's registry login, when it makes one.
+    pub made_pull_secret: Option<crate::pull::PullSecretRef>,
     /// Where the job fetches hoist's static runner (jobs that stage data), and its SHA-256.
     pub runner: Option<(String, String)>,
 }
@@ -59,6 +61,12 @@ pub fn lepton_id(name: &str, job_id: &str) -> String {
         head.pop();
     }
     format!("{head}-{short}")
+}
+
+/// Worker `i`'s address as the job's shell spells it: the stable DNS name Lepton gives each
+/// worker of a job with intra-job communication.
+fn worker_host(i: u32) -> String {
+    format!("${{LEPTON_JOB_WORKER_PREFIX:-worker}}-{i}.${{LEPTON_SUBDOMAIN}}")
 }
 
 fn literal(k: &str, v: &str) -> Value {
@@ -120,16 +128,21 @@ pub fn job_body(
     }
     let mut prelude = String::new();
     if nodes > 1 {
-        // Rank and master are the worker's own: read from Lepton's env when the job starts
-        // (what lepton_env_to_pytorch.sh would set, without downloading it).
+        // Rank, master and the node list are the worker's own: read from Lepton's env when
+        // the job starts (what lepton_env_to_pytorch.sh would set, without downloading it).
         for (k, v) in rendezvous_env(nodes, gpus, "", "") {
             if k != "NODE_RANK" && k != "MASTER_ADDR" {
                 add(&k, v, &mut envs);
             }
         }
-        prelude.push_str(
-            "export NODE_RANK=\"${LEPTON_JOB_WORKER_INDEX:-0}\" MASTER_ADDR=\"${LEPTON_JOB_WORKER_PREFIX:-worker}-0.${LEPTON_SUBDOMAIN}\"; ",
-        );
+        prelude.push_str(&format!(
+            "export NODE_RANK=\"${{LEPTON_JOB_WORKER_INDEX:-0}}\" MASTER_ADDR=\"{}\" {NODE_IPS_ENV}=\"$(printf '%s\\n' {})\"; ",
+            worker_host(0),
+            (0..nodes)
+                .map(|i| format!("\"{}\"", worker_host(i)))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
     } else if gpus > 1 {
         for (k, v) in rendezvous_env(1, gpus, "0", "localhost") {
             add(&k, v, &mut envs);
@@ -245,7 +258,8 @@ mod tests {
                 "HF_TOKEN".to_string(),
                 "hoist-1a2b3c4d-hf-token".to_string(),
             )]),
-            pull_secrets: vec!["hoist-ngc".into()],
+            pull_secrets: vec!["hoist-nvcr-io-0123abcd".into()],
+            made_pull_secret: None,
             runner: None,
         }
     }
@@ -322,6 +336,14 @@ mod tests {
         let line = cmd[2].as_str().expect("line");
         assert!(line.contains("LEPTON_JOB_WORKER_INDEX") && line.contains("${LEPTON_SUBDOMAIN}"));
         assert!(line.ends_with("python train.py 'a b'"), "{line}");
+        assert!(
+            envs.iter().all(|e| e["name"] != NODE_IPS_ENV),
+            "the node list is the worker's shell's, not a literal"
+        );
+        assert_eq!(
+            b["spec"]["image_pull_secrets"],
+            json!(["hoist-nvcr-io-0123abcd"])
+        );
         assert_eq!(b["metadata"]["id"], "train-run-1-1a2b3c4d");
         assert_eq!(b["metadata"]["visibility"], "private");
         assert_eq!(b["spec"]["ttl_seconds_after_finished"], 259200);
@@ -363,5 +385,44 @@ mod tests {
         );
         let envs = b["spec"]["envs"].to_string();
         assert!(envs.contains(RUNNER_PLAN_ENV) && envs.contains("HOIST_RUNNER_URL"));
+    }
+
+    /// What the job's shell makes of the prelude, as worker `rank` of the job `b`.
+    fn run_as_worker(b: &Value, rank: &str, script: &str) -> String {
+        let cmd = b["spec"]["container"]["command"].as_array().expect("cmd");
+        let line = cmd[2].as_str().expect("line");
+        let prelude = &line[..line.find("; ").expect("prelude") + 2];
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("{prelude}{script}"))
+            .env_clear()
+            .env("LEPTON_JOB_WORKER_INDEX", rank)
+            .env("LEPTON_JOB_WORKER_PREFIX", "trainer")
+            .env("LEPTON_SUBDOMAIN", "job-svc")
+            .output()
+            .expect("/bin/sh");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn every_worker_sees_every_workers_address_in_rank_order() {
+        let b = job_body(&req(3, 8), &LeptonOptions::default(), &place()).expect("body");
+        let ips = run_as_worker(
+            &b,
+            "2",
+            &format!("printf '%s|' \"${NODE_IPS_ENV}\"; echo \"$NODE_RANK $MASTER_ADDR\""),
+        );
+        assert_eq!(
+            ips,
+            "trainer-0.job-svc\ntrainer-1.job-svc\ntrainer-2.job-svc|2 trainer-0.job-svc\n"
+        );
+        // One worker has no peers to list.
+        let one = job_body(&req(1, 8), &LeptonOptions::default(), &place()).expect("body");
+        assert!(!one.to_string().contains(NODE_IPS_ENV), "{one}");
     }
 }

@@ -2,10 +2,11 @@
 //!
 //! A job is one `POST /jobs` in the official client's shape ([`body`]): the resource shape
 //! resolved from `--gpus` through the node group's shapes, secret env values written once as
-//! workspace secrets and referenced by name, a pull secret for nvcr.io made from NGC_KEY, and
-//! for several workers the rendezvous env set by hoist itself. The id the server answers with
-//! (it may add a suffix) is the job's backend id. Status of every job of a workspace is one
-//! listing ([`status`]), logs come from `/logs` and the replicas' live streams ([`logs`]).
+//! workspace secrets and referenced by name, a pull secret made from the environment's registry
+//! login ([`pull`]), and for several workers the rendezvous env and node list set by hoist
+//! itself. The id the server answers with (it may add a suffix) is the job's backend id.
+//! Status of every job of a workspace is one listing ([`status`]), logs come from `/logs` and
+//! the replicas' live streams ([`logs`]).
 #![deny(missing_docs)]
 
 pub mod body;
@@ -15,6 +16,7 @@ pub mod logs;
 mod place;
 mod platform;
 mod preflight;
+pub mod pull;
 pub mod settings;
 pub mod status;
 

@@ -12,9 +12,6 @@ use serde_json::{Value, json};
 /// How long a presigned runner URL stays valid (a job may wait in a queue that long).
 const RUNNER_URL_LIFETIME: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
-/// The name of the pull secret hoist makes for nvcr.io from NGC_KEY.
-pub const NGC_PULL_SECRET: &str = "hoist-ngc";
-
 /// One shape as `/shapes` lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Shape {
@@ -52,9 +49,73 @@ fn shapes_of(v: &Value) -> Vec<Shape> {
         .collect()
 }
 
-/// The shape for `gpus`: exactly that many, else the smallest with more (a CPU shape for
-/// none), and what to say about the choice.
-pub(crate) fn choose_shape(shapes: &[Shape], gpus: u32) -> Result<(String, String), InputError> {
+/// The lowercase alphanumeric words of a GPU or shape name (`NVIDIA-A100-80GB` → `nvidia`,
+/// `a100`, `80gb`).
+fn words(s: &str) -> Vec<String> {
+    s.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// Whether `shape` has the GPU model `model`: every word of the model is a word of the
+/// shape's accelerator (whole words, so `A10` is not `A100` and `A100-80GB` is not a 40 GB
+/// A100). A shape that names no accelerator is judged by its id, counts (`8xh100`) aside.
+pub(crate) fn has_model(shape: &Shape, model: &str) -> bool {
+    if shape.gpus == 0 {
+        return false;
+    }
+    let have = if shape.accelerator.is_empty() {
+        words(&shape.id)
+            .into_iter()
+            .map(|w| match w.split_once('x') {
+                Some((n, rest)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+                    rest.to_string()
+                }
+                _ => w,
+            })
+            .collect()
+    } else {
+        words(&shape.accelerator)
+    };
+    let want = words(model);
+    !want.is_empty() && want.iter().all(|w| have.contains(w))
+}
+
+/// The GPU models `shapes` offer, each with its counts: `NVIDIA-H100-SXM (1, 2, 8 GPUs)`.
+fn models(shapes: &[Shape]) -> String {
+    let mut by: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for s in shapes.iter().filter(|s| s.gpus > 0) {
+        let name = if s.accelerator.is_empty() {
+            format!("shape {}", s.id)
+        } else {
+            s.accelerator.clone()
+        };
+        by.entry(name).or_default().push(s.gpus);
+    }
+    if by.is_empty() {
+        return "none (no shape has GPUs)".into();
+    }
+    by.into_iter()
+        .map(|(m, mut n)| {
+            n.sort_unstable();
+            n.dedup();
+            let n: Vec<String> = n.iter().map(u32::to_string).collect();
+            format!("{m} ({} GPUs)", n.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The shape for `gpus` of model `gpu_type` (any model when `None`): exactly that many, else
+/// the smallest with more (a CPU shape for none), and what to say about the choice. `within`
+/// names where the shapes come from, for the errors.
+pub(crate) fn choose_shape(
+    shapes: &[Shape],
+    gpus: u32,
+    gpu_type: Option<&str>,
+    within: &str,
+) -> Result<(String, String), InputError> {
     let listing = || {
         shapes
             .iter()
@@ -71,31 +132,46 @@ pub(crate) fn choose_shape(shapes: &[Shape], gpus: u32) -> Result<(String, Strin
         return match cpu {
             Some(s) => Ok((s.id.clone(), format!("shape {} (no GPU asked for)", s.id))),
             None => Err(InputError::new(
-                "no GPUs were asked for and the workspace has no CPU-only shape",
+                format!("no GPUs were asked for and {within} has no CPU-only shape"),
                 format!("pass --gpus N or --resource-shape; shapes: {}", listing()),
             )),
         };
     }
-    if let Some(s) = shapes.iter().find(|s| s.gpus == gpus) {
-        return Ok((s.id.clone(), format!("shape {} ({gpus} GPU)", s.id)));
+    let (fit, model): (Vec<&Shape>, String) = match gpu_type {
+        Some(m) => {
+            let fit: Vec<&Shape> = shapes.iter().filter(|s| has_model(s, m)).collect();
+            if fit.is_empty() {
+                return Err(InputError::new(
+                    format!("{within} has no resource shape with {m} GPUs"),
+                    format!(
+                        "ask for a GPU model it offers (--gpus MODEL:N), or name a shape with --resource-shape; GPU models: {}",
+                        models(shapes)
+                    ),
+                ));
+            }
+            (fit, format!("{m} "))
+        }
+        None => (shapes.iter().collect(), String::new()),
+    };
+    if let Some(s) = fit.iter().find(|s| s.gpus == gpus) {
+        return Ok((s.id.clone(), format!("shape {} ({gpus} {model}GPU)", s.id)));
     }
-    match shapes
-        .iter()
-        .filter(|s| s.gpus > gpus)
-        .min_by_key(|s| s.gpus)
-    {
+    match fit.iter().filter(|s| s.gpus > gpus).min_by_key(|s| s.gpus) {
         Some(s) => Ok((
             s.id.clone(),
             format!(
-                "shape {} ({} GPU: no shape has exactly {gpus}, this is the smallest with more)",
+                "shape {} ({} {model}GPU: no shape has exactly {gpus}, this is the smallest with more)",
                 s.id, s.gpus
             ),
         )),
         None => Err(InputError::new(
-            format!("no resource shape has {gpus} GPU(s)"),
+            format!("no resource shape has {gpus} {model}GPU(s)"),
             format!(
                 "ask for fewer GPUs, or name one with --resource-shape; shapes: {}",
-                listing()
+                fit.iter()
+                    .map(|s| format!("{} ({} GPU)", s.id, s.gpus))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         )),
     }
@@ -182,9 +258,36 @@ impl LeptonPlatform {
             None => None,
         };
         let shapes = self.shapes(ng.as_deref()).await?;
+        let within = match (&opts.node_group, &ng) {
+            (Some(name), Some(id)) if name != id => format!("node group {name} ({id})"),
+            (_, Some(id)) => format!("node group {id}"),
+            _ => format!("workspace {}", self.client.workspace()),
+        };
+        let model = req
+            .spec
+            .gpu_type
+            .as_deref()
+            .filter(|m| !m.trim().is_empty());
         let (shape, note) = match &opts.resource_shape {
             Some(s) => {
-                if !shapes.iter().any(|x| &x.id == s) {
+                let named = shapes.iter().find(|x| &x.id == s);
+                if let (Some(x), Some(m)) = (named, model)
+                    && gpus > 0
+                    && !has_model(x, m)
+                {
+                    return Err(InputError::new(
+                        format!(
+                            "resource shape {s} has {} GPUs, and the job asks for {m}",
+                            if x.accelerator.is_empty() { "no" } else { &x.accelerator }
+                        ),
+                        format!(
+                            "drop --resource-shape to have hoist pick a {m} shape, or ask for the shape's GPU model; GPU models in {within}: {}",
+                            models(&shapes)
+                        ),
+                    )
+                    .into());
+                }
+                if named.is_none() {
                     return Err(InputError::new(
                         format!(
                             "Lepton resource shape {s:?} is not offered{}",
@@ -205,7 +308,7 @@ impl LeptonPlatform {
                 }
                 (s.clone(), format!("shape {s}"))
             }
-            None => choose_shape(&shapes, gpus)?,
+            None => choose_shape(&shapes, gpus, model, &within)?,
         };
         let short: String = req.job_id.chars().take(8).collect();
         let secret_refs = req
@@ -220,24 +323,18 @@ impl LeptonPlatform {
             })
             .collect::<std::collections::BTreeMap<_, _>>();
         let mut pull_secrets = Vec::new();
+        let mut made_pull_secret = None;
         if let Some(p) = &opts.image_pull_secret {
             pull_secrets.push(p.clone());
-        } else if req
+        } else if let Some(login) = req
             .spec
             .image
             .as_deref()
-            .is_some_and(|i| i.starts_with("nvcr.io/"))
-            && let Some(key) = req
-                .env
-                .get("NGC_KEY")
-                .cloned()
-                .or_else(|| self.ctx.env.get("NGC_KEY"))
-                .or_else(|| self.ctx.env.get("NGC_API_KEY"))
+            .and_then(|i| crate::pull::login(i, &req.env, &*self.ctx.env))
         {
-            if write {
-                self.ensure_ngc_pull_secret(&key).await?;
-            }
-            pull_secrets.push(NGC_PULL_SECRET.to_string());
+            let r = self.pull_secret(&login, write).await?;
+            pull_secrets.push(r.name.clone());
+            made_pull_secret = Some(r);
         }
         let runner = match (&req.runner, &req.runner_binary) {
             (Some(_), Some(bin)) => {
@@ -263,29 +360,11 @@ impl LeptonPlatform {
                 node_group_id: ng,
                 secret_refs,
                 pull_secrets,
+                made_pull_secret,
                 runner,
             },
             note,
         ))
-    }
-
-    /// The workspace's pull secret for nvcr.io, made from the NGC key when it is missing.
-    async fn ensure_ngc_pull_secret(&self, key: &str) -> Result<(), PlatformError> {
-        let have = self.client.get("/imagepullsecrets", &[]).await?;
-        let exists = have.as_array().into_iter().flatten().any(|s| {
-            s.pointer("/metadata/id").and_then(Value::as_str) == Some(NGC_PULL_SECRET)
-                || s.pointer("/metadata/name").and_then(Value::as_str) == Some(NGC_PULL_SECRET)
-        });
-        if !exists {
-            let body = json!({
-                "metadata": {"name": NGC_PULL_SECRET, "id": NGC_PULL_SECRET},
-                "spec": {"registry_server": "https://nvcr.io", "username": "$oauthtoken", "password": key},
-            });
-            self.client
-                .call(Method::POST, "/imagepullsecrets", &[], Some(&body))
-                .await?;
-        }
-        Ok(())
     }
 
     /// Where the job fetches hoist's static runner: the runner_url setting, else the binary
@@ -350,18 +429,20 @@ mod tests {
     use super::*;
 
     fn shape(id: &str, gpus: u32, cpu: f64) -> Shape {
+        gpu_shape(id, gpus, cpu, if gpus > 0 { "NVIDIA-H100-SXM" } else { "" })
+    }
+
+    fn gpu_shape(id: &str, gpus: u32, cpu: f64, accelerator: &str) -> Shape {
         Shape {
             id: id.into(),
             gpus,
-            accelerator: if gpus > 0 {
-                "NVIDIA-H100-SXM".into()
-            } else {
-                String::new()
-            },
+            accelerator: accelerator.into(),
             cpu,
             memory_mb: 1024,
         }
     }
+
+    const WS: &str = "workspace ws1";
 
     #[test]
     fn shapes_by_gpu_count() {
@@ -371,12 +452,90 @@ mod tests {
             shape("gpu.2x", 2, 32.0),
             shape("gpu.8x", 8, 128.0),
         ];
-        assert_eq!(choose_shape(&all, 2).expect("exact").0, "gpu.2x");
-        let (id, note) = choose_shape(&all, 1).expect("larger");
+        assert_eq!(choose_shape(&all, 2, None, WS).expect("exact").0, "gpu.2x");
+        let (id, note) = choose_shape(&all, 1, None, WS).expect("larger");
         assert_eq!(id, "gpu.2x");
         assert!(note.contains("no shape has exactly 1"), "{note}");
-        assert_eq!(choose_shape(&all, 0).expect("cpu").0, "cpu.small");
-        let e = choose_shape(&all, 16).expect_err("none");
+        assert_eq!(choose_shape(&all, 0, None, WS).expect("cpu").0, "cpu.small");
+        let e = choose_shape(&all, 16, None, WS).expect_err("none");
         assert!(e.hint.contains("gpu.8x"), "{}", e.hint);
+    }
+
+    fn mixed() -> Vec<Shape> {
+        vec![
+            shape("cpu.small", 0, 2.0),
+            gpu_shape("gpu.1xa10", 1, 8.0, "NVIDIA-A10"),
+            gpu_shape("gpu.1xa100-80gb", 1, 16.0, "NVIDIA-A100-80GB"),
+            gpu_shape("gpu.4xa100-80gb", 4, 64.0, "NVIDIA-A100-80GB"),
+            gpu_shape("gpu.2xh100-sxm", 2, 32.0, "NVIDIA-H100-SXM"),
+            gpu_shape("gpu.8xh100-sxm", 8, 128.0, "NVIDIA-H100-SXM"),
+        ]
+    }
+
+    #[test]
+    fn the_gpu_model_picks_among_its_shapes_then_the_count() {
+        let all = mixed();
+        let pick = |n, m| choose_shape(&all, n, Some(m), WS).map(|(id, _)| id);
+        assert_eq!(pick(1, "A100").expect("a100"), "gpu.1xa100-80gb");
+        assert_eq!(pick(1, "a100").expect("any case"), "gpu.1xa100-80gb");
+        assert_eq!(pick(2, "A100").expect("more"), "gpu.4xa100-80gb");
+        assert_eq!(
+            pick(4, "A100-80GB").expect("with memory"),
+            "gpu.4xa100-80gb"
+        );
+        assert_eq!(pick(1, "A10").expect("a10 is not a100"), "gpu.1xa10");
+        assert_eq!(pick(1, "H100").expect("larger h100"), "gpu.2xh100-sxm");
+        assert_eq!(
+            pick(8, "nvidia-h100").expect("vendor word"),
+            "gpu.8xh100-sxm"
+        );
+        // Without a model the count alone decides, across models.
+        assert_eq!(choose_shape(&all, 1, None, WS).expect("any").0, "gpu.1xa10");
+        let e = pick(8, "A100").expect_err("no 8x A100");
+        assert!(
+            e.hint.contains("gpu.4xa100-80gb") && !e.hint.contains("h100"),
+            "{}",
+            e.hint
+        );
+    }
+
+    #[test]
+    fn a_model_no_shape_has_is_refused_with_the_models_offered() {
+        let all = mixed();
+        for m in ["A1", "A100-40GB", "L40S", "100"] {
+            let e = choose_shape(&all, 1, Some(m), "node group my-h100s (ng-abc123)").expect_err(m);
+            assert!(
+                e.message.contains("node group my-h100s") && e.message.contains(m),
+                "{}",
+                e.message
+            );
+            assert!(
+                e.hint.contains("NVIDIA-A10 (1 GPUs)")
+                    && e.hint.contains("NVIDIA-A100-80GB (1, 4 GPUs)")
+                    && e.hint.contains("NVIDIA-H100-SXM (2, 8 GPUs)"),
+                "{}",
+                e.hint
+            );
+        }
+        // No GPUs asked for: the model does not matter.
+        assert_eq!(
+            choose_shape(&all, 0, Some("L40S"), WS).expect("cpu").0,
+            "cpu.small"
+        );
+    }
+
+    #[test]
+    fn models_match_whole_words_and_ids_stand_in_for_a_missing_accelerator() {
+        let bare = gpu_shape("gpu.8xh100-sxm", 8, 1.0, "");
+        assert!(has_model(&bare, "H100"));
+        assert!(!has_model(&bare, "H10"));
+        assert!(!has_model(&bare, "8xh100"), "the count is not the model");
+        let a100 = gpu_shape("x", 1, 1.0, "NVIDIA-A100-80GB");
+        assert!(has_model(&a100, "A100") && has_model(&a100, "a100_80gb"));
+        assert!(!has_model(&a100, "A10") && !has_model(&a100, "") && !has_model(&a100, "-"));
+        assert!(
+            !has_model(&shape("cpu.small", 0, 1.0), "cpu"),
+            "no GPUs, no model"
+        );
     }
 }

@@ -170,13 +170,21 @@ impl Platform for LeptonPlatform {
         let opts = self.options(&req.spec)?;
         let (place, note) = self.place(req, &opts, false).await?;
         let body = job_body(req, &opts, &place)?;
-        let doc = json!({
+        let mut doc = json!({
             "platform": "lepton",
             "url": self.client.url(),
             "placement": note,
             "secrets": place.secret_refs.values().collect::<Vec<_>>(),
             "create": body,
         });
+        if let Some(p) = &place.made_pull_secret {
+            doc["image_pull_secret"] = json!({
+                "name": p.name,
+                "registry_server": p.registry_server,
+                "username": p.username,
+                "made": "at submit, from the environment's registry login, when the workspace lacks it",
+            });
+        }
         let text = serde_json::to_string_pretty(&doc)
             .map_err(|e| PlatformError::failed(e.to_string(), ""))?;
         Ok(DryRun { text, json: doc })
@@ -412,7 +420,7 @@ impl Platform for LeptonPlatform {
                 "ErrImagePull" | "ImagePullBackOff" => Some(finding(
                     ErrClass::Config,
                     "the image could not be pulled on the node",
-                    "check the image name, and for nvcr.io that NGC_KEY is set (hoist makes the pull secret from it) or --image-pull-secret names one that works",
+                    "check the image name and the registry login: hoist makes the pull secret hoist-<registry>-<user hash> from NGC_KEY (nvcr.io) or DOCKER_USERNAME/DOCKER_PASSWORD[/DOCKER_SERVER] (or SKYPILOT_DOCKER_*) once, and keeps it; after a password change delete that secret on the workspace (or use a $(cmd) password, made again at each submit), or name one with --image-pull-secret",
                     false,
                 )),
                 "FailedScheduling" => Some(finding(

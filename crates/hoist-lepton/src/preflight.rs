@@ -102,7 +102,7 @@ impl LeptonPlatform {
                     format!(
                         "{} shape(s), {gpu} with GPUs; --gpus 1 takes {}",
                         shapes.len(),
-                        choose_shape(&shapes, 1)
+                        choose_shape(&shapes, 1, None, "the workspace")
                             .map(|(id, _)| id)
                             .unwrap_or_else(|_| "none".into())
                     ),

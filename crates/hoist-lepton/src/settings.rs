@@ -41,7 +41,7 @@ pub const SETTINGS: &[SettingDoc] = &[
         "the resource shape of each worker (gpu.8xh100-sxm …)",
     )
     .flag("--resource-shape")
-    .computed("the node group's shape with exactly --gpus GPUs, else the smallest with more")
+    .computed("the node group's shape with exactly --gpus GPUs (of the model in --gpus MODEL:N), else the smallest with more")
     .per_job(),
     SettingDoc::new(
         "ttl_seconds",
@@ -67,7 +67,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     SettingDoc::new(
         "image_pull_secret",
         SettingKind::String,
-        "the workspace's image pull secret for the image (one for nvcr.io is made from NGC_KEY when unset)",
+        "the workspace's image pull secret for the image (unset: one is made from the registry login in the environment, NGC_KEY or DOCKER_*/SKYPILOT_DOCKER_*)",
     )
     .flag("--image-pull-secret")
     .per_job(),
@@ -96,7 +96,7 @@ pub static INFO: PlatformInfo = PlatformInfo {
         ),
         (
             "NGC_KEY",
-            "makes the workspace's pull secret for nvcr.io images (NGC_API_KEY also read)",
+            "makes the workspace's pull secret for nvcr.io images (NGC_API_KEY also read; DOCKER_USERNAME/DOCKER_PASSWORD/DOCKER_SERVER or SKYPILOT_DOCKER_* for other registries)",
         ),
     ],
     capabilities: Capabilities {

@@ -14,6 +14,7 @@ Run it with the testbed's venv (scripts/testbed.sh makes it):
 Exit 0: everything matched. Exit 1: a mismatch, named on stderr. Exit 2: setup problem.
 """
 
+import hashlib
 import io
 import traceback
 import json
@@ -526,6 +527,28 @@ class Check:
         )
         expect_eq(self.last_request("POST", "/imagepullsecrets")["body"]["spec"]["password"], "<redacted>", "logged password")
         self.no_file_holds(password, "an image pull password")
+        # What hoist does for any registry login: a name from server and user, the registry as
+        # an https URL, the optional email the API server's spec has; made again by delete and
+        # create (the API has no update) when the password is a command's short-lived output.
+        name = "hoist-127-0-0-1-5000-0a1b2c3d"
+        private = {
+            "metadata": {"name": name, "id": name},
+            "spec": {"registry_server": "https://127.0.0.1:5000", "username": "ci", "password": "pw-1", "email": ""},
+        }
+        expect_eq(self.client._post("/imagepullsecrets", json=private).status_code, 201, "POST a private registry's")
+        expect_eq(job_api.ensure_ok(self.client._delete(f"/imagepullsecrets/{name}")), True, "DELETE /imagepullsecrets/{name}")
+        self.client_error(
+            lambda: job_api.ensure_ok(self.client._delete(f"/imagepullsecrets/{name}")), 404, "delete a missing pull secret"
+        )
+        private["spec"]["password"] = "pw-2"
+        expect_eq(self.client._post("/imagepullsecrets", json=private).status_code, 201, "POST it again")
+        stored = self.admin("/state")["image_pull_secrets"][name]
+        expect_eq(stored["password_sha256"], hashlib.sha256(b"pw-2").hexdigest(), "the new password is the one kept")
+        bad_name = {"metadata": {"name": "Hoist_127.0.0.1:5000"}, "spec": private["spec"]}
+        self.client_error(
+            lambda: job_api.ensure_ok(self.client._post("/imagepullsecrets", json=bad_name)), 400, "a name that is no DNS name"
+        )
+        self.no_file_holds("pw-2", "an image pull password")
 
     def server_validation(self):
         ok = {"resource_shape": "cpu.small", "container": {"image": "x"}}

@@ -90,6 +90,9 @@ KEEP_COUNTS = {"Archived", "Deleting", "Deleted"}
 QUERY_MODES = {"alive_only", "archive_only", "alive_and_archive"}
 
 JOB_ID = re.compile(r"^[a-z][a-z0-9-]*$")
+# Lepton keeps a pull secret as a Kubernetes secret named after it (its open-sourced API server
+# prefixes the name), so the name must be a DNS subdomain.
+PULL_SECRET_NAME = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
 ENV_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 RESERVED_ENV = {
     "LEPTON_WORKSPACE_ID",
@@ -892,9 +895,16 @@ class Handler(BaseHTTPRequestHandler):
             name = meta.get("name") or meta.get("id")
             if not isinstance(name, str) or not name:
                 raise bad("metadata.name is required")
+            if len(name) > 200 or not PULL_SECRET_NAME.match(name):
+                raise bad(
+                    f"image pull secret name {name!r} must be at most 200 characters of a-z, 0-9, '-' and '.', "
+                    "starting and ending with a letter or digit"
+                )
             for k in ("registry_server", "username", "password"):
                 if not isinstance(spec.get(k), str) or not spec[k]:
                     raise bad(f"spec.{k} is required")
+            if not isinstance(spec.get("email", ""), str):
+                raise bad("spec.email must be a string")
             with ws.lock:
                 if name in ws.state["image_pull_secrets"]:
                     raise ApiError(409, "AlreadyExists", f"image pull secret {name} already exists")
