@@ -469,7 +469,11 @@ fn resolve(base: &Path, p: &str) -> PathBuf {
         }
         None => PathBuf::from(p),
     };
-    if p.is_absolute() { p } else { base.join(p) }
+    let p = if p.is_absolute() { p } else { base.join(p) };
+    // `./proj` reads as `proj` in every message and path hoist shows.
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// The job's script: SkyPilot's variables, then `setup` (its failure ends the job with its
