@@ -139,6 +139,85 @@ fn kubernetes_flags_are_checked_before_any_cluster_is_asked() {
     assert!(!j.stdout().contains("hf_dry_secret"));
 }
 
+#[test]
+fn a_dry_run_shows_the_pull_secret_gpu_placement_and_node_addresses() {
+    let e = Env::new();
+    let marker = e.path("password-command-ran");
+    let o = Out(e
+        .cmd(&[
+            "run",
+            "--dry-run",
+            "--platform",
+            "k8s",
+            "--image",
+            "registry.example.com/team/trainer:1.2",
+            "--gpus",
+            "A100:2",
+            "--nodes",
+            "2",
+            "--",
+            "torchrun",
+            "train.py",
+        ])
+        .env("SKYPILOT_DOCKER_USERNAME", "robot")
+        .env(
+            "SKYPILOT_DOCKER_PASSWORD",
+            format!("$(touch {}; echo cli-pw-9931)", marker.display()),
+        )
+        .env("SKYPILOT_DOCKER_SERVER", "registry.example.com")
+        .env_remove("DOCKER_USERNAME")
+        .env_remove("DOCKER_PASSWORD")
+        .env_remove("DOCKER_SERVER")
+        .output()
+        .expect("hoist"));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = o.stdout();
+    assert!(!marker.exists(), "a dry run ran the password command");
+    assert!(!out.contains("cli-pw-9931") && !o.stderr().contains("cli-pw-9931"));
+    let docs: Vec<serde_json::Value> = out
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).expect("a YAML document"))
+        .collect();
+    let kinds: Vec<&str> = docs.iter().filter_map(|d| d["kind"].as_str()).collect();
+    assert_eq!(kinds, ["Secret", "Service", "Job"], "{out}");
+    let secret = &docs[0];
+    assert_eq!(secret["type"], "kubernetes.io/dockerconfigjson");
+    let config: serde_json::Value = serde_json::from_str(
+        secret["stringData"][".dockerconfigjson"]
+            .as_str()
+            .expect("the docker config, readable"),
+    )
+    .expect("JSON");
+    assert_eq!(
+        config["auths"]["registry.example.com"]["password"],
+        "<redacted: from SKYPILOT_DOCKER_PASSWORD>"
+    );
+    let pod = &docs[2]["spec"]["template"]["spec"];
+    assert_eq!(
+        pod["imagePullSecrets"][0]["name"],
+        secret["metadata"]["name"]
+    );
+    // No cluster is asked: the model as given, on GPU feature discovery's label.
+    assert_eq!(
+        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0],
+        serde_json::json!({"key": "nvidia.com/gpu.product", "operator": "In", "values": ["A100"]})
+    );
+    let env = pod["containers"][0]["env"].as_array().expect("env");
+    let value = |name: &str| {
+        env.iter()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["value"].as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let ips = value("HOIST_NODE_IPS");
+    let lines: Vec<&str> = ips.lines().collect();
+    assert_eq!(lines.len(), 2, "{ips}");
+    assert_eq!(lines[0], value("MASTER_ADDR"));
+    assert!(lines[1].contains("-1."), "{ips}");
+}
+
 /// Opt-in: a real cluster. `HOIST_K8S_E2E=1` plus a kubeconfig (KUBECONFIG or ~/.kube/config);
 /// `HOIST_K8S_E2E_IMAGE` (default busybox:1.36) must be pullable by the cluster. GPU-free.
 #[test]

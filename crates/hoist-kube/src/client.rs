@@ -3,10 +3,32 @@
 
 use crate::KubePlatform;
 use crate::manifest::{job_name, labels, secret_name};
+use crate::pull::pull_secret_name;
 use hoist_core::{InputError, PlatformError};
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, Config};
+
+/// Which of a job's companion objects (those the Job owns once it exists) an operation is
+/// about.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Companions {
+    /// The Secret with the secret env values.
+    pub(crate) secret: bool,
+    /// The image pull Secret made from the registry login.
+    pub(crate) pull: bool,
+    /// The headless Service.
+    pub(crate) service: bool,
+}
+
+impl Companions {
+    /// All of them, for when which exist is not known (a missing one is skipped).
+    pub(crate) const ALL: Companions = Companions {
+        secret: true,
+        pull: true,
+        service: true,
+    };
+}
 
 /// A connected client and what identifies the cluster behind it.
 pub(crate) struct Conn {
@@ -170,28 +192,38 @@ impl KubePlatform {
         }
     }
 
-    /// Delete the job's Service and Secret, whichever exist.
+    /// Delete the job's companions in `which`, whichever exist.
     pub(crate) async fn delete_companions(
         &self,
         client: Client,
         job_id: &str,
+        which: Companions,
     ) -> Result<(), PlatformError> {
         let services: Api<Service> = self.api(client.clone());
         let secrets: Api<Secret> = self.api(client);
         let dp = DeleteParams::default();
-        self.delete_quietly(&services, &job_name(job_id), &dp)
-            .await?;
-        self.delete_quietly(&secrets, &secret_name(job_id), &dp)
-            .await
+        if which.service {
+            self.delete_quietly(&services, &job_name(job_id), &dp)
+                .await?;
+        }
+        if which.secret {
+            self.delete_quietly(&secrets, &secret_name(job_id), &dp)
+                .await?;
+        }
+        if which.pull {
+            self.delete_quietly(&secrets, &pull_secret_name(job_id), &dp)
+                .await?;
+        }
+        Ok(())
     }
 
-    /// Apply a merge patch to the job's Secret and/or Service (ownership changes); one that
+    /// Apply a merge patch to the job's companions in `which` (ownership changes); one that
     /// does not exist is skipped.
     pub(crate) async fn patch_companions(
         &self,
         client: Client,
         job_id: &str,
-        (secret, service): (bool, bool),
+        which: Companions,
         patch: &serde_json::Value,
         what: &str,
     ) -> Result<(), PlatformError> {
@@ -199,16 +231,23 @@ impl KubePlatform {
         let services: Api<Service> = self.api(client);
         let pp = PatchParams::default();
         let results = [
-            match secret {
+            match which.secret {
                 true => secrets
                     .patch(&secret_name(job_id), &pp, &Patch::Merge(patch))
                     .await
                     .map(|_| ()),
                 false => Ok(()),
             },
-            match service {
+            match which.service {
                 true => services
                     .patch(&job_name(job_id), &pp, &Patch::Merge(patch))
+                    .await
+                    .map(|_| ()),
+                false => Ok(()),
+            },
+            match which.pull {
+                true => secrets
+                    .patch(&pull_secret_name(job_id), &pp, &Patch::Merge(patch))
                     .await
                     .map(|_| ()),
                 false => Ok(()),

@@ -1,5 +1,6 @@
 //! The `kubernetes` platform: a job is a Job (an Indexed Job plus a headless Service when it
-//! spans nodes), its secret env values a Secret the Job owns. Everything goes through kube-rs;
+//! spans nodes), its secret env values a Secret the Job owns, and an image pull Secret from
+//! the environment's registry login, owned the same way. Everything goes through kube-rs;
 //! the client is built from a kubeconfig (its `context` setting, else the current one) or the
 //! in-cluster service account, or handed in ([`KubePlatform::with_client`]) so tests can
 //! script the API.
@@ -9,26 +10,30 @@ mod client;
 pub mod flags;
 mod logs;
 pub mod manifest;
+pub mod placement;
 mod preflight;
+pub mod pull;
 pub mod settings;
 pub mod status;
+mod submit;
 
 pub use settings::{Descriptor, KubeOptions, KubeSettings, Pinned};
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use hoist_core::env::SharedEnv;
 use hoist_core::failure::FailureInput;
 use hoist_core::platform::PreflightRequest;
 use hoist_core::{
     BoxLogStream, CancelOutcome, Capabilities, Details, DryRun, InputError, JobRecord, JobStatus,
-    LaunchRecovery, Platform, PlatformError, PreflightCheck, Replica, StatusReport, SubmitRequest,
-    Submitted,
+    LaunchRecovery, MapEnv, Platform, PlatformError, PreflightCheck, Replica, StatusReport,
+    SubmitRequest, Submitted,
 };
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
-use manifest::{ManifestSettings, job_name, labels, secret_name};
+use manifest::{ManifestSettings, job_name, labels};
 use std::collections::BTreeMap;
 use tokio::sync::OnceCell;
 
@@ -36,12 +41,15 @@ use tokio::sync::OnceCell;
 pub struct KubePlatform {
     settings: KubeSettings,
     namespace: String,
+    /// Where the registry login for image pull Secrets is read.
+    env: SharedEnv,
     conn: OnceCell<client::Conn>,
     identity: OnceCell<String>,
 }
 
 impl KubePlatform {
-    /// A platform that connects on first use.
+    /// A platform that connects on first use. It reads no environment (so makes no image
+    /// pull Secret) until given one with [`KubePlatform::with_env`].
     pub fn new(settings: KubeSettings) -> KubePlatform {
         let namespace = settings
             .namespace
@@ -50,9 +58,16 @@ impl KubePlatform {
         KubePlatform {
             settings,
             namespace,
+            env: std::sync::Arc::new(MapEnv::default()),
             conn: OnceCell::new(),
             identity: OnceCell::new(),
         }
+    }
+
+    /// The same platform reading registry logins from `env` (the build context's).
+    pub fn with_env(mut self, env: SharedEnv) -> KubePlatform {
+        self.env = env;
+        self
     }
 
     /// A platform over a given client (tests script the API through it).
@@ -71,6 +86,8 @@ impl KubePlatform {
             namespace: self.namespace.clone(),
             runner_image: self.settings.runner_image.clone(),
             ttl_seconds: self.settings.ttl_seconds.unwrap_or(3600),
+            pull_login: None,
+            gpu_placement: None,
         }
     }
 
@@ -105,9 +122,13 @@ impl Platform for KubePlatform {
     }
 
     /// The objects as a multi-document YAML stream `kubectl apply -f -` takes (Secret
-    /// values masked), and the same objects as a JSON array.
+    /// values masked), and the same objects as a JSON array. Neither the cluster is asked
+    /// nor a `$(cmd)` registry password run: the GPU model is shown as given, the pull
+    /// Secret with the password's variable in its place.
     async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError> {
-        let m = manifest::render(req, &self.settings())?;
+        let mut s = self.settings();
+        s.pull_login = pull::PullLogin::for_job(&req.spec, &*self.env)?;
+        let m = manifest::render(req, &s)?;
         let objects = manifest::dry_run_objects(&m);
         Ok(DryRun {
             text: manifest::to_yaml_stream(&objects),
@@ -116,103 +137,7 @@ impl Platform for KubePlatform {
     }
 
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
-        let m = manifest::render(req, &self.settings())?;
-        let client = self.client().await?;
-        self.capacity_guard(client.clone(), m.gpus_per_node, req.spec.nodes.max(1))
-            .await?;
-        let name = job_name(&req.job_id);
-        let pp = PostParams::default();
-        let secrets: Api<Secret> = self.api(client.clone());
-        let services: Api<Service> = self.api(client.clone());
-        let jobs: Api<Job> = self.api(client.clone());
-        // Secret and Service first, so the pods find them; a refused Job takes them back.
-        if let Some(s) = &m.secret {
-            secrets
-                .create(&pp, s)
-                .await
-                .map_err(|e| self.err("create the job's Secret", e))?;
-        }
-        if let Some(s) = &m.service
-            && let Err(e) = services.create(&pp, s).await
-        {
-            self.delete_quietly(
-                &secrets,
-                &secret_name(&req.job_id),
-                &DeleteParams::default(),
-            )
-            .await?;
-            return Err(self.err("create the headless Service", e));
-        }
-        let created = match jobs.create(&pp, &m.job).await {
-            Ok(j) => j,
-            Err(kube::Error::Api(s)) if s.code == 409 => {
-                // Already there: ours (a retried submit) or someone else's name clash.
-                let existing = jobs
-                    .get(&name)
-                    .await
-                    .map_err(|e| self.err("read the Job", e))?;
-                let token = existing
-                    .metadata
-                    .labels
-                    .as_ref()
-                    .and_then(|l| l.get(labels::LAUNCH_TOKEN))
-                    .cloned();
-                if token.as_deref()
-                    != m.job
-                        .metadata
-                        .labels
-                        .as_ref()
-                        .and_then(|l| l.get(labels::LAUNCH_TOKEN))
-                        .map(String::as_str)
-                {
-                    return Err(PlatformError::Failed {
-                        message: format!(
-                            "a Job named {name} exists in {} and is not this launch's",
-                            self.namespace
-                        ),
-                        hint: format!(
-                            "delete it (kubectl delete job {name} -n {}) if it is stale",
-                            self.namespace
-                        ),
-                    });
-                }
-                existing
-            }
-            Err(e) => {
-                self.delete_companions(client.clone(), &req.job_id).await?;
-                return Err(match e {
-                    kube::Error::Api(s) if matches!(s.code, 400 | 422) => InputError::new(
-                        format!("Kubernetes refused the Job: {}", s.message),
-                        "check the image, resources and options against the message",
-                    )
-                    .into(),
-                    e => self.err("create the Job", e),
-                });
-            }
-        };
-        // The Job owns the Secret (and Service), so deleting the Job removes them.
-        if let Some(uid) = &created.metadata.uid {
-            self.patch_companions(
-                client.clone(),
-                &req.job_id,
-                (m.secret.is_some(), m.service.is_some()),
-                &manifest::owned_by(&name, uid),
-                "hand the Secret and Service to the Job",
-            )
-            .await?;
-        }
-        Ok(Submitted {
-            backend_job_id: name,
-            backend_identity: self.identity().await?,
-            results_location: None,
-            status: JobStatus::Pending,
-            message: format!(
-                "submitted to namespace {} ({} pod(s), {} GPU(s) each)",
-                self.namespace,
-                req.spec.nodes.max(1),
-                m.gpus_per_node
-            ),
-        })
+        self.create_job(req).await
     }
 
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
@@ -241,7 +166,8 @@ impl Platform for KubePlatform {
             }
             _ => {
                 // What a dead launcher created before the Job stays unowned: remove it.
-                self.delete_companions(client, &job.job_id).await?;
+                self.delete_companions(client, &job.job_id, client::Companions::ALL)
+                    .await?;
                 Ok(LaunchRecovery::NotLaunched)
             }
         }
@@ -356,10 +282,21 @@ impl Platform for KubePlatform {
             return Ok(None); // nothing left to run again from
         };
         let release = serde_json::json!({"metadata": {"ownerReferences": null}});
+        // The pull Secret only where the Job uses it: jobs from before it existed have none.
+        let pull_name = pull::pull_secret_name(&job.job_id);
+        let companions = client::Companions {
+            pull: old
+                .spec
+                .as_ref()
+                .and_then(|s| s.template.spec.as_ref())
+                .and_then(|p| p.image_pull_secrets.as_ref())
+                .is_some_and(|refs| refs.iter().any(|r| r.name == pull_name)),
+            ..client::Companions::ALL
+        };
         self.patch_companions(
             client.clone(),
             &job.job_id,
-            (true, true),
+            companions,
             &release,
             "keep the job's Secret and Service",
         )
@@ -395,7 +332,7 @@ impl Platform for KubePlatform {
             self.patch_companions(
                 client,
                 &job.job_id,
-                (true, true),
+                companions,
                 &manifest::owned_by(&name, uid),
                 "hand the Secret and Service to the new Job",
             )
@@ -458,7 +395,8 @@ impl Platform for KubePlatform {
             resource_version: None,
         });
         self.delete_quietly(&jobs, &name, &dp).await?;
-        self.delete_companions(client, &job.job_id).await?;
+        self.delete_companions(client, &job.job_id, client::Companions::ALL)
+            .await?;
         Ok(CancelOutcome::Requested)
     }
 
@@ -554,6 +492,7 @@ impl Platform for KubePlatform {
         let jobs: Api<Job> = self.api(client.clone());
         self.delete_quietly(&jobs, &name, &DeleteParams::background())
             .await?;
-        self.delete_companions(client, &job.job_id).await
+        self.delete_companions(client, &job.job_id, client::Companions::ALL)
+            .await
     }
 }

@@ -1,9 +1,16 @@
-//! From a submit request to the objects hoist creates: a Secret for secret env values, a
-//! headless Service for multi-node jobs, and the Job (Indexed when multi-node). Pure: the same
-//! code serves `--dry-run`, the snapshots in the tests and the real submit.
+//! From a submit request to the objects hoist creates: a Secret for secret env values, an
+//! image pull Secret from the environment's registry login, a headless Service for
+//! multi-node jobs, and the Job (Indexed when multi-node). Pure: the same code serves
+//! `--dry-run`, the snapshots in the tests and the real submit.
 
+mod show;
+
+pub use show::{dry_run_objects, redacted, to_yaml_stream};
+
+use crate::placement::GpuPlacement;
+use crate::pull::{PullLogin, pull_secret_name};
 use crate::settings::KubeOptions;
-use hoist_core::spec::{Command, InputError, rendezvous_env, sh_quote_checked};
+use hoist_core::spec::{Command, InputError, NODE_IPS_ENV, rendezvous_env, sh_quote_checked};
 use hoist_core::staging::RUNNER_PLAN_ENV;
 use hoist_core::{GpuSpec, SubmitRequest};
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
@@ -61,19 +68,35 @@ pub struct ManifestSettings {
     pub runner_image: Option<String>,
     /// Seconds a finished Job is kept before the cluster deletes it.
     pub ttl_seconds: i32,
+    /// The registry login the job's image pull Secret is made from (resolved for a submit,
+    /// as written for a dry run); `None`: no pull Secret.
+    pub pull_login: Option<PullLogin>,
+    /// Where a job asking for a GPU model runs; `None`: as a dry run shows it
+    /// ([`GpuPlacement::as_given`]).
+    pub gpu_placement: Option<GpuPlacement>,
 }
 
 /// What [`render`] makes.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Manifests {
     /// Secret with the secret env values (none when there are none).
     pub secret: Option<Secret>,
+    /// Image pull Secret made from the registry login (none when the job names its own or
+    /// the environment has no login for the image).
+    pub pull_secret: Option<Secret>,
     /// Headless Service (multi-node only).
     pub service: Option<Service>,
     /// The Job.
     pub job: Job,
     /// GPUs per node asked for.
     pub gpus_per_node: u32,
+}
+
+/// Shown as [`redacted`] shows them: the Secrets hold values that must not reach a log.
+impl std::fmt::Debug for Manifests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Manifests({})", redacted(self))
+    }
 }
 
 fn common_labels(req: &SubmitRequest) -> BTreeMap<String, String> {
@@ -237,6 +260,9 @@ pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, In
                 _ => env.push(lit(&k, v)),
             }
         }
+        // Every pod's stable name in rank order, the same form as MASTER_ADDR.
+        let addresses: Vec<String> = (0..nodes).map(|i| format!("{name}-{i}.{name}")).collect();
+        env.push(lit(NODE_IPS_ENV, addresses.join("\n")));
     } else if gpus > 1 {
         env.extend(
             rendezvous_env(1, gpus, "0", "localhost")
@@ -351,20 +377,34 @@ pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, In
         .iter()
         .map(|t| parse_toleration(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let pod = PodSpec {
+    // A pull Secret the job names wins over the one made from the environment's login.
+    let pull_secret = match (&opts.image_pull_secret, &s.pull_login) {
+        (None, Some(login)) => Some(login.secret(meta(&pull_secret_name(&req.job_id)))),
+        _ => None,
+    };
+    let pull_secret_ref = opts
+        .image_pull_secret
+        .clone()
+        .or_else(|| pull_secret.as_ref().and_then(|p| p.metadata.name.clone()));
+    let mut pod = PodSpec {
         restart_policy: Some("Never".into()),
         containers: vec![container],
         init_containers,
         volumes: Some(volumes),
         node_selector: (!opts.node_selector.is_empty()).then(|| opts.node_selector.clone()),
         tolerations: (!tolerations.is_empty()).then_some(tolerations),
-        image_pull_secrets: opts
-            .image_pull_secret
-            .as_ref()
-            .map(|n| vec![LocalObjectReference { name: n.clone() }]),
+        image_pull_secrets: pull_secret_ref.map(|name| vec![LocalObjectReference { name }]),
         subdomain: multi.then(|| name.clone()),
         ..Default::default()
     };
+    if let Some(model) = gpu_model(spec)
+        && gpus > 0
+    {
+        match &s.gpu_placement {
+            Some(p) => p.apply(&mut pod),
+            None => GpuPlacement::as_given(model).apply(&mut pod),
+        }
+    }
     let mut pod_labels = labels.clone();
     pod_labels.insert(labels::JOB_NAME.into(), name.clone());
     let job = Job {
@@ -412,10 +452,19 @@ pub fn render(req: &SubmitRequest, s: &ManifestSettings) -> Result<Manifests, In
     });
     Ok(Manifests {
         secret,
+        pull_secret,
         service,
         job,
         gpus_per_node: gpus,
     })
+}
+
+/// The GPU model the job asks for, if it names one.
+pub fn gpu_model(spec: &hoist_core::JobSpec) -> Option<&str> {
+    spec.gpu_type
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
 }
 
 /// A merge patch that makes an object owned by the Job `name` (so deleting the Job deletes it).
@@ -451,127 +500,4 @@ pub fn rerun(old: &Job) -> Job {
         spec: Some(spec),
         status: None,
     }
-}
-
-/// What a secret value is replaced with wherever manifests are shown.
-const MASK: &str = "<secret>";
-
-/// The Secret with every value replaced by [`MASK`]: the one place masking happens, so
-/// `redacted` and the dry-run stream cannot drift apart and leak a value through either.
-fn masked(secret: Option<&Secret>) -> Option<Secret> {
-    let mut s = secret.cloned()?;
-    for v in s.data.iter_mut().flat_map(|d| d.values_mut()) {
-        *v = k8s_openapi::ByteString(MASK.as_bytes().to_vec());
-    }
-    for v in s.string_data.iter_mut().flat_map(|d| d.values_mut()) {
-        *v = MASK.into();
-    }
-    Some(s)
-}
-
-/// The manifests as they may be shown: secret values replaced.
-pub fn redacted(m: &Manifests) -> serde_json::Value {
-    let secret = masked(m.secret.as_ref());
-    serde_json::json!({"secret": secret, "service": m.service, "job": m.job})
-}
-
-/// The objects `--dry-run` shows, in the order they must be applied (the Job's pods refer to
-/// the Secret and the Service by name), each a complete object `kubectl apply` takes as is.
-/// Secret values are masked as in [`redacted`]: a dry run is printed, logged and pasted, so the
-/// real value must never reach it.
-pub fn dry_run_objects(m: &Manifests) -> Vec<serde_json::Value> {
-    let mut objects = Vec::with_capacity(3);
-    if let Some(s) = masked(m.secret.as_ref()) {
-        objects.push(applyable(&s));
-    }
-    if let Some(s) = &m.service {
-        objects.push(applyable(s));
-    }
-    objects.push(applyable(&m.job));
-    objects
-}
-
-/// One object as `kubectl apply` wants it.
-///
-/// apiVersion and kind are set from the type even though k8s-openapi writes them for top-level
-/// resources: without them apply refuses the document, so this does not rest on a serializer
-/// detail. Owner references are dropped because the only owner hoist ever sets is the Job,
-/// patched in after create once its UID exists; on a dry run there is no UID to point at.
-fn applyable<K>(k: &K) -> serde_json::Value
-where
-    K: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta> + serde::Serialize,
-{
-    let mut v = match serde_json::to_value(k) {
-        Ok(v) => v,
-        // k8s-openapi objects only have string-keyed maps, so this cannot happen; were it to,
-        // a stub that names the object and the reason beats a panic or a silently missing
-        // document in what the user is about to apply.
-        Err(e) => serde_json::json!({
-            "metadata": {
-                "name": k.metadata().name,
-                "namespace": k.metadata().namespace,
-                "annotations": {"hoist.dev/dry-run-error": e.to_string()},
-            },
-        }),
-    };
-    drop_nulls(&mut v);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("apiVersion".into(), K::API_VERSION.into());
-        o.insert("kind".into(), K::KIND.into());
-        if o.get("status")
-            .is_some_and(|s| s.as_object().is_some_and(serde_json::Map::is_empty))
-        {
-            o.remove("status");
-        }
-        if let Some(meta) = o.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            meta.remove("ownerReferences");
-        }
-    }
-    v
-}
-
-/// Removes null members at every depth. A null means "unset" to the API server, so in a
-/// manifest meant for review or a repository it only reads as a value someone chose. Empty
-/// maps stay: `emptyDir: {}` means something.
-fn drop_nulls(v: &mut serde_json::Value) {
-    match v {
-        serde_json::Value::Object(o) => {
-            o.retain(|_, x| !x.is_null());
-            o.values_mut().for_each(drop_nulls);
-        }
-        serde_json::Value::Array(a) => a.iter_mut().for_each(drop_nulls),
-        _ => {}
-    }
-}
-
-/// `objects` as one multi-document YAML stream, the form `kubectl apply -f -` reads and people
-/// paste into files: each document a mapping, documents separated by `---` lines.
-///
-/// serde-saphyr quotes every string a YAML 1.1 reader (Go's, in kubectl) would take for
-/// something else, so env values like `1`, `true`, `yes` or `0x10` stay strings. Multi-line
-/// strings go out double-quoted rather than as block scalars: with one physical line per
-/// value, a `---` line or trailing spaces inside a script cannot be taken for a document
-/// separator or trimmed by a tool that splits the stream by lines.
-pub fn to_yaml_stream(objects: &[serde_json::Value]) -> String {
-    let opts = || {
-        let mut o = serde_saphyr::SerializerOptions::default();
-        o.prefer_block_scalars = false;
-        o
-    };
-    let mut out = String::new();
-    for (i, o) in objects.iter().enumerate() {
-        if i > 0 {
-            out.push_str("---\n");
-        }
-        // JSON is YAML too, so if the YAML writer ever refuses a value the document goes out
-        // as JSON: still one valid document, never a missing one.
-        let doc = serde_saphyr::to_string_with_options(o, opts())
-            .or_else(|_| serde_json::to_string_pretty(o))
-            .unwrap_or_else(|_| "{}".into());
-        out.push_str(&doc);
-        if !out.ends_with('\n') {
-            out.push('\n');
-        }
-    }
-    out
 }

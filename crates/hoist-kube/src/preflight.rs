@@ -1,5 +1,5 @@
-//! What the cluster can run: its allocatable GPUs (checked before a submit so an impossible
-//! job is refused rather than left Pending forever) and the preflight report.
+//! What the cluster can run: its nodes and their allocatable GPUs (checked before a submit so
+//! an impossible job is refused rather than left Pending forever) and the preflight report.
 
 use crate::KubePlatform;
 use hoist_core::{InputError, PlatformError, PreflightCheck};
@@ -7,7 +7,77 @@ use k8s_openapi::api::core::v1::{Namespace, Node};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
+/// Allocatable `nvidia.com/gpu` per node.
+pub(crate) fn gpu_capacity_of(nodes: &[Node]) -> Vec<(String, u64)> {
+    nodes
+        .iter()
+        .map(|n| {
+            let gpus = n
+                .status
+                .as_ref()
+                .and_then(|s| s.allocatable.as_ref())
+                .and_then(|a| a.get("nvidia.com/gpu"))
+                .and_then(|q| q.0.parse::<u64>().ok())
+                .unwrap_or(0);
+            (n.metadata.name.clone().unwrap_or_default(), gpus)
+        })
+        .collect()
+}
+
+/// Refuse what the cluster can never schedule: fewer allocatable GPUs than asked in all, or
+/// no node with as many as one pod needs. `capacity` is that of the nodes the job may use
+/// (those with its GPU `model`, when it names one).
+pub(crate) fn capacity_guard(
+    capacity: &[(String, u64)],
+    per_node: u32,
+    nodes: u32,
+    model: Option<&str>,
+) -> Result<(), InputError> {
+    if per_node == 0 {
+        return Ok(());
+    }
+    let total: u64 = capacity.iter().map(|(_, g)| g).sum();
+    let need = u64::from(per_node) * u64::from(nodes);
+    let biggest = capacity.iter().map(|(_, g)| *g).max().unwrap_or(0);
+    if total >= need && biggest >= u64::from(per_node) {
+        return Ok(());
+    }
+    let (whose, hint) = match model {
+        Some(m) => (
+            format!("the cluster's {m} nodes have"),
+            format!(
+                "ask for fewer GPUs or nodes, or another model than {m} (hoist preflight shows the cluster's GPUs)"
+            ),
+        ),
+        None => (
+            "the cluster has".to_string(),
+            "install the NVIDIA GPU Operator (or device plugin) so nodes advertise nvidia.com/gpu (https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/), or ask for fewer GPUs".to_string(),
+        ),
+    };
+    Err(InputError::new(
+        format!(
+            "{whose} {total} allocatable nvidia.com/gpu ({biggest} per node at most, over {} nodes), but the job needs {per_node} per node on {nodes} node(s)",
+            capacity.len()
+        ),
+        hint,
+    ))
+}
+
 impl KubePlatform {
+    /// Every node, or `None` when this user may not list nodes (namespaced rights are
+    /// common): what needs the nodes is then left to the scheduler.
+    pub(crate) async fn list_nodes(
+        &self,
+        client: Client,
+    ) -> Result<Option<Vec<Node>>, PlatformError> {
+        let nodes: Api<Node> = Api::all(client);
+        match nodes.list(&ListParams::default()).await {
+            Ok(list) => Ok(Some(list.items)),
+            Err(kube::Error::Api(s)) if s.code == 403 => Ok(None),
+            Err(e) => Err(self.err("list nodes", e)),
+        }
+    }
+
     /// Allocatable `nvidia.com/gpu` per node.
     pub(crate) async fn gpu_capacity(
         &self,
@@ -18,49 +88,7 @@ impl KubePlatform {
             .list(&ListParams::default())
             .await
             .map_err(|e| self.err("list nodes", e))?;
-        Ok(list
-            .items
-            .iter()
-            .map(|n| {
-                let gpus = n
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.allocatable.as_ref())
-                    .and_then(|a| a.get("nvidia.com/gpu"))
-                    .and_then(|q| q.0.parse::<u64>().ok())
-                    .unwrap_or(0);
-                (n.metadata.name.clone().unwrap_or_default(), gpus)
-            })
-            .collect())
-    }
-
-    /// Refuse what the cluster can never schedule: fewer allocatable GPUs than asked in all,
-    /// or no node with as many as one pod needs.
-    pub(crate) async fn capacity_guard(
-        &self,
-        client: Client,
-        per_node: u32,
-        nodes: u32,
-    ) -> Result<(), PlatformError> {
-        if per_node == 0 {
-            return Ok(());
-        }
-        let cap = self.gpu_capacity(client).await?;
-        let total: u64 = cap.iter().map(|(_, g)| g).sum();
-        let need = u64::from(per_node) * u64::from(nodes);
-        let biggest = cap.iter().map(|(_, g)| *g).max().unwrap_or(0);
-        if total < need || biggest < u64::from(per_node) {
-            return Err(InputError::new(
-                format!(
-                    "the cluster has {total} allocatable nvidia.com/gpu ({} per node at most, over {} nodes), but the job needs {per_node} per node on {nodes} node(s)",
-                    biggest,
-                    cap.len()
-                ),
-                "install the NVIDIA GPU Operator (or device plugin) so nodes advertise nvidia.com/gpu (https://docs.nvidia.com/datacenter/cloud-native/gpu-operator/), or ask for fewer GPUs",
-            )
-            .into());
-        }
-        Ok(())
+        Ok(gpu_capacity_of(&list.items))
     }
 
     /// The preflight report: kubeconfig, namespace, GPUs, runner image. A failed connection

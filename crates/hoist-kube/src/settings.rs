@@ -185,7 +185,7 @@ impl PlatformDescriptor for Descriptor {
 
     fn build(
         &self,
-        _ctx: &BuildContext,
+        ctx: &BuildContext,
         settings: &SettingsMap,
         pinned: Option<&serde_json::Value>,
     ) -> Result<Box<dyn Platform>, PlatformError> {
@@ -199,7 +199,9 @@ impl PlatformDescriptor for Descriptor {
         if p.namespace.is_some() {
             s.namespace = p.namespace;
         }
-        Ok(Box::new(KubePlatform::new(s)))
+        // The build context's environment is where a task launcher overlays its registry
+        // login (SKYPILOT_DOCKER_*): the pull Secret is made from it.
+        Ok(Box::new(KubePlatform::new(s).with_env(ctx.env.clone())))
     }
 
     fn readiness(&self, ctx: &BuildContext, _settings: &SettingsMap) -> Readiness {

@@ -81,6 +81,7 @@ fn settings() -> ManifestSettings {
         namespace: "ml".into(),
         runner_image: None,
         ttl_seconds: 3600,
+        ..Default::default()
     }
 }
 
@@ -248,4 +249,45 @@ fn single_node_is_secret_and_job_or_job_alone() {
 #[test]
 fn nothing_to_show_is_an_empty_stream() {
     assert_eq!(to_yaml_stream(&[]), "");
+}
+
+#[test]
+fn the_pull_secret_reads_back_and_applies_before_the_job() {
+    let env = hoist_core::MapEnv::of([
+        ("NGC_KEY", SECRET),
+        ("DOCKER_USERNAME", "someone-else"),
+        ("DOCKER_PASSWORD", "not-for-nvcr"),
+    ]);
+    let mut s = settings();
+    s.pull_login = hoist_kube::pull::PullLogin::for_image("nvcr.io/nvidia/pytorch:24.05-py3", &env);
+    let m = render(&req(1, true), &s).expect("render");
+    let objects = dry_run_objects(&m);
+    let stream = to_yaml_stream(&objects);
+    assert_eq!(
+        parse(&stream),
+        objects,
+        "the YAML reads back as exactly the objects"
+    );
+    assert_eq!(
+        kinds(&objects),
+        [("v1", "Secret"), ("v1", "Secret"), ("batch/v1", "Job")]
+    );
+    let docs: Vec<&str> = stream.split("\n---\n").collect();
+    let pull: k8s_openapi::api::core::v1::Secret =
+        serde_saphyr::from_str(docs[1]).expect("a Secret");
+    assert_eq!(
+        pull.type_.as_deref(),
+        Some("kubernetes.io/dockerconfigjson")
+    );
+    let config: Value =
+        serde_json::from_str(&pull.string_data.as_ref().expect("stringData")[".dockerconfigjson"])
+            .expect("valid JSON, as the API server requires of this type");
+    assert_eq!(
+        config["auths"]["nvcr.io"],
+        serde_json::json!({"username": "$oauthtoken", "password": "<redacted: from NGC_KEY>"})
+    );
+    assert!(
+        !stream.contains(SECRET) && !stream.contains("not-for-nvcr"),
+        "{stream}"
+    );
 }

@@ -4,7 +4,10 @@
 //! refusals, `metadata.uid`/`resourceVersion` on every object, label selectors on lists,
 //! owner-reference garbage collection on delete.
 //!
-//! It stands in for the Job controller and the kubelet too: a created Job "runs" at once. Its
+//! It stands in for the Job controller, the scheduler and the kubelet too: a created Job
+//! "runs" at once. Its pods land on the first node whose labels satisfy their node selector
+//! and required node affinity and whose allocatable `nvidia.com/gpu` covers their limit; a
+//! pod no node admits stays Pending, Unschedulable, with the scheduler's message. A scheduled
 //! pod's outcome comes from the container command (`sh -c TEXT`): `echo WORDS` prints the
 //! words, `exit N` ends with N, `sleep N` keeps the pod Running until it is deleted, `true`,
 //! `false` and `:` do what they do, anything else is "not found" (127). Statements are split
@@ -12,7 +15,12 @@
 //! A deleted pod whose container runs stops after [`POD_GRACE`]; every other deletion the
 //! garbage collector does happens at the next request. Not modelled: watches (refused with
 //! 400), strategic-merge and JSON patches (415), Job retries (a failed pod fails the Job, as
-//! with hoist's `backoffLimit: 0`).
+//! with hoist's `backoffLimit: 0`). Secrets are admitted as the API server admits them:
+//! `stringData` folded into `data`, a `kubernetes.io/dockerconfigjson` one refused unless its
+//! `.dockerconfigjson` is JSON. Listing nodes can be forbidden ([`FakeApi::forbid_nodes`]),
+//! as namespaced RBAC does.
+
+mod schedule;
 
 use http::{Method, Request, Response, StatusCode};
 use k8s_openapi::api::batch::v1::{Job, JobCondition, JobStatus, UncountedTerminatedPods};
@@ -106,6 +114,8 @@ struct State {
     seen: Vec<String>,
     /// Deleted pods still running, and when their grace period ends.
     stopping: BTreeMap<Key, Instant>,
+    /// Listing nodes answers 403, as for a user with rights in a namespace only.
+    nodes_forbidden: bool,
 }
 
 /// The fake API server; clones share one cluster.
@@ -131,9 +141,36 @@ impl Default for FakeApi {
     }
 }
 
+/// A node of the fake cluster: its name, allocatable `nvidia.com/gpu` and labels (besides the
+/// `kubernetes.io/*` ones every node has).
+pub struct NodeSpec<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Allocatable GPUs (0: none advertised).
+    pub gpus: u32,
+    /// Labels.
+    pub labels: &'a [(&'a str, &'a str)],
+}
+
 impl FakeApi {
     /// A cluster with namespaces `default` and `kube-system`, a GPU node and a CPU node.
     pub fn new() -> FakeApi {
+        FakeApi::with_nodes(&[
+            NodeSpec {
+                name: "gpu-node-a",
+                gpus: 8,
+                labels: &[],
+            },
+            NodeSpec {
+                name: "cpu-node-b",
+                gpus: 0,
+                labels: &[],
+            },
+        ])
+    }
+
+    /// A cluster with namespaces `default` and `kube-system` and these nodes, in this order.
+    pub fn with_nodes(nodes: &[NodeSpec<'_>]) -> FakeApi {
         let mut s = State {
             rv: 1000,
             serial: 0,
@@ -143,6 +180,7 @@ impl FakeApi {
             logs: BTreeMap::new(),
             seen: Vec::new(),
             stopping: BTreeMap::new(),
+            nodes_forbidden: false,
         };
         for (name, uid) in [
             (
@@ -166,16 +204,23 @@ impl FakeApi {
                 }),
             );
         }
-        for (name, gpus) in [("gpu-node-a", Some("8")), ("cpu-node-b", None)] {
+        for n in nodes {
             let mut alloc = BTreeMap::from([
                 ("cpu".to_string(), Quantity("32".into())),
                 ("memory".to_string(), Quantity("257433088Ki".into())),
                 ("pods".to_string(), Quantity("110".into())),
             ]);
-            if let Some(g) = gpus {
-                alloc.insert("nvidia.com/gpu".into(), Quantity(g.into()));
+            if n.gpus > 0 {
+                alloc.insert("nvidia.com/gpu".into(), Quantity(n.gpus.to_string()));
             }
-            let meta = s.new_meta(name, None, None);
+            let mut meta = s.new_meta(n.name, None, None);
+            let mut labels = BTreeMap::from([
+                ("kubernetes.io/arch".to_string(), "amd64".to_string()),
+                ("kubernetes.io/hostname".to_string(), n.name.to_string()),
+                ("kubernetes.io/os".to_string(), "linux".to_string()),
+            ]);
+            labels.extend(n.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+            meta.labels = Some(labels);
             s.nodes.push(to_value(&Node {
                 metadata: meta,
                 spec: None,
@@ -189,6 +234,22 @@ impl FakeApi {
         FakeApi {
             state: Arc::new(Mutex::new(s)),
         }
+    }
+
+    /// From now on, listing nodes is forbidden (403), as for a user whose rights end at the
+    /// namespace.
+    #[allow(dead_code)] // not every test crate that includes the fake forbids
+    pub fn forbid_nodes(&self) {
+        self.lock().nodes_forbidden = true;
+    }
+
+    /// The stored object, as the API would return it.
+    #[allow(dead_code)] // not every test crate that includes the fake reads objects
+    pub fn object(&self, res: Res, namespace: &str, name: &str) -> Option<Value> {
+        self.lock()
+            .objects
+            .get(&(res, namespace.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Every request served so far, as `METHOD path?query`.
@@ -498,6 +559,12 @@ impl State {
                 Some(n) => json_response(200, n),
                 None => namespace_not_found(ns),
             },
+            ("", ["nodes"]) if m == Method::GET && self.nodes_forbidden => failure_with(
+                403,
+                "Forbidden",
+                "nodes is forbidden: User \"system:serviceaccount:default:hoist\" cannot list resource \"nodes\" in API group \"\" at the cluster scope",
+                Some(json!({"kind": "nodes"})),
+            ),
             ("", ["nodes"]) if m == Method::GET => json_response(
                 200,
                 &json!({"kind": "NodeList", "apiVersion": "v1",
@@ -643,11 +710,49 @@ impl State {
         {
             return failure(422, "Invalid", &why);
         }
+        if res == Res::Secrets
+            && let Err(why) = Self::admit_secret(&mut obj, &name)
+        {
+            return failure(422, "Invalid", &why);
+        }
         self.objects.insert(key, obj.clone());
         if res == Res::Jobs {
             self.run_job(ns, &name);
         }
         json_response(201, &obj)
+    }
+
+    /// A Secret as the API server stores it: `stringData` folded into `data` (it wins on a
+    /// shared key, and is never stored), a docker config Secret's JSON checked. `Err` is the
+    /// 422 message.
+    fn admit_secret(obj: &mut Value, name: &str) -> Result<(), String> {
+        if let Some(Value::Object(string_data)) =
+            obj.as_object_mut().and_then(|o| o.remove("stringData"))
+        {
+            for (k, v) in string_data {
+                let text = v.as_str().unwrap_or_default();
+                obj["data"][k] = json!(hoist_core::registry::base64_encode(text.as_bytes()));
+            }
+        }
+        if obj["type"] == json!("kubernetes.io/dockerconfigjson") {
+            let invalid =
+                |why: &str| format!("Secret \"{name}\" is invalid: data[.dockerconfigjson]: {why}");
+            let secret: Secret =
+                serde_json::from_value(obj.clone()).map_err(|e| invalid(&e.to_string()))?;
+            let Some(config) = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(".dockerconfigjson"))
+            else {
+                return Err(invalid("Required value"));
+            };
+            if let Err(e) = serde_json::from_slice::<Value>(&config.0) {
+                return Err(invalid(&format!(
+                    "Invalid value: \"<secret contents redacted>\": {e}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Validation and defaulting of a Job, as the API server does on create; `Err` is the
@@ -724,7 +829,7 @@ impl State {
         let indexed = spec.completion_mode.as_deref() == Some("Indexed");
         let completions = spec.completions.unwrap_or(1).max(1);
         let started = now();
-        let (mut active, mut succeeded, mut failed) = (0, 0, 0);
+        let (mut active, mut unscheduled, mut succeeded, mut failed) = (0, 0, 0, 0);
         for index in 0..completions {
             let mut meta = spec.template.metadata.clone().unwrap_or_default();
             let pod_name = match indexed {
@@ -757,7 +862,35 @@ impl State {
                 block_owner_deletion: Some(true),
             }]);
             let mut pod_spec = spec.template.spec.clone().unwrap_or_default();
-            pod_spec.node_name = Some("gpu-node-a".into());
+            let node = match schedule::pick(&self.nodes, &pod_spec) {
+                Ok(node) => node,
+                Err(why) => {
+                    // Pending pods count as active, as the Job controller counts them.
+                    active += 1;
+                    unscheduled += 1;
+                    let pod = Pod {
+                        metadata: meta,
+                        spec: Some(pod_spec),
+                        status: Some(PodStatus {
+                            phase: Some("Pending".into()),
+                            qos_class: Some("BestEffort".into()),
+                            conditions: Some(vec![PodCondition {
+                                type_: "PodScheduled".into(),
+                                status: "False".into(),
+                                reason: Some("Unschedulable".into()),
+                                message: Some(why),
+                                last_transition_time: Some(started.clone()),
+                                ..Default::default()
+                            }]),
+                            ..Default::default()
+                        }),
+                    };
+                    self.objects
+                        .insert((Res::Pods, ns.to_string(), pod_name), to_value(&pod));
+                    continue;
+                }
+            };
+            pod_spec.node_name = Some(node);
             let container = pod_spec.containers.first().cloned().unwrap_or_default();
             let argv: Vec<String> = container
                 .command
@@ -859,7 +992,7 @@ impl State {
         let mut status = JobStatus {
             start_time: Some(started),
             active: (active > 0).then_some(active),
-            ready: Some(active),
+            ready: Some(active - unscheduled),
             terminating: Some(0),
             succeeded: (succeeded > 0).then_some(succeeded),
             failed: (failed > 0).then_some(failed),
