@@ -407,3 +407,56 @@ fn accelerators_become_the_platforms_gpu_request() {
         o.stdout()
     );
 }
+
+/// A Kubernetes task rendered to manifests: the registry login of the task becomes an image
+/// pull Secret the pods use (SkyPilot has none), the accelerator a node affinity, two nodes an
+/// indexed Job with SkyPilot's variables from hoist's rendezvous env; the password never shows.
+#[test]
+fn a_kubernetes_task_as_manifests_with_its_pull_secret() {
+    let e = Env::new();
+    let f = task(
+        &e,
+        "k.yaml",
+        "name: k8s-train\nnum_nodes: 2\nresources:\n  infra: k8s\n  accelerators: A100:2\n  image_id: docker:team/trainer:1.2\nenvs:\n  SKYPILOT_DOCKER_USERNAME: robot\n  SKYPILOT_DOCKER_SERVER: registry.example.com\n  SKYPILOT_DOCKER_PASSWORD: reg-pw-5521\nrun: torchrun --nnodes $SKYPILOT_NUM_NODES train.py\n",
+    );
+    let mut c = e.cmd(&["launch", &f, "--dry-run"]);
+    c.current_dir(e.dir.path())
+        .env_remove("DOCKER_USERNAME")
+        .env_remove("DOCKER_PASSWORD")
+        .env_remove("DOCKER_SERVER");
+    let o = Out(c.output().expect("launch"));
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let out = o.stdout();
+    assert!(
+        !out.contains("reg-pw-5521") && !o.stderr().contains("reg-pw-5521"),
+        "{out}"
+    );
+    let docs: Vec<Value> = out
+        .split("\n---\n")
+        .map(|d| serde_saphyr::from_str(d).expect("a YAML document"))
+        .collect();
+    let pull = docs
+        .iter()
+        .find(|d| d["type"] == "kubernetes.io/dockerconfigjson")
+        .unwrap_or_else(|| panic!("a pull Secret in\n{out}"));
+    let job = docs.iter().find(|d| d["kind"] == "Job").expect("a Job");
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["imagePullSecrets"][0]["name"], pull["metadata"]["name"]);
+    assert_eq!(
+        pod["containers"][0]["image"],
+        "registry.example.com/team/trainer:1.2"
+    );
+    assert_eq!(job["spec"]["completions"], 2);
+    assert_eq!(
+        pod["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0]["values"],
+        serde_json::json!(["A100"])
+    );
+    let env = pod["containers"][0]["env"].as_array().expect("env");
+    assert!(
+        !env.iter().any(|v| v["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("SKYPILOT_DOCKER"))),
+        "the login is the pull's, not the job's"
+    );
+}

@@ -106,7 +106,10 @@ pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::
                         p.request.name.clone().unwrap_or_default()
                     );
                 }
-                println!("{}", h.dry_run(&p.request).await?.text.trim_end());
+                // The registry login is seen by the dry run too (a pull Secret, masked).
+                let own = handle_for(h, p, Arc::new(ProcessEnv), reporter.clone())?;
+                let hh = own.as_ref().unwrap_or(h);
+                println!("{}", hh.dry_run(&p.request).await?.text.trim_end());
             }
         }
         return Ok(0);
