@@ -449,6 +449,17 @@ pub trait Platform: Send + Sync {
     /// Launch the job. Called after the store row and its launch token exist.
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError>;
 
+    /// Launch many jobs (rows and launch tokens already written), one answer per request, in
+    /// order. Platforms that can send many jobs in one exchange (SLURM: one ssh round trip)
+    /// override it; the default runs [`Platform::submit`] for each, at most 8 at once, so a
+    /// slow backend is not asked for everything together.
+    async fn submit_batch(&self, reqs: &[SubmitRequest]) -> Vec<Result<Submitted, PlatformError>> {
+        use futures::StreamExt;
+        // Collected first: a lazy `map` closure here trips the compiler's Send check.
+        let each: Vec<_> = reqs.iter().map(|r| self.submit(r)).collect();
+        futures::stream::iter(each).buffered(8).collect().await
+    }
+
     /// Settle a launch the store never saw confirmed (the launcher died mid-submit):
     /// adopt what the backend has, or fence the launch off so it can never start later.
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError>;

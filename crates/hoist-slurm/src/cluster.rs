@@ -17,6 +17,28 @@ pub(crate) struct ClusterInfo {
     pub(crate) partitions: Vec<String>,
 }
 
+/// How long this process trusts what it learned about a cluster (its name, the remote home,
+/// partition limits), which change rarely and never mid-batch.
+const CLUSTER_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+type KnownClusters = Vec<(String, std::time::Instant, ClusterInfo)>;
+
+static CLUSTERS: std::sync::Mutex<KnownClusters> = std::sync::Mutex::new(Vec::new());
+
+fn known_cluster(key: &str) -> Option<ClusterInfo> {
+    let known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
+    known
+        .iter()
+        .find(|(k, at, _)| k == key && at.elapsed() < CLUSTER_TTL)
+        .map(|(_, _, c)| c.clone())
+}
+
+fn remember_cluster(key: String, info: &ClusterInfo) {
+    let mut known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
+    known.retain(|(k, at, _)| *k != key && at.elapsed() < CLUSTER_TTL);
+    known.push((key, std::time::Instant::now(), info.clone()));
+}
+
 impl SlurmPlatform {
     pub(crate) async fn run(&self, remote: &str) -> Result<RemoteOutput, PlatformError> {
         let out = self
@@ -38,22 +60,68 @@ impl SlurmPlatform {
         }
     }
 
-    /// ClusterName, the remote home and the partitions' limits: one round trip per process.
+    /// ClusterName, the remote home and the partitions' limits: one round trip per process
+    /// and login (kept [`CLUSTER_TTL`]), however many platform instances ask, so a program that
+    /// submits batch after batch pays only each batch's own round trip.
     pub(crate) async fn cluster(&self) -> Result<&ClusterInfo, PlatformError> {
         self.cluster
             .get_or_try_init(|| async {
-                let parts = self.partitions();
-                let ask = parts.iter().map(|p| format!("; scontrol show partition -o {} 2>&1 | head -n 1", sh_quote(p))).collect::<String>();
-                let out = self.run(&format!("scontrol show config | sed -n 's/^ClusterName *= *//p'; printf '%s\\n' \"$HOME\"{ask}")).await?;
-                let mut lines = out.stdout.lines();
-                let name = lines.next().unwrap_or("").trim().to_string();
-                let home = lines.next().unwrap_or("").trim().to_string();
-                if name.is_empty() {
-                    return Err(PlatformError::Failed { message: format!("no SLURM on {}: scontrol printed no ClusterName ({})", out.host, out.stderr.trim()), hint: "is this a SLURM login node? scontrol must be on PATH for non-interactive ssh".into() });
+                let key = format!(
+                    "{}|{}",
+                    self.hosts
+                        .targets
+                        .iter()
+                        .map(SshTarget::display)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    self.partitions().join(",")
+                );
+                if let Some(info) = known_cluster(&key) {
+                    return Ok(info);
                 }
-                Ok(ClusterInfo { name, home, partitions: lines.map(str::to_string).collect() })
+                let info = self.probe_cluster().await?;
+                remember_cluster(key, &info);
+                Ok(info)
             })
             .await
+    }
+
+    async fn probe_cluster(&self) -> Result<ClusterInfo, PlatformError> {
+        let ask = self
+            .partitions()
+            .iter()
+            .map(|p| {
+                format!(
+                    "; scontrol show partition -o {} 2>&1 | head -n 1",
+                    sh_quote(p)
+                )
+            })
+            .collect::<String>();
+        let out = self
+            .run(&format!(
+                "scontrol show config | sed -n 's/^ClusterName *= *//p'; printf '%s\\n' \"$HOME\"{ask}"
+            ))
+            .await?;
+        let mut lines = out.stdout.lines();
+        let name = lines.next().unwrap_or("").trim().to_string();
+        let home = lines.next().unwrap_or("").trim().to_string();
+        if name.is_empty() {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "no SLURM on {}: scontrol printed no ClusterName ({})",
+                    out.host,
+                    out.stderr.trim()
+                ),
+                hint:
+                    "is this a SLURM login node? scontrol must be on PATH for non-interactive ssh"
+                        .into(),
+            });
+        }
+        Ok(ClusterInfo {
+            name,
+            home,
+            partitions: lines.map(str::to_string).collect(),
+        })
     }
 
     pub(crate) fn partitions(&self) -> Vec<String> {
@@ -119,9 +187,9 @@ impl SlurmPlatform {
         })
     }
 
-    /// The GRES type the cluster calls GPU model `model` (`A100` → `a100` in `gpu:a100:8`),
-    /// from `sinfo`'s GRES column for the configured partitions.
-    pub(crate) async fn gres_type(&self, model: &str) -> Result<String, PlatformError> {
+    /// The GPU types of the configured partitions' nodes, from `sinfo`'s GRES column (one
+    /// round trip, asked once per submit batch).
+    pub(crate) async fn gres_listing(&self) -> Result<Vec<String>, PlatformError> {
         let parts = self.partitions();
         let only = if parts.is_empty() {
             String::new()
@@ -129,7 +197,12 @@ impl SlurmPlatform {
             format!(" -p {}", sh_quote(&parts.join(",")))
         };
         let out = self.run(&format!("sinfo -h -o %G{only}")).await?;
-        let types = gres_types(&out.stdout);
+        Ok(gres_types(&out.stdout))
+    }
+
+    /// The GRES type the cluster calls GPU model `model` (`A100` → `a100` in `gpu:a100:8`),
+    /// among the cluster's GPU `types` ([`Self::gres_listing`]).
+    pub(crate) fn gres_type(model: &str, types: &[String]) -> Result<String, PlatformError> {
         if let Some(t) = types
             .iter()
             .find(|t| hoist_core::gpu::model_matches(model, t))

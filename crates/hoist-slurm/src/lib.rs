@@ -8,6 +8,7 @@
 //! `results/` (TAO_RESULTS_ROOT).
 #![deny(missing_docs)]
 
+mod batch;
 mod cluster;
 pub mod flags;
 mod preflight;
@@ -174,87 +175,20 @@ impl Platform for SlurmPlatform {
     }
 
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
-        let base = self.base_dir().await?;
-        let account = self.account().await;
-        let mut s = self.settings.script(account);
-        let bin = req.runner.as_ref().and(req.runner_binary.as_ref());
-        s.runner = bin.map(|b| Self::runner_path(&base, b));
-        if let Some(model) = &req.spec.gpu_type
-            && req.spec.gpus.wants_gpu()
-        {
-            s.gres_type = Some(self.gres_type(model).await?);
-        }
-        let dir = Self::job_dir(&base, &req.job_id);
-        let results = format!("{base}/results");
-        let mut r = script::render(req, &dir, &results, &self.settings.conversion(), &s)?;
-        if let Some(netrc) = script::enroot::credentials(req, &*self.env, false)? {
-            script::enroot::use_config(&mut r, &dir);
-            r.enroot_credentials = Some(netrc);
-        }
-        self.check_request(&s, r.gpus_per_node).await?;
-        // sbatch moves to another host only if it cannot have started; a lost answer is
-        // settled by the job's unique name (recover_launch), never by submitting again.
-        let script = script::stage_and_submit(&dir, &results, &r);
-        let submit = || async {
-            self.hosts
-                .run("sh -s", Some(script.as_bytes()), Failover::BeforeStart)
-                .await
-                .map_err(|e| PlatformError::io("running ssh", e))
-        };
-        let mut out = submit().await?;
-        if let Some(bin) = bin
-            && out.code == script::RUNNER_MISSING_EXIT
-            && out.stderr.contains(script::RUNNER_MISSING)
-        {
-            // The script stopped before writing anything: send the runner, submit again.
-            self.stage_runner(&base, bin).await?;
-            out = submit().await?;
-        }
-        let Some(id) = state::parse_sbatch(&out.stdout).filter(|_| out.code == 0) else {
-            if hoist_ssh::is_connection_failure(out.code, &out.stderr) {
-                // The session broke while sbatch may have run: ask the cluster by the job's
-                // unique name before calling it failed, so it is neither lost nor doubled.
-                if !hoist_ssh::never_connected(&out.stderr)
-                    && let Ok(Some(found)) = self.find_by_name(&req.job_id).await
-                {
-                    return Ok(Submitted {
-                        backend_job_id: found,
-                        backend_identity: self.identity().await?,
-                        results_location: Some(format!("lustre://{results}/{}", req.job_id)),
-                        status: JobStatus::Pending,
-                        message: "submitted (found by name after the connection dropped)".into(),
-                    });
-                }
-                return Err(self.unreachable(&out.stderr));
-            }
-            let msg = out.stderr.trim().to_string();
-            let lower = msg.to_ascii_lowercase();
-            let refused = [
-                "invalid partition",
-                "node configuration is not available",
-                "invalid account",
-                "time limit",
-                "invalid generic resource",
-                "more processors than permitted",
-            ];
-            if refused.iter().any(|p| lower.contains(p)) {
-                return Err(InputError::new(format!("SLURM refused the job: {msg}"), "check partition, account, GPUs per node and time against `sinfo` and `sacctmgr show assoc`").into());
-            }
-            return Err(PlatformError::Failed {
-                message: format!("sbatch failed on {}: {msg}", out.host),
-                hint: "run the staged job.sbatch by hand on the login node to see why".into(),
-            });
-        };
-        Ok(Submitted {
-            backend_job_id: id,
-            backend_identity: self.identity().await?,
-            results_location: Some(format!("lustre://{results}/{}", req.job_id)),
-            status: JobStatus::Pending,
-            message: format!(
-                "submitted from {} ({} node(s), {} GPU(s) per node)",
-                out.host, r.nodes, r.gpus_per_node
-            ),
-        })
+        self.submit_many(std::slice::from_ref(req))
+            .await
+            .pop()
+            .unwrap_or_else(|| {
+                Err(PlatformError::failed(
+                    "the submit gave no answer",
+                    "report this; hoist ls shows whether the job was submitted",
+                ))
+            })
+    }
+
+    /// Every job in one ssh round trip (see `batch.rs`).
+    async fn submit_batch(&self, reqs: &[SubmitRequest]) -> Vec<Result<Submitted, PlatformError>> {
+        self.submit_many(reqs).await
     }
 
     async fn fetch_results(

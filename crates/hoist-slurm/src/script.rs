@@ -12,7 +12,10 @@ mod stage;
 
 pub use container::{CONTAINERS, container_of, pyxis_image};
 pub use convert::{Conversion, ConversionSettings, sqsh_name};
-pub use stage::{RUNNER_MISSING, RUNNER_MISSING_EXIT, stage_and_submit};
+pub use stage::{
+    Answer, RUNNER_MISSING, RUNNER_MISSING_EXIT, STAGING_FAILED_EXIT, Staged, batch_script,
+    parse_answers, plain_job_id,
+};
 
 use container::launch;
 use convert::conversion;
@@ -351,6 +354,19 @@ mod tests {
         }
     }
 
+    /// The batch script of one job.
+    pub(super) fn staged_one(base: &str, job_id: &str, r: &Rendered) -> String {
+        batch_script(
+            base,
+            &format!("{base}/results"),
+            &[Staged {
+                job_id,
+                rendered: r,
+            }],
+        )
+        .expect("script")
+    }
+
     pub(super) fn req(cmd: Command, nodes: u32, gpus: GpuSpec) -> SubmitRequest {
         let mut spec = JobSpec::new(cmd);
         spec.nodes = nodes;
@@ -464,7 +480,7 @@ mod tests {
             "{}",
             r.entrypoint
         );
-        let script = stage_and_submit("/b/jobs/job-1", "/b/results", &r);
+        let script = staged_one("/b", "job-1", &r);
         let first = script.lines().nth(2).unwrap_or_default();
         assert_eq!(
             first,
@@ -480,7 +496,7 @@ mod tests {
             &s,
         )
         .expect("render");
-        assert!(!stage_and_submit("/d", "/r", &plain).contains("runner not staged"));
+        assert!(!staged_one("/d", "job-1", &plain).contains("runner not staged"));
     }
 
     #[test]
@@ -520,8 +536,14 @@ mod tests {
             "{}",
             dir_attack.sbatch
         );
-        let staged = stage_and_submit("/d x", "/r", &dir_attack);
-        assert!(staged.contains("mkdir -p '/d x'/slurm-logs") && !staged.contains("hf_secret"));
+        let staged = staged_one("/d x", "job-1", &dir_attack);
+        assert!(
+            staged.contains("mkdir -p '/d x'/jobs '/d x/results'")
+                && staged.contains("tar -C '/d x' ")
+                && staged.contains("cd '/d x/jobs/job-1'")
+                && !staged.contains("hf_secret"),
+            "{staged}"
+        );
         assert!(
             render(
                 &req(Command::Shell("x".into()), 1, GpuSpec::Ids(vec![0])),

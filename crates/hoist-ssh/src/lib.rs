@@ -10,6 +10,7 @@
 use hoist_core::spec::sh_quote;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::AsyncWriteExt;
 
 /// Where to ssh: `[user@]host[:port]`, or `ssh://[user@]host[:port]`.
@@ -145,13 +146,62 @@ impl SshOptions {
         }
     }
 
-    /// A tokio command for `remote` on `target`, stdio left to the caller.
+    /// A tokio command for `remote` on `target`, stdio left to the caller. Every ssh process
+    /// hoist starts is made here, so this is where round trips are counted ([`round_trips`]).
     pub fn command(&self, target: &SshTarget, remote: &str) -> tokio::process::Command {
         self.prepare_dir();
+        count_round_trip(target, remote);
         let mut c = tokio::process::Command::new("ssh");
         c.args(self.argv(target, remote)).kill_on_drop(true);
         c
     }
+}
+
+static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
+
+/// The environment variable naming a file that gets one line per ssh process started:
+/// `PID TARGET WORD`, WORD being the first word of the remote command (never the rest, which
+/// may carry secrets), so a test or a benchmark can count round trips of another process.
+pub const TRACE_ENV: &str = "HOIST_SSH_TRACE";
+
+/// How many ssh processes (round trips) this process has started.
+pub fn round_trips() -> u64 {
+    ROUND_TRIPS.load(Ordering::Relaxed)
+}
+
+fn count_round_trip(target: &SshTarget, remote: &str) {
+    ROUND_TRIPS.fetch_add(1, Ordering::Relaxed);
+    if let Some(path) = std::env::var_os(TRACE_ENV).filter(|p| !p.is_empty()) {
+        append_trace(Path::new(&path), target, remote);
+    }
+}
+
+fn append_trace(path: &Path, target: &SshTarget, remote: &str) {
+    let line = format!(
+        "{} {} {}\n",
+        std::process::id(),
+        target.display(),
+        trace_word(remote)
+    );
+    // One write of a short line to a file opened for appending: lines of concurrent
+    // processes do not interleave. A trace that cannot be written must not stop the command.
+    let _ = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+}
+
+/// The first word of a remote command, cut at the first character that is not plainly part of
+/// a program name, so nothing but the program shows.
+fn trace_word(remote: &str) -> String {
+    let w: String = remote
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        .take(40)
+        .collect();
+    if w.is_empty() { "-".into() } else { w }
 }
 
 /// Quote argv words into one remote command line (the remote login shell parses it).
@@ -420,12 +470,37 @@ mod tests {
                 ..SshOptions::new(&dir)
             },
         };
+        let before = round_trips();
         let out = hosts
             .run("true", None, Failover::BeforeStart)
             .await
             .expect("ssh runs");
         assert_eq!(out.code, 255);
+        assert_eq!(round_trips() - before, 2, "one ssh process per host tried");
         assert!(never_connected(&out.stderr), "{}", out.stderr);
+    }
+
+    #[test]
+    fn the_trace_names_the_program_only() {
+        assert_eq!(trace_word("sh -s"), "sh");
+        assert_eq!(trace_word("  squeue -h -u x"), "squeue");
+        assert_eq!(trace_word("TOKEN=s3cret cmd"), "TOKEN");
+        assert_eq!(trace_word("cd '/a b' && sbatch"), "cd");
+        assert_eq!(trace_word("'quoted' x"), "-");
+        assert_eq!(trace_word(""), "-");
+        let dir = std::env::temp_dir().join(format!("hoist-ssh-trace-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let file = dir.join("trace");
+        let t = SshTarget::parse("me@login1").expect("target");
+        append_trace(&file, &t, "sh -s");
+        append_trace(&file, &t, "PASSWORD=hunter2 docker login");
+        let text = std::fs::read_to_string(&file).expect("trace");
+        let _ = std::fs::remove_dir_all(&dir);
+        let pid = std::process::id();
+        assert_eq!(
+            text,
+            format!("{pid} me@login1 sh\n{pid} me@login1 PASSWORD\n")
+        );
     }
 
     #[test]

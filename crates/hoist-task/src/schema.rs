@@ -8,7 +8,7 @@
 //!
 //! Layout: YAML loading and the Python value model it yields (`yaml`, `scalars`, `pyvalue`), the schema
 //! machinery (`jsonschema`, `difflib`), and one module per section (`task`, `resources`,
-//! `accelerators`, `storage`, `substitution`).
+//! `accelerators`, `storage`, `substitution`); hoist's own workflow fields in `hoist_fields`.
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -16,7 +16,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 mod accelerators;
-mod difflib;
+pub(crate) mod difflib;
+mod hoist_fields;
 mod jsonschema;
 mod pyvalue;
 mod resource_fields;
@@ -28,6 +29,8 @@ mod task;
 mod yaml;
 
 pub use accelerators::parse_accelerator;
+pub use hoist_fields::default_task_name;
+pub(crate) use hoist_fields::{field_error, is_env_name, task_subject};
 
 /// One load error, worded as SkyPilot 0.14 words it (the CLI prints `message` and exits 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +91,45 @@ pub struct Task {
     pub event_callback: Option<String>,
     /// A `service:` section was present (launch ignores it with a warning).
     pub service: bool,
+    /// hoist's own workflow fields of this task (`needs`, `matrix`, …).
+    pub hoist: HoistFields,
+    /// The file's header document (the same on every task of a file; default when it has
+    /// none). Kept here so that a header with one task, which loads as
+    /// [`TaskFile::Single`], still carries its hooks.
+    pub workflow: WorkflowHeader,
+}
+
+/// hoist's own per-task fields, which SkyPilot has no equivalent for. Each is checked for its
+/// shape at load (with a message naming the task and field); how tasks relate is checked by
+/// [`crate::workflow::workflow`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HoistFields {
+    /// `needs`: the tasks this one runs after, as written (a single string is a one-item
+    /// list; duplicates dropped). `None` when absent: then, if no task of the file has `needs`,
+    /// the task runs after the previous one, as SkyPilot's pipelines do.
+    pub needs: Option<Vec<String>>,
+    /// `matrix`: each key (a valid env name) with its values, stringified as envs are
+    /// (`true` → `"True"`), in the order written. Empty = no matrix.
+    pub matrix: Vec<(String, Vec<String>)>,
+    /// `matrix_include`: combinations added or extended (GitHub Actions' `include`).
+    pub matrix_include: Vec<BTreeMap<String, String>>,
+    /// `matrix_exclude`: partial combinations removed (GitHub Actions' `exclude`).
+    pub matrix_exclude: Vec<BTreeMap<String, String>>,
+    /// `max_parallel`: at most this many of the task's jobs at once (>= 1).
+    pub max_parallel: Option<u32>,
+}
+
+/// The header document's fields (`name`, and hoist's hooks and bound).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WorkflowHeader {
+    /// The header's `name`.
+    pub name: Option<String>,
+    /// `on_complete`: a shell command run on this machine when every job completed.
+    pub on_complete: Option<String>,
+    /// `on_failure`: a shell command run on this machine when a job did not complete.
+    pub on_failure: Option<String>,
+    /// `max_parallel`: at most this many jobs of the whole workflow at once (>= 1).
+    pub max_parallel: Option<u32>,
 }
 
 /// `workdir`: a local directory or a git repository.

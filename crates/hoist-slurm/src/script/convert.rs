@@ -104,8 +104,8 @@ pub(super) fn conversion(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::script::tests::{req, settings};
-    use crate::script::{ScriptSettings, render, stage_and_submit};
+    use crate::script::tests::{req, settings, staged_one};
+    use crate::script::{ScriptSettings, render};
     use hoist_core::{Command, GpuSpec};
 
     #[test]
@@ -159,7 +159,7 @@ mod tests {
             "{}",
             conv.sbatch
         );
-        let staged = stage_and_submit("/d/jobs/j", "/d/results", &conv);
+        let staged = staged_one("/d", "j", &conv);
         assert!(
             staged.contains("--dependency=afterok:$conv")
                 && staged.contains(&format!("--name={}", c.job_name)),

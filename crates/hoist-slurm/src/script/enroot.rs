@@ -6,7 +6,7 @@
 
 use super::Rendered;
 use hoist_core::EnvSource;
-use hoist_core::registry::login_for;
+use hoist_core::registry::{RegistryLogin, login_for};
 use hoist_core::spec::sh_quote;
 use hoist_core::{InputError, PlatformError, SubmitRequest};
 
@@ -30,6 +30,31 @@ pub fn credentials(
     env: &dyn EnvSource,
     shown: bool,
 ) -> Result<Option<String>, PlatformError> {
+    credentials_with(req, env, &mut |login| {
+        if shown {
+            Ok("<secret>".to_string())
+        } else {
+            resolve(login)
+        }
+    })
+}
+
+/// The login's password as the job gets it: a `$(cmd)` runs here.
+pub fn resolve(login: &RegistryLogin) -> Result<String, PlatformError> {
+    hoist_sys::secret::resolve_password(&login.password, &login.username).map_err(|e| {
+        PlatformError::Failed {
+            message: e.message,
+            hint: e.hint.into(),
+        }
+    })
+}
+
+/// [`credentials`] with the password found by `password` (a batch resolves each login once).
+pub fn credentials_with(
+    req: &SubmitRequest,
+    env: &dyn EnvSource,
+    password: &mut dyn FnMut(&RegistryLogin) -> Result<String, PlatformError>,
+) -> Result<Option<String>, PlatformError> {
     if !pulls_with_enroot(req) {
         return Ok(None);
     }
@@ -41,16 +66,7 @@ pub fn credentials(
     let Some(login) = login_for(&image, env) else {
         return Ok(None);
     };
-    let password = if shown {
-        "<secret>".to_string()
-    } else {
-        hoist_sys::secret::resolve_password(&login.password, &login.username).map_err(|e| {
-            PlatformError::Failed {
-                message: e.message,
-                hint: e.hint.into(),
-            }
-        })?
-    };
+    let password = password(&login)?;
     if [&login.server, &login.username, &password]
         .iter()
         .any(|v| v.is_empty() || v.chars().any(char::is_whitespace))

@@ -4,9 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use super::hoist_fields::{self, TASK_KEYS, default_task_name, task_subject};
 use super::jsonschema::{Schema, Ty, validate};
 use super::pyvalue::{Py, str_repr};
-use super::{FileMount, Task, TaskError, TaskFile, Workdir, resources, storage, substitution};
+use super::{
+    FileMount, Task, TaskError, TaskFile, Workdir, WorkflowHeader, resources, storage, substitution,
+};
 
 const ENV_KEY: &str = "^[a-zA-Z_][a-zA-Z0-9_]*$";
 const DOCKER_LOGIN_VARS: [&str; 3] = [
@@ -164,6 +167,13 @@ static TASK_SCHEMA: LazyLock<Schema> = LazyLock::new(|| {
             ),
             ("api_server_access", Schema::of(Ty::Boolean)),
             ("_metadata", Schema::of(Ty::Object)),
+            // hoist's own fields: any shape passes here, `hoist_fields` checks them with
+            // messages naming the task.
+            ("needs", Schema::new()),
+            ("matrix", Schema::new()),
+            ("matrix_include", Schema::new()),
+            ("matrix_exclude", Schema::new()),
+            ("max_parallel", Schema::new()),
         ])
 });
 
@@ -208,17 +218,9 @@ pub(crate) fn from_documents(
         }));
     }
 
-    let header = match &docs[0] {
-        Py::Dict(d) => {
-            let keys: Vec<Option<&str>> = d.iter().map(|(k, _)| k.as_str()).collect();
-            keys == [Some("name")]
-                || (keys.len() == 2
-                    && keys.contains(&Some("name"))
-                    && keys.contains(&Some("execution")))
-        }
-        _ => false,
-    };
+    let header = hoist_fields::is_header(&docs[0]);
     let mut dag_name = None;
+    let mut workflow = WorkflowHeader::default();
     let mut configs: Vec<Py> = docs;
     if header {
         let first = configs.remove(0);
@@ -232,6 +234,7 @@ pub(crate) fn from_documents(
             )));
         }
         dag_name = first.get("name").map(Py::py_str);
+        workflow = hoist_fields::header(&first)?;
         if configs.is_empty() {
             // A header alone still makes one task, named after it.
             configs.push(Py::Dict(vec![(
@@ -246,7 +249,9 @@ pub(crate) fn from_documents(
         if matches!(config, Py::None) {
             continue;
         }
-        tasks.push(from_config(config, text, env_overrides, secret_overrides)?);
+        let mut task = from_config(config, tasks.len(), text, env_overrides, secret_overrides)?;
+        task.workflow = workflow.clone();
+        tasks.push(task);
     }
     if tasks.len() == 1 {
         // `sky launch` runs a one-task DAG as that task.
@@ -302,9 +307,11 @@ fn secret_name(raw: &str) -> String {
     raw.to_string()
 }
 
-/// One task document.
+/// One task document; `index` is its place among the file's tasks (for the default name in
+/// messages).
 fn from_config(
     config: &Py,
+    index: usize,
     text: &str,
     env_overrides: &BTreeMap<String, String>,
     secret_overrides: &BTreeMap<String, String>,
@@ -341,6 +348,14 @@ fn from_config(
         _ => {}
     }
     let doc = Py::Dict(d);
+    let subject = task_subject(
+        &doc.get("name")
+            .filter(|n| !matches!(n, Py::None))
+            .map_or_else(|| default_task_name(index), Py::py_str),
+    );
+    // Before the schema, so that a header-only field in a task is pointed at the header
+    // rather than called unsupported.
+    let hoist = hoist_fields::task_fields(&doc, &subject)?;
     validate(&doc, &TASK_SCHEMA, "Invalid task YAML: ")?;
     let get = |k: &str| doc.get(k).filter(|v| !matches!(v, Py::None));
 
@@ -581,6 +596,7 @@ fn from_config(
         "pool",
         "volume_mounts",
     ];
+    read.extend(TASK_KEYS);
     for k in ["inputs", "outputs"] {
         if get(k).is_some() {
             read.push(k);
@@ -606,5 +622,7 @@ fn from_config(
         volumes: volumes.map(|v| v.to_json()),
         event_callback: get("event_callback").map(Py::py_str),
         service: service.is_some(),
+        hoist,
+        workflow: WorkflowHeader::default(),
     })
 }

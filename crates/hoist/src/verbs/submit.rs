@@ -1,9 +1,11 @@
-//! Submitting: the dry run, the launch fence around `Platform::submit`, and the checks made
-//! before a job takes a GPU.
+//! Submitting: the dry run, the launch fence around `Platform::submit_batch` (one job or many:
+//! `batch.rs`), and the checks made before a job takes a GPU.
+
+mod batch;
 
 use crate::prepare::Prepared;
-use crate::{Hoist, JobRequest, Result, failpoint};
-use hoist_core::staging::{ResultsKind, RunnerPlan, Scheme};
+use crate::{Hoist, JobRequest, Result};
+use hoist_core::staging::{RunnerPlan, Scheme};
 use hoist_core::{
     DryRun, InputError, JobRecord, JobSpec, PathView, Platform, PlatformError, RunnerDelivery,
     SubmitRequest,
@@ -60,74 +62,13 @@ impl Hoist {
     /// Submit a job: the row (with its launch token) is written first, then the platform is
     /// called, then the fence is closed. A crash in between is settled by [`Hoist::reconcile`].
     pub async fn create_job(&self, req: JobRequest) -> Result<JobRecord> {
-        let Prepared {
-            platform: platform_name,
-            profile,
-            mut spec,
-            mut env,
-            settings,
-        } = self.prepare(&req)?;
-        let platform = self.entry(&platform_name)?.descriptor.build(
-            &self.build_context(),
-            &settings.values,
-            None,
-        )?;
-        let job_id = uuid::Uuid::new_v4().to_string();
-        self.ship_uploads(platform.as_ref(), &job_id, &mut spec, &mut env)
-            .await?;
-        let mut job = JobRecord::pending(
-            job_id,
-            platform_name,
-            spec.clone(),
-            uuid::Uuid::new_v4().to_string(),
-        );
-        job.pinned = platform.pin();
-        job.profile = profile;
-        job.parent_job_id = req.parent_job_id.clone();
-        job.workflow_id = req.workflow_id.clone();
-        job.launcher = Some(crate::verbs::control::launcher_id());
-        let runner = RunnerPlan::for_job(&job.job_id, &spec);
-        let runner_binary = self.runner_binary_for(platform.as_ref(), runner.is_some())?;
-        if runner.is_some() {
-            self.check_inputs(platform.as_ref(), &spec, &env).await?;
-        }
-        self.store.insert(&job)?;
-        failpoint("after-insert");
-        let sub = SubmitRequest {
-            job_id: job.job_id.clone(),
-            launch_token: job.launch_token.clone(),
-            spec,
-            env,
-            runner,
-            runner_binary,
-        };
-        match platform.submit(&sub).await {
-            Ok(mut submitted) => {
-                if submitted.results_location.is_none() && sub.runner.is_some() {
-                    submitted.results_location = Some(
-                        ResultsKind::from_env(|k| sub.env.get(k).cloned()).location(&job.job_id),
-                    );
-                }
-                failpoint("after-submit");
-                self.store
-                    .mark_launched(&job.job_id, &job.launch_token, &submitted)?;
-                self.repin(platform.as_ref(), &job)?;
-                Ok(self.store.get(&job.job_id)?.unwrap_or(job))
-            }
-            Err(PlatformError::Input(e)) => {
-                // Refused before anything was launched: the request was wrong, keep no trace.
-                self.store.delete(&job.job_id)?;
-                Err(e.into())
-            }
-            Err(e) => {
-                self.store.mark_abandoned(
-                    &job.job_id,
-                    &job.launch_token,
-                    &format!("submit failed: {e}"),
-                )?;
-                Err(e.into())
-            }
-        }
+        self.create_jobs(vec![req]).await.pop().unwrap_or_else(|| {
+            Err(PlatformError::failed(
+                "the submit gave no answer",
+                "report this; hoist ls shows whether the job was submitted",
+            )
+            .into())
+        })
     }
 
     /// Store what the platform pins once it has submitted, when that differs from what it
