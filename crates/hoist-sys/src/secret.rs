@@ -51,7 +51,10 @@ mod tests {
 
     #[test]
     fn commands_and_plain() {
-        assert_eq!(resolve_password("$(printf s3cr3t)", "u").expect("cmd"), "s3cr3t");
+        assert_eq!(
+            resolve_password("$(printf s3cr3t)", "u").expect("cmd"),
+            "s3cr3t"
+        );
         assert_eq!(resolve_password("plain", "u").expect("plain"), "plain");
         let e = resolve_password("$(echo leaked; exit 3)", "u").expect_err("fails");
         assert!(!e.message.contains("leaked") && !e.message.contains("echo"));
