@@ -327,6 +327,15 @@ pub struct LaunchArgs {
     /// Print what would be submitted (the platform's own form; --json: the normalized task).
     #[arg(long = "dry-run")]
     pub dry_run: bool,
+    /// A workflow's run folder (default: $HOIST_HOME/runs/NAME/TIMESTAMP).
+    #[arg(long = "run-dir", value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Jobs of a workflow at once (over the file's max_parallel).
+    #[arg(long = "max-parallel", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
+    /// Stop a workflow at its first failure (cancel running jobs, start no more).
+    #[arg(long = "fail-fast")]
+    pub fail_fast: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -134,7 +134,11 @@ fn a_pipeline_runs_in_order_and_stops_at_a_failure() {
     let o = launch(&e, &[&bad]);
     assert_eq!(o.code(), 4, "{}", o.stderr());
     assert!(!o.stdout().contains("must-not-run"));
-    assert!(o.stderr().contains("stopped at task 1/2"), "{}", o.stderr());
+    assert!(
+        o.stderr().contains("[b] not run: a ended Error"),
+        "{}",
+        o.stderr()
+    );
     let dry = launch(&e, &[&ok, "--dry-run", "--json"]);
     let v: Value = serde_json::from_str(&dry.stdout()).expect("json");
     assert_eq!(v["kind"], "pipeline");

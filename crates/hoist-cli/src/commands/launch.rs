@@ -8,11 +8,12 @@ use hoist::core::{InputError, JobStatus, ProcessEnv, SharedReporter};
 use hoist_task::launch::LaunchOptions;
 use hoist_task::pipeline::{handle_for, plan_all, succeeded, tasks};
 use hoist_task::schema::{TaskError, TaskFile, load, validate_names};
+use hoist_task::workflow::workflow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// `--env K=V` / `--env K` (this shell's value, as `sky launch` takes it).
-fn overrides(given: &[String]) -> Result<BTreeMap<String, String>, InputError> {
+pub(super) fn overrides(given: &[String]) -> Result<BTreeMap<String, String>, InputError> {
     let mut out = BTreeMap::new();
     for g in given {
         let (k, v) = match g.split_once('=') {
@@ -32,7 +33,7 @@ fn overrides(given: &[String]) -> Result<BTreeMap<String, String>, InputError> {
     Ok(out)
 }
 
-fn task_error(e: TaskError, path: &str) -> InputError {
+pub(super) fn task_error(e: TaskError, path: &str) -> InputError {
     let at = match (e.line, e.column) {
         (Some(l), Some(c)) if !e.message.contains("line") => {
             format!(" (at {path} line {l}, column {c})")
@@ -61,11 +62,10 @@ pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::
         validate_names(t).map_err(|e| input(task_error(e, &path)))?;
     }
     let pipeline = matches!(file, TaskFile::Pipeline { .. });
-    if pipeline && a.detach {
-        return Err(input(InputError::new(
-            "a pipeline runs attached: each task starts when the one before it completed",
-            "drop -d (hoist wait and hoist ls --workflow ID work from another shell meanwhile)",
-        )));
+    let wf = workflow(&file).map_err(|e| input(task_error(e, &path)))?;
+    let sweep = wf.tasks.iter().any(|t| t.cells.len() > 1);
+    if (pipeline || sweep) && !a.dry_run {
+        return super::workflow::run(h, a, wf, text, reporter).await;
     }
     let opts = LaunchOptions {
         platform: a.platform.clone(),
@@ -114,62 +114,45 @@ pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::
         }
         return Ok(0);
     }
-    let mut last = 0;
-    let count = planned.len();
-    for (i, p) in planned.into_iter().enumerate() {
-        let own = handle_for(h, &p, Arc::new(ProcessEnv), reporter.clone())?;
-        let hh = own.as_ref().unwrap_or(h);
-        let job = hh.create_job(p.request).await.context("submit failed")?;
-        if a.detach {
-            println!("{}", job.job_id);
-            return Ok(0);
-        }
-        let what = if pipeline {
-            format!("task {}/{count} ", i + 1)
-        } else {
-            String::new()
-        };
-        eprintln!(
-            "hoist: {what}job {} ({}) submitted on {}{}",
-            job.short_id(),
-            job.name,
-            job.platform,
-            if job.message.is_empty() {
-                String::new()
-            } else {
-                format!(", {}", job.message)
-            }
-        );
-        let done = tokio::select! {
-            r = hh.follow_to_end(&job, None, |chunk| {
-                let _ = write_chunk(&mut std::io::stdout().lock(), chunk);
-            }) => r?,
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("\nhoist: detached; job {} keeps running (hoist logs -f {0}, hoist cancel {0})", job.short_id());
-                return Ok(130);
-            }
-        };
-        eprintln!(
-            "hoist: job {} {}{}",
-            done.short_id(),
-            done.status,
-            exit_suffix(&done)
-        );
-        last = done.status.cli_exit_code(done.exit_code).unwrap_or(1);
-        if !succeeded(&done) {
-            if done.status == JobStatus::Error {
-                eprintln!("hoist: why: hoist why {}", done.short_id());
-            }
-            if pipeline && i + 1 < count {
-                eprintln!(
-                    "hoist: pipeline {} stopped at task {}/{count} ({}); the tasks after it did not run",
-                    pipeline_name.clone().unwrap_or_default(),
-                    i + 1,
-                    done.name
-                );
-            }
-            return Ok(last);
-        }
+    // One task (pipelines and sweeps went to the workflow engine above).
+    let Some(p) = planned.into_iter().next() else {
+        return Ok(0);
+    };
+    let own = handle_for(h, &p, Arc::new(ProcessEnv), reporter.clone())?;
+    let hh = own.as_ref().unwrap_or(h);
+    let job = hh.create_job(p.request).await.context("submit failed")?;
+    if a.detach {
+        println!("{}", job.job_id);
+        return Ok(0);
     }
-    Ok(last)
+    eprintln!(
+        "hoist: job {} ({}) submitted on {}{}",
+        job.short_id(),
+        job.name,
+        job.platform,
+        if job.message.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", job.message)
+        }
+    );
+    let done = tokio::select! {
+        r = hh.follow_to_end(&job, None, |chunk| {
+            let _ = write_chunk(&mut std::io::stdout().lock(), chunk);
+        }) => r?,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("\nhoist: detached; job {} keeps running (hoist logs -f {0}, hoist cancel {0})", job.short_id());
+            return Ok(130);
+        }
+    };
+    eprintln!(
+        "hoist: job {} {}{}",
+        done.short_id(),
+        done.status,
+        exit_suffix(&done)
+    );
+    if !succeeded(&done) && done.status == JobStatus::Error {
+        eprintln!("hoist: why: hoist why {}", done.short_id());
+    }
+    Ok(done.status.cli_exit_code(done.exit_code).unwrap_or(1))
 }

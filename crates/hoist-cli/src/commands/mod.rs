@@ -18,6 +18,7 @@ pub mod show;
 pub mod status;
 pub mod wait;
 pub mod why;
+pub mod workflow;
 
 use hoist::HoistError;
 use hoist::core::InputError;

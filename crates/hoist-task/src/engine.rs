@@ -1,0 +1,521 @@
+//! The workflow engine: a checked [`Workflow`] run as hoist jobs. A job (a task, or one
+//! matrix cell of it) is submitted once every task it needs has completed, within the
+//! workflow's and the task's `max_parallel`; a failure stops what needs it while the other
+//! branches go on (`fail_fast` cancels everything instead). Upstream results reach
+//! downstream jobs through `${{ needs.X.results }}`. Every step is recorded in the run
+//! folder as it happens. The engine prints nothing: it tells an [`Observer`].
+
+mod folder;
+
+pub use folder::RunFolder;
+
+use crate::launch::{LaunchOptions, Planned, plan};
+use crate::pipeline::handle_for;
+use crate::workflow::{MatrixCell, Workflow, job_name};
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use hoist::core::{InputError, JobRecord, JobStatus, SharedEnv, SharedReporter};
+use hoist::{Hoist, HoistError};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+
+/// How to run a workflow.
+pub struct EngineOptions {
+    /// What the command line adds to every task.
+    pub launch: LaunchOptions,
+    /// Where relative paths in the file resolve.
+    pub base: PathBuf,
+    /// Jobs at once across the workflow (over the file's header).
+    pub max_parallel: Option<u32>,
+    /// Cancel everything at the first failure.
+    pub fail_fast: bool,
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// The workflow file as submitted (kept in the run folder).
+    pub source: String,
+    /// The environment the registry logins of tasks lay over.
+    pub env: SharedEnv,
+    /// Where the library's progress goes.
+    pub reporter: SharedReporter,
+}
+
+/// What a front door is told while a workflow runs.
+pub trait Observer: Send + Sync {
+    /// A job was submitted.
+    fn submitted(&self, job: &str, record: &JobRecord);
+    /// A piece of a running job's output.
+    fn output(&self, job: &str, chunk: &str);
+    /// A job ended.
+    fn finished(&self, job: &str, record: &JobRecord);
+    /// A job will not run, and why.
+    fn skipped(&self, job: &str, why: &str);
+}
+
+/// What a run ended with.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The run folder.
+    pub run_dir: PathBuf,
+    /// Every job by name (`task` or `task[k=v]`), with its record when it was submitted.
+    pub jobs: Vec<(String, Option<JobRecord>)>,
+    /// 0 when every job completed, else the first failed job's exit code (1 when none).
+    pub exit_code: i32,
+}
+
+/// Why a workflow could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The workflow is wrong (found before anything was submitted).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// The library failed.
+    #[error(transparent)]
+    Hoist(#[from] HoistError),
+    /// The run folder could not be written.
+    #[error("cannot write the run folder {dir}: {source}")]
+    Folder {
+        /// The folder.
+        dir: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    Waiting,
+    Running(JobRecord),
+    Done(JobRecord),
+    Skipped(String),
+}
+
+impl State {
+    fn word(&self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Running(_) => "running",
+            State::Done(j) if j.status == JobStatus::Complete => "complete",
+            State::Done(_) => "failed",
+            State::Skipped(_) => "skipped",
+        }
+    }
+}
+
+struct Slot {
+    task: usize,
+    cell: MatrixCell,
+    name: String,
+    state: State,
+}
+
+type Follow<'a> = Pin<Box<dyn Future<Output = (usize, hoist::Result<JobRecord>)> + Send + 'a>>;
+
+/// Run `wf` to its end.
+pub async fn run(
+    h: &Hoist,
+    wf: &Workflow,
+    opts: &EngineOptions,
+    obs: &dyn Observer,
+) -> Result<Outcome, EngineError> {
+    let mut slots: Vec<Slot> = Vec::new();
+    for &ti in &wf.order {
+        let t = &wf.tasks[ti];
+        for cell in &t.cells {
+            slots.push(Slot {
+                task: ti,
+                cell: cell.clone(),
+                name: job_name(&t.name, cell),
+                state: State::Waiting,
+            });
+        }
+    }
+    check_every_job(h, wf, opts, &slots)?;
+    let folder_err = |e: std::io::Error| EngineError::Folder {
+        dir: opts.run_dir.display().to_string(),
+        source: e,
+    };
+    let folder = RunFolder::create(&opts.run_dir).map_err(folder_err)?;
+    let workflow_id = format!(
+        "run-{}",
+        opts.run_dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    );
+    folder
+        .write("workflow.yaml", &opts.source)
+        .map_err(folder_err)?;
+    folder
+        .write_json(
+            "metadata.json",
+            &json!({
+                "name": wf.name, "workflow_id": workflow_id, "started": hoist::core::now(),
+                "hoist_version": env!("CARGO_PKG_VERSION"),
+                "tasks": wf.in_order().map(|t| json!({"name": t.name, "needs": t.needs, "jobs": t.cells.iter().map(|c| job_name(&t.name, c)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+            }),
+        )
+        .map_err(folder_err)?;
+    let global = opts
+        .max_parallel
+        .or(wf.max_parallel)
+        .map(|n| n.max(1) as usize);
+    let mut follows: FuturesUnordered<Follow<'_>> = FuturesUnordered::new();
+    let mut failed_once = false;
+    loop {
+        // What can no longer run: a needed task failed or was skipped (or, fail-fast, anything).
+        for i in 0..slots.len() {
+            if !matches!(slots[i].state, State::Waiting) {
+                continue;
+            }
+            let blocked = if opts.fail_fast && failed_once {
+                Some("an earlier job failed (--fail-fast)".to_string())
+            } else {
+                blocker(wf, &slots, slots[i].task)
+            };
+            if let Some(why) = blocked {
+                obs.skipped(&slots[i].name, &why);
+                event(&folder, &slots[i].name, "skipped", &why, None);
+                slots[i].state = State::Skipped(why);
+            }
+        }
+        let running = slots
+            .iter()
+            .filter(|s| matches!(s.state, State::Running(_)))
+            .count();
+        let mut room = global.map_or(usize::MAX, |g| g.saturating_sub(running));
+        let mut ready = Vec::new();
+        for i in 0..slots.len() {
+            if room == 0 {
+                break;
+            }
+            if !matches!(slots[i].state, State::Waiting) || !needs_done(wf, &slots, slots[i].task) {
+                continue;
+            }
+            let t = &wf.tasks[slots[i].task];
+            let task_running = slots
+                .iter()
+                .enumerate()
+                .filter(|(j, s)| {
+                    s.task == slots[i].task
+                        && (matches!(s.state, State::Running(_)) || ready.contains(j))
+                })
+                .count();
+            if t.max_parallel.is_some_and(|m| task_running >= m as usize) {
+                continue;
+            }
+            ready.push(i);
+            room -= 1;
+        }
+        for i in ready {
+            match submit(h, wf, opts, &slots, i, &workflow_id).await {
+                Ok(job) => {
+                    obs.submitted(&slots[i].name, &job);
+                    event(&folder, &slots[i].name, "submitted", "", Some(&job));
+                    let name = slots[i].name.clone();
+                    let j = job.clone();
+                    let folder = &folder;
+                    follows.push(Box::pin(async move {
+                        let r = h
+                            .follow_to_end(&j, None, |c| {
+                                obs.output(&name, c);
+                                let _ = folder.output(&name, c);
+                            })
+                            .await;
+                        (i, r)
+                    }));
+                    slots[i].state = State::Running(job);
+                }
+                Err(why) => {
+                    failed_once = true;
+                    obs.skipped(&slots[i].name, &why);
+                    event(&folder, &slots[i].name, "not submitted", &why, None);
+                    slots[i].state = State::Skipped(why);
+                }
+            }
+        }
+        write_status(&folder, wf, &slots, "running").map_err(folder_err)?;
+        let Some((i, r)) = follows.next().await else {
+            break;
+        };
+        let job = match r {
+            Ok(j) => j,
+            Err(e) => {
+                // Following broke (the platform went away): the store's record is the answer.
+                let State::Running(j) = &slots[i].state else {
+                    continue;
+                };
+                let mut j = h.status(&j.job_id).await.unwrap_or_else(|_| j.clone());
+                if !j.status.is_terminal() {
+                    j.message = format!("lost track of the job: {e}");
+                    j.status = JobStatus::Unknown;
+                }
+                j
+            }
+        };
+        if job.status != JobStatus::Complete {
+            failed_once = true;
+            if opts.fail_fast {
+                cancel_running(h, &slots).await;
+            }
+            if let Ok(Some(a)) = h.failure_analysis(&job).await {
+                record_failure(&folder, &slots[i].name, &job, &a);
+            }
+        }
+        obs.finished(&slots[i].name, &job);
+        event(
+            &folder,
+            &slots[i].name,
+            job.status.as_str(),
+            &job.message,
+            Some(&job),
+        );
+        slots[i].state = State::Done(job);
+    }
+    let all_ok = slots
+        .iter()
+        .all(|s| matches!(&s.state, State::Done(j) if j.status == JobStatus::Complete));
+    write_status(
+        &folder,
+        wf,
+        &slots,
+        if all_ok { "complete" } else { "failed" },
+    )
+    .map_err(folder_err)?;
+    let exit_code = if all_ok {
+        0
+    } else {
+        slots
+            .iter()
+            .find_map(|s| match &s.state {
+                State::Done(j) if j.status != JobStatus::Complete => {
+                    j.status.cli_exit_code(j.exit_code)
+                }
+                _ => None,
+            })
+            .filter(|c| *c != 0)
+            .unwrap_or(1)
+    };
+    hooks(wf, &folder, all_ok);
+    Ok(Outcome {
+        run_dir: opts.run_dir.clone(),
+        jobs: slots
+            .into_iter()
+            .map(|s| {
+                let rec = match s.state {
+                    State::Running(j) | State::Done(j) => Some(j),
+                    _ => None,
+                };
+                (s.name, rec)
+            })
+            .collect(),
+        exit_code,
+    })
+}
+
+/// Plan every job with stand-in results before anything is submitted, so a bad task stops
+/// the whole workflow while nothing runs.
+fn check_every_job(
+    h: &Hoist,
+    wf: &Workflow,
+    opts: &EngineOptions,
+    slots: &[Slot],
+) -> Result<(), EngineError> {
+    // Upstream results are not known yet: an existing directory stands in, so a reference
+    // in a file mount passes the checks a real location will get at submit.
+    let stand_in = opts.base.display().to_string();
+    let placeholder = |_: &str, _: &MatrixCell| Some(stand_in.clone());
+    for s in slots {
+        let t = &wf.tasks[s.task];
+        let task = wf
+            .render(&t.name, &s.cell, &placeholder)
+            .map_err(|e| InputError::new(e.message, "fix the workflow file"))?;
+        plan(h, &task, &opts.launch, &opts.base, None).map_err(|e| {
+            InputError::new(format!("job {}: {}", s.name, e.message), e.hint.clone())
+        })?;
+    }
+    Ok(())
+}
+
+/// Why the jobs of task `ti` can no longer run, if they cannot.
+fn blocker(wf: &Workflow, slots: &[Slot], ti: usize) -> Option<String> {
+    let t = &wf.tasks[ti];
+    slots
+        .iter()
+        .filter(|s| t.needs.contains(&wf.tasks[s.task].name))
+        .find_map(|s| match &s.state {
+            State::Done(j) if j.status != JobStatus::Complete => {
+                Some(format!("{} ended {}", s.name, j.status))
+            }
+            State::Skipped(_) => Some(format!("{} did not run", s.name)),
+            _ => None,
+        })
+}
+
+/// Whether every job of every task `ti` needs has completed.
+fn needs_done(wf: &Workflow, slots: &[Slot], ti: usize) -> bool {
+    let t = &wf.tasks[ti];
+    slots
+        .iter()
+        .filter(|s| t.needs.contains(&wf.tasks[s.task].name))
+        .all(|s| matches!(&s.state, State::Done(j) if j.status == JobStatus::Complete))
+}
+
+/// Submit slot `i`: its task rendered with the upstream results, planned, created.
+async fn submit(
+    h: &Hoist,
+    wf: &Workflow,
+    opts: &EngineOptions,
+    slots: &[Slot],
+    i: usize,
+    workflow_id: &str,
+) -> Result<JobRecord, String> {
+    let s = &slots[i];
+    let t = &wf.tasks[s.task];
+    let results = |task: &str, cell: &MatrixCell| {
+        slots.iter().find_map(|o| match &o.state {
+            State::Done(j) if wf.tasks[o.task].name == task && o.cell == *cell => {
+                j.results_location.clone()
+            }
+            _ => None,
+        })
+    };
+    let task = wf
+        .render(&t.name, &s.cell, &results)
+        .map_err(|e| e.message)?;
+    let mut p: Planned =
+        plan(h, &task, &opts.launch, &opts.base, Some(workflow_id)).map_err(|e| e.to_string())?;
+    p.request.name = Some(safe_name(&s.name));
+    let own =
+        handle_for(h, &p, opts.env.clone(), opts.reporter.clone()).map_err(|e| e.to_string())?;
+    own.as_ref()
+        .unwrap_or(h)
+        .create_job(p.request)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A job name platforms take: `train[lr=0.1]` → `train-lr-0.1`.
+fn safe_name(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    s.trim_matches('-').replace("--", "-")
+}
+
+async fn cancel_running(h: &Hoist, slots: &[Slot]) {
+    for s in slots {
+        if let State::Running(j) = &s.state {
+            let _ = h.cancel(&j.job_id).await;
+        }
+    }
+}
+
+fn event(folder: &RunFolder, job: &str, what: &str, message: &str, rec: Option<&JobRecord>) {
+    let _ = folder.event(&json!({
+        "time": hoist::core::now(), "job": job, "event": what, "message": message,
+        "job_id": rec.map(|r| r.job_id.clone()), "exit_code": rec.and_then(|r| r.exit_code),
+    }));
+}
+
+fn record_failure(
+    folder: &RunFolder,
+    job: &str,
+    rec: &JobRecord,
+    a: &hoist::core::FailureAnalysis,
+) {
+    let path = folder.dir().join("failure_analysis.json");
+    let mut all: BTreeMap<String, Value> = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default();
+    all.insert(
+        job.to_string(),
+        json!({"job_id": rec.job_id, "class": a.err_class, "cause": a.cause, "suggestion": a.suggestion,
+               "decisive_line": a.events.first().map(|e| e.message.clone())}),
+    );
+    let _ = folder.write_json("failure_analysis.json", &json!(all));
+}
+
+fn write_status(
+    folder: &RunFolder,
+    wf: &Workflow,
+    slots: &[Slot],
+    state: &str,
+) -> std::io::Result<()> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut jobs = serde_json::Map::new();
+    let mut active = Vec::new();
+    for s in slots {
+        *counts.entry(s.state.word()).or_default() += 1;
+        let (id, status, exit, message) = match &s.state {
+            State::Running(j) | State::Done(j) => (
+                Some(j.job_id.clone()),
+                j.status.as_str().to_string(),
+                j.exit_code,
+                j.message.clone(),
+            ),
+            State::Skipped(why) => (None, "skipped".into(), None, why.clone()),
+            State::Waiting => (None, "waiting".into(), None, String::new()),
+        };
+        if let State::Running(j) = &s.state {
+            active.push(json!({"job": s.name, "job_id": j.job_id}));
+        }
+        jobs.insert(
+            s.name.clone(),
+            json!({"task": wf.tasks[s.task].name, "matrix": s.cell, "job_id": id, "status": status, "exit_code": exit, "message": message}),
+        );
+    }
+    folder.write_json(
+        "status.json",
+        &json!({"state": state, "updated": hoist::core::now(), "counts": counts, "jobs": jobs}),
+    )?;
+    folder.write_json("active_jobs.json", &json!(active))
+}
+
+/// `on_complete` / `on_failure`: a command run here with `status.json` on stdin.
+fn hooks(wf: &Workflow, folder: &RunFolder, ok: bool) {
+    let cmd = if ok { &wf.on_complete } else { &wf.on_failure };
+    let Some(cmd) = cmd else { return };
+    let status = std::fs::read(folder.dir().join("status.json")).unwrap_or_default();
+    let child = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(folder.dir())
+        .env("HOIST_RUN_DIR", folder.dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let ran = child.and_then(|mut c| {
+        if let Some(mut i) = c.stdin.take() {
+            use std::io::Write;
+            let _ = i.write_all(&status);
+        }
+        c.wait()
+    });
+    let _ = folder.event(&json!({
+        "time": hoist::core::now(), "event": if ok { "on_complete" } else { "on_failure" },
+        "exit_code": ran.ok().and_then(|s| s.code()),
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_platforms_take() {
+        assert_eq!(safe_name("train[lr=0.1,bs=8]"), "train-lr-0.1-bs-8");
+        assert_eq!(safe_name("prep"), "prep");
+    }
+}
