@@ -138,7 +138,10 @@ pub fn parse_gpus(text: &str) -> Result<(GpuSpec, Option<String>), InputError> {
         Some((h, n)) => (h, Some(n)),
         None => (t, None),
     };
+    // Every GPU model name carries a number (A100, T4, L40S, RTX6000); a word without one
+    // is a mistyped count, and the count parser says so.
     let is_model = !head.eq_ignore_ascii_case("all")
+        && head.chars().any(|c| c.is_ascii_digit())
         && head.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
         && head
             .chars()
@@ -232,6 +235,8 @@ mod tests {
             (GpuSpec::Count(1), Some("H100-80GB".into()))
         );
         assert!(parse_gpus("A100:x").is_err());
+        assert!(parse_gpus("lots").is_err(), "not a model: no number in it");
+        assert_eq!(p("T4"), (GpuSpec::Count(1), Some("T4".into())));
         assert!(parse_gpus("A100;rm:1").is_err());
     }
 
