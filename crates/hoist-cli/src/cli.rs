@@ -67,6 +67,9 @@ pub enum Cmd {
     /// Cloud instances hoist runs jobs on (Brev): list them with their hoist jobs, or remove
     /// one (`hoist instances rm NAME --platform brev`).
     Instances(InstancesArgs),
+    /// Workflow runs (hoist launch of a pipeline, DAG or sweep): list them, show one as a
+    /// tree of its jobs, cancel its active jobs, remove its folder.
+    Runs(RunsArgs),
     /// (internal) copy this binary into DIR as DIR/hoist (an init container's job).
     #[command(name = "__install", hide = true)]
     Install {
@@ -207,6 +210,9 @@ pub struct LsArgs {
     /// Only jobs of this workflow.
     #[arg(long, value_name = "ID")]
     pub workflow: Option<String>,
+    /// Only jobs of this workflow run (NAME, NAME/TIMESTAMP or its folder; see hoist runs).
+    #[arg(long, value_name = "RUN", conflicts_with = "workflow")]
+    pub run: Option<String>,
     /// Only jobs that continue this job (id, prefix or name).
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,
@@ -339,6 +345,44 @@ pub struct LaunchArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub cmd: Option<RunsCmd>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCmd {
+    /// List runs, newest first (the default).
+    Ls {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: its DAG as an indented tree, each job's status and exit code.
+    Show {
+        /// NAME (its latest run), NAME/TIMESTAMP, or the run folder.
+        run: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel every active job of a run.
+    Cancel {
+        /// NAME, NAME/TIMESTAMP, or the run folder.
+        run: String,
+    },
+    /// Remove a run's folder (its jobs stay in the store); refused while a job is active.
+    Rm {
+        /// NAME/TIMESTAMP, or the run folder.
+        run: String,
+    },
 }
 
 #[derive(Args, Debug)]

@@ -162,3 +162,64 @@ fn bad_workflows_submit_nothing() {
     assert!(e.ls().is_empty());
     assert!(!e.path("run").exists());
 }
+
+/// Runs as objects: listed, shown as a tree, their jobs filtered, canceled while the engine
+/// runs (the attached launch then ends with the cancellation), removed once nothing is active.
+#[test]
+fn runs_are_listed_shown_canceled_and_removed() {
+    let e = Env::new();
+    std::fs::write(
+        e.path("w.yaml"),
+        "name: nightly\n---\nname: fetch\nrun: echo fetched\n---\nname: train\nneeds: [fetch]\nrun: sleep 600\n",
+    )
+    .expect("file");
+    let mut c = e.cmd(&["launch", "w.yaml"]);
+    c.current_dir(e.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut engine = c.spawn().expect("launch");
+    let runs = || -> Vec<Value> {
+        serde_json::from_str(&e.run(&["runs", "--json"]).stdout()).unwrap_or_default()
+    };
+    wait_for("train running", || {
+        runs().first().is_some_and(|r| {
+            r["jobs"].as_array().is_some_and(|j| {
+                j.iter()
+                    .any(|j| j["task"] == "train" && j["job_id"].is_string())
+            })
+        })
+    });
+    let listed = runs();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "nightly");
+    let id = listed[0]["id"].as_str().expect("run id").to_string();
+    assert!(id.starts_with("nightly/"), "{id}");
+
+    let show = e.run(&["runs", "show", "nightly"]);
+    assert_eq!(show.code(), 0, "{}", show.stderr());
+    let text = show.stdout();
+    assert!(
+        text.contains("\nfetch\n") && text.contains("\n  train (needs fetch)\n"),
+        "{text}"
+    );
+    assert!(text.contains("Complete exit 0"), "{text}");
+    let ls: Vec<Value> =
+        serde_json::from_str(&e.run(&["ls", "--run", "nightly", "--json"]).stdout()).expect("ls");
+    assert_eq!(ls.len(), 2);
+
+    let rm = e.run(&["runs", "rm", &id]);
+    assert_eq!(rm.code(), 2, "refused while train runs: {}", rm.stderr());
+    let cancel = e.run(&["runs", "cancel", "nightly"]);
+    assert_eq!(cancel.code(), 0, "{}", cancel.stderr());
+    assert!(
+        cancel.stderr().contains("1 active job(s) canceled"),
+        "{}",
+        cancel.stderr()
+    );
+    let status = engine.wait().expect("engine ends");
+    assert_eq!(status.code(), Some(130), "a canceled job's exit code");
+    let rm = e.run(&["runs", "rm", &id]);
+    assert_eq!(rm.code(), 0, "{}", rm.stderr());
+    assert!(runs().is_empty());
+    assert_eq!(e.run(&["runs", "show", "nightly"]).code(), 2);
+}

@@ -209,8 +209,8 @@ pub async fn run(
             ready.push(i);
             room -= 1;
         }
-        for i in ready {
-            match submit(h, wf, opts, &slots, i, &workflow_id).await {
+        for (i, answer) in submit_ready(h, wf, opts, &slots, &ready, &workflow_id).await {
+            match answer {
                 Ok(job) => {
                     obs.submitted(&slots[i].name, &job);
                     event(&folder, &slots[i].name, "submitted", "", Some(&job));
@@ -363,15 +363,15 @@ fn needs_done(wf: &Workflow, slots: &[Slot], ti: usize) -> bool {
         .all(|s| matches!(&s.state, State::Done(j) if j.status == JobStatus::Complete))
 }
 
-/// Submit slot `i`: its task rendered with the upstream results, planned, created.
-async fn submit(
+/// Slot `i`'s task rendered with the upstream results and planned.
+fn plan_slot(
     h: &Hoist,
     wf: &Workflow,
     opts: &EngineOptions,
     slots: &[Slot],
     i: usize,
     workflow_id: &str,
-) -> Result<JobRecord, String> {
+) -> Result<Planned, String> {
     let s = &slots[i];
     let t = &wf.tasks[s.task];
     let results = |task: &str, cell: &MatrixCell| {
@@ -388,13 +388,54 @@ async fn submit(
     let mut p: Planned =
         plan(h, &task, &opts.launch, &opts.base, Some(workflow_id)).map_err(|e| e.to_string())?;
     p.request.name = Some(safe_name(&s.name));
-    let own =
-        handle_for(h, &p, opts.env.clone(), opts.reporter.clone()).map_err(|e| e.to_string())?;
-    own.as_ref()
-        .unwrap_or(h)
-        .create_job(p.request)
-        .await
-        .map_err(|e| e.to_string())
+    Ok(p)
+}
+
+/// Submit the ready slots: in one `create_jobs` call (one ssh round trip per SLURM login
+/// host, bounded concurrency elsewhere), except a task with a registry login of its own,
+/// which goes through a handle that sees it.
+async fn submit_ready(
+    h: &Hoist,
+    wf: &Workflow,
+    opts: &EngineOptions,
+    slots: &[Slot],
+    ready: &[usize],
+    workflow_id: &str,
+) -> Vec<(usize, Result<JobRecord, String>)> {
+    let mut out = Vec::new();
+    let mut batch: Vec<(usize, hoist::JobRequest)> = Vec::new();
+    for &i in ready {
+        let p = match plan_slot(h, wf, opts, slots, i, workflow_id) {
+            Ok(p) => p,
+            Err(e) => {
+                out.push((i, Err(e)));
+                continue;
+            }
+        };
+        if p.registry.is_empty() {
+            batch.push((i, p.request));
+            continue;
+        }
+        let answer = match handle_for(h, &p, opts.env.clone(), opts.reporter.clone()) {
+            Ok(own) => own
+                .as_ref()
+                .unwrap_or(h)
+                .create_job(p.request)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        out.push((i, answer));
+    }
+    let (idx, reqs): (Vec<usize>, Vec<hoist::JobRequest>) = batch.into_iter().unzip();
+    let answers = h.create_jobs(reqs).await;
+    out.extend(
+        idx.into_iter()
+            .zip(answers)
+            .map(|(i, r)| (i, r.map_err(|e| e.to_string()))),
+    );
+    out.sort_by_key(|(i, _)| *i);
+    out
 }
 
 /// A job name platforms take: `train[lr=0.1]` → `train-lr-0.1`.

@@ -7,5 +7,6 @@
 pub mod engine;
 pub mod launch;
 pub mod pipeline;
+pub mod runs;
 pub mod schema;
 pub mod workflow;

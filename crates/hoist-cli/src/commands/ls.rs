@@ -28,7 +28,14 @@ pub async fn run(h: &Hoist, a: LsArgs) -> anyhow::Result<i32> {
         .list(&ListFilter {
             status,
             platform,
-            workflow_id: a.workflow.clone(),
+            workflow_id: match &a.run {
+                Some(r) => Some(
+                    hoist_task::runs::find(&h.home().join("runs"), r)
+                        .map_err(input)?
+                        .workflow_id,
+                ),
+                None => a.workflow.clone(),
+            },
             parent_job_id,
             limit: a.limit,
         })

@@ -14,6 +14,7 @@ pub mod results;
 pub mod rm;
 pub mod run;
 pub mod runner_image;
+pub mod runs;
 pub mod show;
 pub mod status;
 pub mod wait;
