@@ -158,6 +158,13 @@ pub struct RunArgs {
     /// Parent job (id, prefix or name) this one continues.
     #[arg(long, value_name = "JOB")]
     pub parent: Option<String>,
+    /// A sweep: KEY=V1,V2 (repeatable); one job per combination, each with KEY in its env
+    /// and {KEY} in the command replaced (a one-task workflow: see hoist runs).
+    #[arg(long, value_name = "KEY=V1,V2")]
+    pub matrix: Vec<String>,
+    /// With --matrix: at most N jobs at once.
+    #[arg(long = "max-parallel", value_name = "N", requires = "matrix", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel: Option<u32>,
     /// Return after submitting; print the job id.
     #[arg(long, short = 'd')]
     pub detach: bool,

@@ -119,7 +119,7 @@ async fn run(
     }
     use commands as c;
     match cli.command {
-        Cmd::Run(a) => c::run::run(&h, *a, flags).await,
+        Cmd::Run(a) => c::run::run(&h, *a, flags, reporter.clone()).await,
         Cmd::Launch(a) => c::launch::run(&h, a, reporter.clone()).await,
         Cmd::Status(a) => c::status::run(&h, a).await,
         Cmd::Logs(a) => c::logs::run(&h, a).await,

@@ -223,3 +223,43 @@ fn runs_are_listed_shown_canceled_and_removed() {
     assert!(runs().is_empty());
     assert_eq!(e.run(&["runs", "show", "nightly"]).code(), 2);
 }
+
+/// `hoist run --matrix`: a sweep of one command through the same engine and run folder.
+#[test]
+fn a_sweep_from_the_command_line() {
+    let e = Env::new();
+    let o = e.run(&[
+        "run",
+        "--name",
+        "lrsweep",
+        "--matrix",
+        "lr=0.1,0.01",
+        "--matrix",
+        "bs=8,16",
+        "--max-parallel",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        "echo lr={lr} bs=$bs",
+    ]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    for (lr, bs) in [("0.1", "8"), ("0.1", "16"), ("0.01", "8"), ("0.01", "16")] {
+        let line = format!("[lrsweep[bs={bs},lr={lr}]] lr={lr} bs={bs}");
+        assert_eq!(
+            o.stdout().matches(&line).count(),
+            1,
+            "{line} in\n{}",
+            o.stdout()
+        );
+    }
+    assert_eq!(e.ls().len(), 4);
+    let runs: Vec<Value> =
+        serde_json::from_str(&e.run(&["runs", "--json"]).stdout()).expect("runs");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["state"], "complete");
+    assert_eq!(runs[0]["counts"]["complete"], 4);
+    let bad = e.run(&["run", "--matrix", "1lr=1", "--", "true"]);
+    assert_eq!(bad.code(), 2, "{}", bad.stderr());
+    assert_eq!(e.ls().len(), 4);
+}

@@ -11,7 +11,7 @@ pub use folder::RunFolder;
 
 use crate::launch::{LaunchOptions, Planned, plan};
 use crate::pipeline::handle_for;
-use crate::workflow::{MatrixCell, Workflow, job_name};
+use crate::workflow::{MatrixCell, Results, Workflow, job_name};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hoist::core::{InputError, JobRecord, JobStatus, SharedEnv, SharedReporter};
@@ -24,9 +24,8 @@ use std::pin::Pin;
 
 /// How to run a workflow.
 pub struct EngineOptions {
-    /// What the command line adds to every task.
-    pub launch: LaunchOptions,
-    /// Where relative paths in the file resolve.
+    /// Where relative paths resolve (and what stands in for upstream results when every job
+    /// is checked before the first submit).
     pub base: PathBuf,
     /// Jobs at once across the workflow (over the file's header).
     pub max_parallel: Option<u32>,
@@ -40,6 +39,48 @@ pub struct EngineOptions {
     pub env: SharedEnv,
     /// Where the library's progress goes.
     pub reporter: SharedReporter,
+}
+
+/// Turns one job of the workflow (a task, one matrix cell, the upstream results known) into
+/// a request. [`TaskPlanner`] does it for task files; `hoist run --matrix` has its own.
+pub trait JobPlanner: Sync {
+    /// The request for job (`task`, `cell`), tagged with `workflow_id` when given.
+    fn plan(
+        &self,
+        h: &Hoist,
+        task: &str,
+        cell: &MatrixCell,
+        results: Results<'_>,
+        workflow_id: Option<&str>,
+    ) -> Result<Planned, InputError>;
+}
+
+/// The planner of task files: the task rendered (matrix values, references), then
+/// [`crate::launch::plan`].
+pub struct TaskPlanner<'a> {
+    /// The workflow.
+    pub wf: &'a Workflow,
+    /// What the command line adds to every task.
+    pub launch: &'a LaunchOptions,
+    /// Where the file's relative paths resolve.
+    pub base: &'a std::path::Path,
+}
+
+impl JobPlanner for TaskPlanner<'_> {
+    fn plan(
+        &self,
+        h: &Hoist,
+        task: &str,
+        cell: &MatrixCell,
+        results: Results<'_>,
+        workflow_id: Option<&str>,
+    ) -> Result<Planned, InputError> {
+        let t = self
+            .wf
+            .render(task, cell, results)
+            .map_err(|e| InputError::new(e.message, "fix the workflow file"))?;
+        plan(h, &t, self.launch, self.base, workflow_id)
+    }
 }
 
 /// What a front door is told while a workflow runs.
@@ -106,6 +147,7 @@ impl State {
 
 struct Slot {
     task: usize,
+    task_name: String,
     cell: MatrixCell,
     name: String,
     state: State,
@@ -117,6 +159,7 @@ type Follow<'a> = Pin<Box<dyn Future<Output = (usize, hoist::Result<JobRecord>)>
 pub async fn run(
     h: &Hoist,
     wf: &Workflow,
+    planner: &dyn JobPlanner,
     opts: &EngineOptions,
     obs: &dyn Observer,
 ) -> Result<Outcome, EngineError> {
@@ -126,13 +169,14 @@ pub async fn run(
         for cell in &t.cells {
             slots.push(Slot {
                 task: ti,
+                task_name: t.name.clone(),
                 cell: cell.clone(),
                 name: job_name(&t.name, cell),
                 state: State::Waiting,
             });
         }
     }
-    check_every_job(h, wf, opts, &slots)?;
+    check_every_job(h, planner, opts, &slots)?;
     let folder_err = |e: std::io::Error| EngineError::Folder {
         dir: opts.run_dir.display().to_string(),
         source: e,
@@ -209,7 +253,7 @@ pub async fn run(
             ready.push(i);
             room -= 1;
         }
-        for (i, answer) in submit_ready(h, wf, opts, &slots, &ready, &workflow_id).await {
+        for (i, answer) in submit_ready(h, wf, planner, opts, &slots, &ready, &workflow_id).await {
             match answer {
                 Ok(job) => {
                     obs.submitted(&slots[i].name, &job);
@@ -319,7 +363,7 @@ pub async fn run(
 /// the whole workflow while nothing runs.
 fn check_every_job(
     h: &Hoist,
-    wf: &Workflow,
+    planner: &dyn JobPlanner,
     opts: &EngineOptions,
     slots: &[Slot],
 ) -> Result<(), EngineError> {
@@ -328,13 +372,11 @@ fn check_every_job(
     let stand_in = opts.base.display().to_string();
     let placeholder = |_: &str, _: &MatrixCell| Some(stand_in.clone());
     for s in slots {
-        let t = &wf.tasks[s.task];
-        let task = wf
-            .render(&t.name, &s.cell, &placeholder)
-            .map_err(|e| InputError::new(e.message, "fix the workflow file"))?;
-        plan(h, &task, &opts.launch, &opts.base, None).map_err(|e| {
-            InputError::new(format!("job {}: {}", s.name, e.message), e.hint.clone())
-        })?;
+        planner
+            .plan(h, &s.task_name, &s.cell, &placeholder, None)
+            .map_err(|e| {
+                InputError::new(format!("job {}: {}", s.name, e.message), e.hint.clone())
+            })?;
     }
     Ok(())
 }
@@ -363,17 +405,16 @@ fn needs_done(wf: &Workflow, slots: &[Slot], ti: usize) -> bool {
         .all(|s| matches!(&s.state, State::Done(j) if j.status == JobStatus::Complete))
 }
 
-/// Slot `i`'s task rendered with the upstream results and planned.
+/// Slot `i` planned with the upstream results.
 fn plan_slot(
     h: &Hoist,
     wf: &Workflow,
-    opts: &EngineOptions,
+    planner: &dyn JobPlanner,
     slots: &[Slot],
     i: usize,
     workflow_id: &str,
 ) -> Result<Planned, String> {
     let s = &slots[i];
-    let t = &wf.tasks[s.task];
     let results = |task: &str, cell: &MatrixCell| {
         slots.iter().find_map(|o| match &o.state {
             State::Done(j) if wf.tasks[o.task].name == task && o.cell == *cell => {
@@ -382,11 +423,9 @@ fn plan_slot(
             _ => None,
         })
     };
-    let task = wf
-        .render(&t.name, &s.cell, &results)
-        .map_err(|e| e.message)?;
-    let mut p: Planned =
-        plan(h, &task, &opts.launch, &opts.base, Some(workflow_id)).map_err(|e| e.to_string())?;
+    let mut p = planner
+        .plan(h, &s.task_name, &s.cell, &results, Some(workflow_id))
+        .map_err(|e| e.to_string())?;
     p.request.name = Some(safe_name(&s.name));
     Ok(p)
 }
@@ -397,6 +436,7 @@ fn plan_slot(
 async fn submit_ready(
     h: &Hoist,
     wf: &Workflow,
+    planner: &dyn JobPlanner,
     opts: &EngineOptions,
     slots: &[Slot],
     ready: &[usize],
@@ -405,7 +445,7 @@ async fn submit_ready(
     let mut out = Vec::new();
     let mut batch: Vec<(usize, hoist::JobRequest)> = Vec::new();
     for &i in ready {
-        let p = match plan_slot(h, wf, opts, slots, i, workflow_id) {
+        let p = match plan_slot(h, wf, planner, slots, i, workflow_id) {
             Ok(p) => p,
             Err(e) => {
                 out.push((i, Err(e)));

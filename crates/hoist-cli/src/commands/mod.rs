@@ -17,6 +17,7 @@ pub mod runner_image;
 pub mod runs;
 pub mod show;
 pub mod status;
+pub mod sweep;
 pub mod wait;
 pub mod why;
 pub mod workflow;

@@ -72,8 +72,16 @@ fn request(h: &Hoist, a: &RunArgs, flags: Flags) -> anyhow::Result<JobRequest> {
     Ok(req)
 }
 
-pub async fn run(h: &Hoist, a: RunArgs, flags: Flags) -> anyhow::Result<i32> {
+pub async fn run(
+    h: &Hoist,
+    a: RunArgs,
+    flags: Flags,
+    reporter: hoist::core::SharedReporter,
+) -> anyhow::Result<i32> {
     let req = request(h, &a, flags)?;
+    if !a.matrix.is_empty() {
+        return super::sweep::run(h, &a, req, reporter).await;
+    }
     if a.dry_run {
         let d = h.dry_run(&req).await?;
         if a.json {

@@ -6,7 +6,7 @@ use crate::cli::LaunchArgs;
 use anyhow::Context;
 use hoist::Hoist;
 use hoist::core::{InputError, JobRecord, ProcessEnv, SharedReporter};
-use hoist_task::engine::{EngineOptions, Observer, run as run_engine};
+use hoist_task::engine::{EngineOptions, JobPlanner, Observer, TaskPlanner, run as run_engine};
 use hoist_task::launch::LaunchOptions;
 use hoist_task::workflow::Workflow;
 use std::collections::HashMap;
@@ -70,31 +70,65 @@ pub async fn run(
     reporter: SharedReporter,
 ) -> anyhow::Result<i32> {
     if a.detach {
-        return Err(input(InputError::new(
-            "a workflow runs attached in this build: its jobs start as the ones they need complete",
-            "drop -d (the run folder and hoist ls --workflow ID can be read from another shell meanwhile)",
-        )));
+        return Err(input(refuse_detach()));
     }
+    let launch = LaunchOptions {
+        platform: a.platform.clone(),
+        profile: a.profile.clone(),
+        gpus: a.gpus.clone(),
+        image_id: a.image_id.clone(),
+        num_nodes: a.num_nodes,
+        name: None,
+    };
+    let base = std::env::current_dir().context("the current directory")?;
+    let planner = TaskPlanner {
+        wf: &wf,
+        launch: &launch,
+        base: &base,
+    };
+    let knobs = Knobs {
+        run_dir: a.run_dir.clone(),
+        max_parallel: a.max_parallel,
+        fail_fast: a.fail_fast,
+    };
+    drive(h, &wf, &planner, knobs, source, reporter).await
+}
+
+/// `-d` of a workflow, said plainly: the engine is this process.
+pub(super) fn refuse_detach() -> InputError {
+    InputError::new(
+        "a workflow runs attached in this build: its jobs start as the ones they need complete",
+        "drop -d (hoist runs show NAME and hoist ls --run NAME work from another shell meanwhile)",
+    )
+}
+
+/// The command line's say over a run.
+pub(super) struct Knobs {
+    pub run_dir: Option<std::path::PathBuf>,
+    pub max_parallel: Option<u32>,
+    pub fail_fast: bool,
+}
+
+/// Run `wf` attached, printing as it goes; the exit code is the run's.
+pub(super) async fn drive(
+    h: &Hoist,
+    wf: &Workflow,
+    planner: &dyn JobPlanner,
+    knobs: Knobs,
+    source: String,
+    reporter: SharedReporter,
+) -> anyhow::Result<i32> {
     let name = wf.name.clone().unwrap_or_else(|| "workflow".into());
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%S%.3fZ")
         .to_string();
-    let run_dir = a
+    let run_dir = knobs
         .run_dir
-        .clone()
         .unwrap_or_else(|| h.home().join("runs").join(&name).join(stamp));
     let opts = EngineOptions {
-        launch: LaunchOptions {
-            platform: a.platform.clone(),
-            profile: a.profile.clone(),
-            gpus: a.gpus.clone(),
-            image_id: a.image_id.clone(),
-            num_nodes: a.num_nodes,
-            name: None,
-        },
         base: std::env::current_dir().context("the current directory")?,
-        max_parallel: a.max_parallel,
-        fail_fast: a.fail_fast,
+        max_parallel: knobs.max_parallel,
+        fail_fast: knobs.fail_fast,
         run_dir,
         source,
         env: Arc::new(ProcessEnv),
@@ -104,7 +138,7 @@ pub async fn run(
         partial: Mutex::new(HashMap::new()),
     };
     let outcome = tokio::select! {
-        r = run_engine(h, &wf, &opts, &printer) => r,
+        r = run_engine(h, wf, planner, &opts, &printer) => r,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("\nhoist: detached; the submitted jobs keep running, no new ones start (run folder {})", opts.run_dir.display());
             return Ok(130);
