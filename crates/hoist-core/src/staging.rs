@@ -15,7 +15,7 @@ mod uri;
 
 pub use command_line::{args_words, final_argv};
 pub use files::{
-    Archive, WEIGHTS_EXTENSIONS, archive_of, exclude_matches, ignore_file_excludes,
+    Archive, WEIGHTS_EXTENSIONS, archive_of, exclude_matches, file_safe, ignore_file_excludes,
     is_weights_file, key_dir_name, safe_member_path,
 };
 pub use results::{ResultsKind, credential_env_names};

@@ -480,17 +480,9 @@ async fn submit_ready(
 
 /// A job name platforms take: `train[lr=0.1]` → `train-lr-0.1`.
 fn safe_name(name: &str) -> String {
-    let s: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    s.trim_matches('-').replace("--", "-")
+    hoist::core::staging::file_safe(name, '-')
+        .trim_matches('-')
+        .replace("--", "-")
 }
 
 async fn cancel_running(h: &Hoist, slots: &[Slot]) {

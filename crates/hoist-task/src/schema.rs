@@ -22,6 +22,7 @@ mod jsonschema;
 mod pyvalue;
 mod resource_fields;
 mod resources;
+mod resources_schema;
 mod scalars;
 mod storage;
 mod substitution;

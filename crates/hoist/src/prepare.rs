@@ -140,8 +140,20 @@ impl Hoist {
         };
         let mut names: Vec<&str> = hoist_core::staging::credential_env_names(&plan.uris(), true);
         names.push("S3_BUCKET_NAME");
+        self.forward_env(&names, spec, values);
+        Ok(())
+    }
+
+    /// Give the job each of `names` from this environment that it does not set itself: by
+    /// name in the spec (the value goes to the platform, never to the store).
+    pub(crate) fn forward_env(
+        &self,
+        names: &[&str],
+        spec: &mut JobSpec,
+        values: &mut BTreeMap<String, String>,
+    ) {
         for name in names {
-            if spec.env.contains_key(name) {
+            if spec.env.contains_key(*name) {
                 continue; // given explicitly: that value wins
             }
             if let Some(v) = self.env.get(name) {
@@ -149,7 +161,6 @@ impl Hoist {
                 values.insert(name.to_string(), v);
             }
         }
-        Ok(())
     }
 }
 

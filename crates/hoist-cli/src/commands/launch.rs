@@ -125,17 +125,7 @@ pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::
         println!("{}", job.job_id);
         return Ok(0);
     }
-    eprintln!(
-        "hoist: job {} ({}) submitted on {}{}",
-        job.short_id(),
-        job.name,
-        job.platform,
-        if job.message.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", job.message)
-        }
-    );
+    super::say_submitted(&job);
     let done = tokio::select! {
         r = hh.follow_to_end(&job, None, |chunk| {
             let _ = write_chunk(&mut std::io::stdout().lock(), chunk);

@@ -45,6 +45,21 @@ pub fn exit_suffix(j: &hoist::core::JobRecord) -> String {
     }
 }
 
+/// The line an attached submit prints once the job is in.
+pub fn say_submitted(job: &hoist::core::JobRecord) {
+    eprintln!(
+        "hoist: job {} ({}) submitted on {}{}",
+        job.short_id(),
+        job.name,
+        job.platform,
+        if job.message.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", job.message)
+        }
+    );
+}
+
 /// Print a view as pretty JSON.
 pub fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);

@@ -100,17 +100,7 @@ pub async fn run(
         }
         return Ok(0);
     }
-    eprintln!(
-        "hoist: job {} ({}) submitted on {}{}",
-        job.short_id(),
-        job.name,
-        job.platform,
-        if job.message.is_empty() {
-            String::new()
-        } else {
-            format!(", {}", job.message)
-        }
-    );
+    super::say_submitted(&job);
     let follow = async {
         // With --json the one JSON object owns stdout, so the job's output goes to stderr.
         let json = a.json;

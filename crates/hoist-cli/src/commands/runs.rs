@@ -5,20 +5,26 @@ use super::input;
 use crate::cli::{RunsArgs, RunsCmd};
 use hoist::Hoist;
 use hoist::core::InputError;
+use hoist::store::ListFilter;
 use hoist_task::runs::{Run, depths, find, list};
 
-/// The run with every submitted job's status as the platforms see it now.
-async fn fresh(h: &Hoist, mut run: Run) -> Run {
+/// The run with every submitted job's status as the platforms see it now: one listing of
+/// the run's workflow, refreshed with one batched call per platform (as `hoist ls` does).
+async fn fresh(h: &Hoist, mut run: Run) -> anyhow::Result<Run> {
+    let now = h
+        .list(&ListFilter {
+            workflow_id: Some(run.workflow_id.clone()),
+            ..Default::default()
+        })
+        .await?;
     for j in &mut run.jobs {
-        if let Some(id) = &j.job_id
-            && let Ok(rec) = h.status(id).await
-        {
+        if let Some(rec) = now.iter().find(|r| Some(&r.job_id) == j.job_id.as_ref()) {
             j.status = rec.status.as_str().to_string();
             j.exit_code = rec.exit_code.map(i64::from);
             j.message = rec.message.clone();
         }
     }
-    run
+    Ok(run)
 }
 
 fn active(run: &Run) -> Vec<&str> {
@@ -58,7 +64,7 @@ pub async fn run(h: &Hoist, a: RunsArgs) -> anyhow::Result<i32> {
             }
         }
         RunsCmd::Show { run, json } => {
-            let r = fresh(h, find(&root, &run).map_err(input)?).await;
+            let r = fresh(h, find(&root, &run).map_err(input)?).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&r)?);
                 return Ok(0);
@@ -99,7 +105,7 @@ pub async fn run(h: &Hoist, a: RunsArgs) -> anyhow::Result<i32> {
             }
         }
         RunsCmd::Cancel { run } => {
-            let r = fresh(h, find(&root, &run).map_err(input)?).await;
+            let r = fresh(h, find(&root, &run).map_err(input)?).await?;
             let ids = active(&r);
             for id in &ids {
                 h.cancel(id).await?;
@@ -107,7 +113,7 @@ pub async fn run(h: &Hoist, a: RunsArgs) -> anyhow::Result<i32> {
             eprintln!("hoist: run {}: {} active job(s) canceled", r.id, ids.len());
         }
         RunsCmd::Rm { run } => {
-            let r = fresh(h, find(&root, &run).map_err(input)?).await;
+            let r = fresh(h, find(&root, &run).map_err(input)?).await?;
             let ids = active(&r);
             if !ids.is_empty() {
                 return Err(input(InputError::new(

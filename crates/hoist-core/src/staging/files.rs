@@ -1,6 +1,20 @@
 //! Names and paths of the files the runner handles: key directories, checkpoints, archives
 //! and their members, and upload excludes. Pure name rules, so both sides agree on them.
 
+/// `s` with every character but ASCII letters, digits, `.`, `-` and `_` replaced by `with`:
+/// safe as a file name, a tar member, a container or job name part.
+pub fn file_safe(s: &str, with: char) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                with
+            }
+        })
+        .collect()
+}
+
 /// A file-system-safe name for a key: `dataset.train[0]` → `dataset_train_0`.
 pub fn key_dir_name(key: &str) -> String {
     let mut s: String = key

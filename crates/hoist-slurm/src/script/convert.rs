@@ -34,17 +34,7 @@ pub struct ConversionSettings {
 /// The cache file of an image: registry, path, tag and digest characters become `_`.
 pub fn sqsh_name(image: &str) -> String {
     let img = image.strip_prefix("docker://").unwrap_or(image);
-    let safe: String = img
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    format!("{safe}.sqsh")
+    format!("{}.sqsh", hoist_core::staging::file_safe(img, '_'))
 }
 
 pub(super) fn conversion(

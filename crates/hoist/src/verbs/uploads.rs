@@ -11,19 +11,10 @@ use std::path::Path;
 
 /// A name for an upload's copy: its index and a file-system-safe base name.
 fn upload_name(i: usize, src: &Path) -> String {
-    let base: String = src
+    let base = src
         .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "upload".into())
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
+        .map(|n| hoist_core::staging::file_safe(&n.to_string_lossy(), '_'))
+        .unwrap_or_else(|| "upload".into());
     format!("{i}-{}", base.trim_start_matches('.'))
 }
 
@@ -52,22 +43,8 @@ impl Hoist {
             let uri = if platform.capabilities().paths == PathView::Host {
                 u.src.clone()
             } else {
-                let uri = self
-                    .ship_one(platform, job_id, &upload_name(i, src), src, env)
-                    .await?;
-                // The job's runner downloads what went through the bucket: it needs the
-                // same credentials, by name (values never stored).
-                for k in
-                    hoist_core::staging::credential_env_names(std::slice::from_ref(&uri), false)
-                {
-                    if !env.contains_key(k)
-                        && let Some(v) = self.env.get(k)
-                    {
-                        spec.set_env(k, None);
-                        env.insert(k.to_string(), v);
-                    }
-                }
-                uri
+                self.ship_one(platform, job_id, &upload_name(i, src), src, spec, env)
+                    .await?
             };
             spec.inputs.push(DataBinding {
                 key: u.dest.clone(),
@@ -83,7 +60,8 @@ impl Hoist {
         job_id: &str,
         name: &str,
         src: &Path,
-        env: &BTreeMap<String, String>,
+        spec: &mut JobSpec,
+        env: &mut BTreeMap<String, String>,
     ) -> Result<String> {
         let ig = hoist_staging::ship::ignored(src);
         let key = format!("ship:{name}");
@@ -134,17 +112,12 @@ impl Hoist {
                 if src.is_dir() {
                     uri.push('/');
                 }
-                let mut creds: BTreeMap<String, String> = env.clone();
-                for k in
-                    hoist_core::staging::credential_env_names(std::slice::from_ref(&uri), false)
-                {
-                    if !creds.contains_key(k)
-                        && let Some(v) = self.env.get(k)
-                    {
-                        creds.insert(k.to_string(), v);
-                    }
-                }
-                hoist_staging::upload(src, &uri, &ig.excludes, &creds).await?;
+                // This machine uploads and the job's runner downloads with the same
+                // credentials, which the job gets by name.
+                let names =
+                    hoist_core::staging::credential_env_names(std::slice::from_ref(&uri), false);
+                self.forward_env(&names, spec, env);
+                hoist_staging::upload(src, &uri, &ig.excludes, &*env).await?;
                 uri
             }
         };
