@@ -86,6 +86,9 @@ pub enum Cmd {
     /// (internal) run one local job under supervision.
     #[command(name = "__supervise", hide = true)]
     Supervise { dir: PathBuf },
+    /// (internal) drive a workflow run in the background (`hoist launch -d` starts it).
+    #[command(name = "__workflow", hide = true)]
+    Workflow { dir: PathBuf },
 }
 
 #[derive(Args, Debug)]
@@ -308,7 +311,12 @@ pub struct PlatformsArgs {
 #[derive(Args, Debug)]
 pub struct LaunchArgs {
     /// The task YAML (SkyPilot 0.14's format; a header then tasks = a pipeline).
-    pub file: PathBuf,
+    #[arg(required_unless_present = "resume")]
+    pub file: Option<PathBuf>,
+    /// Run a workflow again from its run folder: completed jobs are kept, live ones watched,
+    /// failed and canceled ones (and what needs them) run again.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with_all = ["file", "dry_run", "run_dir", "platform", "profile", "gpus", "image_id", "num_nodes", "name"])]
+    pub resume: Option<PathBuf>,
     /// Platform (default: the task's infra/cloud when hoist has it, docker for a docker
     /// image_id, else local).
     #[arg(long, short = 'p')]
@@ -334,7 +342,8 @@ pub struct LaunchArgs {
     /// Job name (default: the task's name).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Print the job id and return (one task only).
+    /// Return at once: one task prints its job id; a workflow prints its run folder and is
+    /// driven by a background process (no shell needs to stay open).
     #[arg(long, short = 'd')]
     pub detach: bool,
     /// Print what would be submitted (the platform's own form; --json: the normalized task).

@@ -121,6 +121,7 @@ async fn run(
     match cli.command {
         Cmd::Run(a) => c::run::run(&h, *a, flags, reporter.clone()).await,
         Cmd::Launch(a) => c::launch::run(&h, a, reporter.clone()).await,
+        Cmd::Workflow { dir } => c::workflow::drive_detached(&h, &dir, reporter.clone()).await,
         Cmd::Status(a) => c::status::run(&h, a).await,
         Cmd::Logs(a) => c::logs::run(&h, a).await,
         Cmd::Cancel(a) => c::cancel::run(&h, a).await,

@@ -96,16 +96,8 @@ impl Platform for LocalPlatform {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(sup_log);
-        // SAFETY: setsid is async-signal-safe; it detaches the supervisor from the CLI's
-        // session and terminal so ^C or a closed terminal never reaches the job.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        // Its own session: ^C or a closed terminal in the CLI's shell never reaches the job.
+        hoist_sys::proc::in_new_session(&mut cmd);
         let child = cmd.spawn().map_err(|e| {
             PlatformError::io(
                 format!("starting the supervisor {}", self.supervisor_exe.display()),

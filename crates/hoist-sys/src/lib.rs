@@ -3,5 +3,6 @@
 //! may depend on the other, so the few functions live here.
 #![deny(missing_docs)]
 
+pub mod lock;
 pub mod proc;
 pub mod secret;

@@ -57,6 +57,9 @@ fn stat(pid: i32) -> Option<(u64, char)> {
     Some((start, state))
 }
 
+/// The polite stop: what a driver or supervisor is asked to end with.
+pub const SIGTERM: i32 = libc::SIGTERM;
+
 /// Send `sig` to a process group. A group that is already gone is not an error.
 pub fn kill_group(pgid: i32, sig: i32) -> io::Result<()> {
     kill(-pgid, sig)
@@ -88,6 +91,20 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
 pub fn group_exists(pgid: i32) -> bool {
     // SAFETY: signal 0 only checks for existence and permission.
     pgid > 1 && unsafe { libc::kill(-pgid, 0) } == 0
+}
+
+/// Make `cmd` start in a session of its own (setsid), so a closed terminal or a ^C in the
+/// shell that started it never reaches it: what a process meant to outlive its parent needs.
+pub fn in_new_session(cmd: &mut std::process::Command) {
+    // SAFETY: setsid is async-signal-safe, as a pre_exec hook must be.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+            if libc::setsid() < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The host's name, for the backend identity.

@@ -6,6 +6,8 @@
 //! folder as it happens. The engine prints nothing: it tells an [`Observer`].
 
 mod folder;
+mod hooks;
+mod watch;
 
 pub use folder::RunFolder;
 
@@ -16,11 +18,17 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use hoist::core::{InputError, JobRecord, JobStatus, SharedEnv, SharedReporter};
 use hoist::{Hoist, HoistError};
+use hooks::hooks;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::time::Duration;
+use watch::{adopt, follow, new_workflow_id, poll_round, settle};
+
+/// Longest pause between two status refreshes when polling.
+const POLL_MAX: Duration = Duration::from_secs(5);
 
 /// How to run a workflow.
 pub struct EngineOptions {
@@ -39,6 +47,23 @@ pub struct EngineOptions {
     pub env: SharedEnv,
     /// Where the library's progress goes.
     pub reporter: SharedReporter,
+    /// How running jobs are watched.
+    pub watch: Watch,
+}
+
+/// A file in the run folder that asks the run's driver to start nothing more (`hoist runs
+/// cancel` writes it, then cancels the jobs that are running).
+pub const CANCEL_MARKER: &str = "cancel_requested";
+
+/// How the engine learns that jobs ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Watch {
+    /// Stream each job's output to the [`Observer`] (attached: a person is reading it).
+    Follow,
+    /// One batched status refresh per platform for all running jobs, at a growing interval;
+    /// each job's last lines are read once it ends (detached: nobody reads the output, and
+    /// hundreds of log streams would cost more than the jobs).
+    Poll,
 }
 
 /// Turns one job of the workflow (a task, one matrix cell, the upstream results known) into
@@ -163,58 +188,67 @@ pub async fn run(
     opts: &EngineOptions,
     obs: &dyn Observer,
 ) -> Result<Outcome, EngineError> {
-    let mut slots: Vec<Slot> = Vec::new();
-    for &ti in &wf.order {
-        let t = &wf.tasks[ti];
-        for cell in &t.cells {
-            slots.push(Slot {
-                task: ti,
-                task_name: t.name.clone(),
-                cell: cell.clone(),
-                name: job_name(&t.name, cell),
-                state: State::Waiting,
-            });
-        }
-    }
-    check_every_job(h, planner, opts, &slots)?;
+    let mut slots = slots_of(wf);
+    check_every_job(h, planner, &opts.base, &slots)?;
+    hooks::check_webhook_envs(wf, &opts.env)?;
     let folder_err = |e: std::io::Error| EngineError::Folder {
         dir: opts.run_dir.display().to_string(),
         source: e,
     };
     let folder = RunFolder::create(&opts.run_dir).map_err(folder_err)?;
-    let workflow_id = format!(
-        "run-{}",
-        opts.run_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    );
+    let prior = std::fs::read_to_string(folder.dir().join("metadata.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+    // A run keeps its id across resumes: its jobs are found again by it.
+    let workflow_id = match prior.as_ref().and_then(|m| m["workflow_id"].as_str()) {
+        Some(id) => id.to_string(),
+        None => new_workflow_id(h, &opts.run_dir)?,
+    };
     folder
         .write("workflow.yaml", &opts.source)
         .map_err(folder_err)?;
+    let metadata = match prior {
+        Some(mut m) => {
+            let mut resumed = m["resumed"].as_array().cloned().unwrap_or_default();
+            resumed.push(json!(hoist::core::now()));
+            m["resumed"] = json!(resumed);
+            m
+        }
+        None => json!({
+            "name": wf.name, "workflow_id": workflow_id, "started": hoist::core::now(),
+            "hoist_version": env!("CARGO_PKG_VERSION"),
+            "tasks": wf.in_order().map(|t| json!({"name": t.name, "needs": t.needs, "jobs": t.cells.iter().map(|c| job_name(&t.name, c)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
+        }),
+    };
     folder
-        .write_json(
-            "metadata.json",
-            &json!({
-                "name": wf.name, "workflow_id": workflow_id, "started": hoist::core::now(),
-                "hoist_version": env!("CARGO_PKG_VERSION"),
-                "tasks": wf.in_order().map(|t| json!({"name": t.name, "needs": t.needs, "jobs": t.cells.iter().map(|c| job_name(&t.name, c)).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            }),
-        )
+        .write_json("metadata.json", &metadata)
         .map_err(folder_err)?;
     let global = opts
         .max_parallel
         .or(wf.max_parallel)
         .map(|n| n.max(1) as usize);
     let mut follows: FuturesUnordered<Follow<'_>> = FuturesUnordered::new();
+    for i in adopt(h, &folder, &workflow_id, &mut slots).await? {
+        if let (Watch::Follow, State::Running(j)) = (opts.watch, &slots[i].state) {
+            follows.push(follow(h, obs, &folder, i, &slots[i].name, j.clone()));
+        }
+    }
     let mut failed_once = false;
+    // A cancel asked for before this driver began was for an earlier driver: this one runs.
+    let cancel_marker = folder.dir().join(CANCEL_MARKER);
+    let _ = std::fs::remove_file(&cancel_marker);
+    let mut canceled = false;
+    let mut delay = Duration::from_millis(100);
     loop {
         // What can no longer run: a needed task failed or was skipped (or, fail-fast, anything).
         for i in 0..slots.len() {
             if !matches!(slots[i].state, State::Waiting) {
                 continue;
             }
-            let blocked = if opts.fail_fast && failed_once {
+            canceled = canceled || cancel_marker.exists();
+            let blocked = if canceled {
+                Some("the run was canceled".to_string())
+            } else if opts.fail_fast && failed_once {
                 Some("an earlier job failed (--fail-fast)".to_string())
             } else {
                 blocker(wf, &slots, slots[i].task)
@@ -258,18 +292,10 @@ pub async fn run(
                 Ok(job) => {
                     obs.submitted(&slots[i].name, &job);
                     event(&folder, &slots[i].name, "submitted", "", Some(&job));
-                    let name = slots[i].name.clone();
-                    let j = job.clone();
-                    let folder = &folder;
-                    follows.push(Box::pin(async move {
-                        let r = h
-                            .follow_to_end(&j, None, |c| {
-                                obs.output(&name, c);
-                                let _ = folder.output(&name, c);
-                            })
-                            .await;
-                        (i, r)
-                    }));
+                    if opts.watch == Watch::Follow {
+                        follows.push(follow(h, obs, &folder, i, &slots[i].name, job.clone()));
+                    }
+                    delay = Duration::from_millis(100);
                     slots[i].state = State::Running(job);
                 }
                 Err(why) => {
@@ -281,42 +307,55 @@ pub async fn run(
             }
         }
         write_status(&folder, wf, &slots, "running").map_err(folder_err)?;
-        let Some((i, r)) = follows.next().await else {
-            break;
-        };
-        let job = match r {
-            Ok(j) => j,
-            Err(e) => {
-                // Following broke (the platform went away): the store's record is the answer.
-                let State::Running(j) = &slots[i].state else {
+        let ended = match opts.watch {
+            Watch::Follow => {
+                let Some((i, r)) = follows.next().await else {
+                    break;
+                };
+                let State::Running(cur) = &slots[i].state else {
                     continue;
                 };
-                let mut j = h.status(&j.job_id).await.unwrap_or_else(|_| j.clone());
-                if !j.status.is_terminal() {
-                    j.message = format!("lost track of the job: {e}");
-                    j.status = JobStatus::Unknown;
+                vec![(i, settle(h, cur, r).await)]
+            }
+            Watch::Poll => {
+                if !slots.iter().any(|s| matches!(s.state, State::Running(_))) {
+                    break;
                 }
-                j
+                tokio::time::sleep(delay).await;
+                let ended = poll_round(h, &mut slots).await;
+                delay = if ended.is_empty() {
+                    (delay * 2).min(POLL_MAX)
+                } else {
+                    Duration::from_millis(100)
+                };
+                for (i, j) in &ended {
+                    if let Ok(text) = h.logs(j, Some(20)).await {
+                        let _ = folder.output(&slots[*i].name, &text);
+                    }
+                }
+                ended
             }
         };
-        if job.status != JobStatus::Complete {
-            failed_once = true;
-            if opts.fail_fast {
-                cancel_running(h, &slots).await;
+        for (i, job) in ended {
+            if job.status != JobStatus::Complete {
+                failed_once = true;
+                if opts.fail_fast {
+                    cancel_running(h, &slots).await;
+                }
+                if let Ok(Some(a)) = h.failure_analysis(&job).await {
+                    record_failure(&folder, &slots[i].name, &job, &a);
+                }
             }
-            if let Ok(Some(a)) = h.failure_analysis(&job).await {
-                record_failure(&folder, &slots[i].name, &job, &a);
-            }
+            obs.finished(&slots[i].name, &job);
+            event(
+                &folder,
+                &slots[i].name,
+                job.status.as_str(),
+                &job.message,
+                Some(&job),
+            );
+            slots[i].state = State::Done(job);
         }
-        obs.finished(&slots[i].name, &job);
-        event(
-            &folder,
-            &slots[i].name,
-            job.status.as_str(),
-            &job.message,
-            Some(&job),
-        );
-        slots[i].state = State::Done(job);
     }
     let all_ok = slots
         .iter()
@@ -325,7 +364,11 @@ pub async fn run(
         &folder,
         wf,
         &slots,
-        if all_ok { "complete" } else { "failed" },
+        match (all_ok, canceled) {
+            (true, _) => "complete",
+            (false, true) => "canceled",
+            (false, false) => "failed",
+        },
     )
     .map_err(folder_err)?;
     let exit_code = if all_ok {
@@ -342,7 +385,7 @@ pub async fn run(
             .filter(|c| *c != 0)
             .unwrap_or(1)
     };
-    hooks(wf, &folder, all_ok);
+    hooks(wf, &folder, all_ok, &opts.env).await;
     Ok(Outcome {
         run_dir: opts.run_dir.clone(),
         jobs: slots
@@ -359,17 +402,52 @@ pub async fn run(
     })
 }
 
+/// Every job of `wf`, in run order, waiting.
+fn slots_of(wf: &Workflow) -> Vec<Slot> {
+    let mut slots = Vec::new();
+    for &ti in &wf.order {
+        let t = &wf.tasks[ti];
+        for cell in &t.cells {
+            slots.push(Slot {
+                task: ti,
+                task_name: t.name.clone(),
+                cell: cell.clone(),
+                name: job_name(&t.name, cell),
+                state: State::Waiting,
+            });
+        }
+    }
+    slots
+}
+
+/// The checks [`run`] makes before it submits anything, for a front door that hands the run
+/// to another process (`hoist launch -d`) and must refuse bad input itself.
+pub fn preflight(
+    h: &Hoist,
+    wf: &Workflow,
+    planner: &dyn JobPlanner,
+    base: &std::path::Path,
+    env: &SharedEnv,
+) -> Result<(), InputError> {
+    match check_every_job(h, planner, base, &slots_of(wf)) {
+        Ok(()) => {}
+        Err(EngineError::Input(e)) => return Err(e),
+        Err(e) => return Err(InputError::new(e.to_string(), "")),
+    }
+    hooks::check_webhook_envs(wf, env)
+}
+
 /// Plan every job with stand-in results before anything is submitted, so a bad task stops
 /// the whole workflow while nothing runs.
 fn check_every_job(
     h: &Hoist,
     planner: &dyn JobPlanner,
-    opts: &EngineOptions,
+    base: &std::path::Path,
     slots: &[Slot],
 ) -> Result<(), EngineError> {
     // Upstream results are not known yet: an existing directory stands in, so a reference
     // in a file mount passes the checks a real location will get at submit.
-    let stand_in = opts.base.display().to_string();
+    let stand_in = base.display().to_string();
     let placeholder = |_: &str, _: &MatrixCell| Some(stand_in.clone());
     for s in slots {
         planner
@@ -553,33 +631,6 @@ fn write_status(
         &json!({"state": state, "updated": hoist::core::now(), "counts": counts, "jobs": jobs}),
     )?;
     folder.write_json("active_jobs.json", &json!(active))
-}
-
-/// `on_complete` / `on_failure`: a command run here with `status.json` on stdin.
-fn hooks(wf: &Workflow, folder: &RunFolder, ok: bool) {
-    let cmd = if ok { &wf.on_complete } else { &wf.on_failure };
-    let Some(cmd) = cmd else { return };
-    let status = std::fs::read(folder.dir().join("status.json")).unwrap_or_default();
-    let child = std::process::Command::new("/bin/sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(folder.dir())
-        .env("HOIST_RUN_DIR", folder.dir())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    let ran = child.and_then(|mut c| {
-        if let Some(mut i) = c.stdin.take() {
-            use std::io::Write;
-            let _ = i.write_all(&status);
-        }
-        c.wait()
-    });
-    let _ = folder.event(&json!({
-        "time": hoist::core::now(), "event": if ok { "on_complete" } else { "on_failure" },
-        "exit_code": ran.ok().and_then(|s| s.code()),
-    }));
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What the command line adds to a task (flags as `sky launch` spells them).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct LaunchOptions {
     /// `--platform`: wins over the task's `infra`/`cloud`.
     pub platform: Option<String>,
@@ -331,8 +331,19 @@ pub fn plan(
         None if is_local => {
             req.workdir = Some(base.display().to_string());
         }
-        None => prelude
-            .push_str("mkdir -p \"$HOME/sky_workdir\" 2>/dev/null && cd \"$HOME/sky_workdir\"\n"),
+        None => {
+            // Where relative file_mounts land (and a shipped workdir would): `run` must start
+            // there to find them. On a cluster that is the job's own directory, not $HOME.
+            let w = if is_docker {
+                CONTAINER_WORKDIR.to_string()
+            } else {
+                ship_dest(h, &where_, CONTAINER_WORKDIR)?
+            };
+            prelude.push_str(&format!(
+                "mkdir -p {w} 2>/dev/null && cd {w}\n",
+                w = sh_quote(&w)
+            ));
+        }
     }
 
     // file_mounts: object stores through hoist's input staging (COPY), local paths in place.

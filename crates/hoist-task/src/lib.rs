@@ -8,5 +8,6 @@ pub mod engine;
 pub mod launch;
 pub mod pipeline;
 pub mod runs;
+pub mod runspec;
 pub mod schema;
 pub mod workflow;

@@ -2,7 +2,9 @@
 //! back (what `hoist runs` lists, shows, cancels and removes). The folder is the record: the
 //! engine writes it as the run goes, so these readers need nothing else.
 
+use crate::runspec::DRIVER_LOCK;
 use hoist::core::InputError;
+use hoist::sys::lock::FileLock;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -47,8 +49,11 @@ pub struct Run {
     pub workflow_id: String,
     /// When it started.
     pub started: String,
-    /// `running`, `complete` or `failed` (as the engine last wrote it).
+    /// `running`, `complete`, `failed` or `canceled` as the engine last wrote it, or
+    /// `interrupted` when it says running but no driver holds the run.
     pub state: String,
+    /// The process driving the run now, if one is.
+    pub driver: Option<i32>,
     /// Jobs by state word.
     pub counts: BTreeMap<String, u64>,
     /// Tasks in run order.
@@ -66,6 +71,9 @@ pub fn read(root: &Path, dir: &Path) -> Option<Run> {
     let meta = read_json(&dir.join("metadata.json"))?;
     let status = read_json(&dir.join("status.json")).unwrap_or(Value::Null);
     let str_of = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    let driver = FileLock::holder(&dir.join(DRIVER_LOCK))
+        .filter(|p| p.alive())
+        .map(|p| p.pid);
     let tasks: Vec<RunTask> = meta["tasks"]
         .as_array()
         .map(|a| {
@@ -112,7 +120,11 @@ pub fn read(root: &Path, dir: &Path) -> Option<Run> {
         name: meta["name"].as_str().unwrap_or("workflow").to_string(),
         workflow_id: str_of(&meta["workflow_id"]),
         started: str_of(&meta["started"]),
-        state: status["state"].as_str().unwrap_or("running").to_string(),
+        state: match (status["state"].as_str().unwrap_or("running"), driver) {
+            ("running", None) => "interrupted".to_string(),
+            (st, _) => st.to_string(),
+        },
+        driver,
         counts: status["counts"]
             .as_object()
             .map(|c| {
@@ -163,6 +175,20 @@ pub fn find(root: &Path, arg: &str) -> Result<Run, InputError> {
                 "hoist runs lists them (give NAME for its latest run, NAME/TIMESTAMP, or the run folder)",
             )
         })
+}
+
+/// Set the state `status.json` of the run in `dir` says (a driver stopped from outside).
+pub fn set_state(dir: &Path, state: &str) -> std::io::Result<()> {
+    let p = dir.join("status.json");
+    let mut v = read_json(&p).unwrap_or_else(|| serde_json::json!({}));
+    v["state"] = Value::String(state.to_string());
+    v["updated"] = serde_json::json!(hoist::core::now());
+    let tmp = dir.join(".status.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&v).unwrap_or_default() + "\n",
+    )?;
+    std::fs::rename(&tmp, p)
 }
 
 /// Depth of each task in the DAG (roots 0), for an indented tree.

@@ -125,12 +125,23 @@ pub struct HoistFields {
 pub struct WorkflowHeader {
     /// The header's `name`.
     pub name: Option<String>,
-    /// `on_complete`: a shell command run on this machine when every job completed.
-    pub on_complete: Option<String>,
-    /// `on_failure`: a shell command run on this machine when a job did not complete.
-    pub on_failure: Option<String>,
+    /// `on_complete`: what runs when every job completed.
+    pub on_complete: Option<Hook>,
+    /// `on_failure`: what runs when a job did not complete.
+    pub on_failure: Option<Hook>,
     /// `max_parallel`: at most this many jobs of the whole workflow at once (>= 1).
     pub max_parallel: Option<u32>,
+}
+
+/// One completion hook (`on_complete` / `on_failure`): a string is a `command`; a mapping
+/// gives `command` and/or `webhook_env`. At least one is set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Hook {
+    /// A shell command run on this machine, in the run folder, with `status.json` on stdin.
+    pub command: Option<String>,
+    /// The environment variable holding a URL the run's status is POSTed to. The file names
+    /// the variable, never the URL: a webhook URL is a secret.
+    pub webhook_env: Option<String>,
 }
 
 /// `workdir`: a local directory or a git repository.

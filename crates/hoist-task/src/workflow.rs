@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hoist::core::command::sh_quote;
 
+pub use crate::schema::Hook;
 use crate::schema::difflib::close_match;
 use crate::schema::{FileMount, Task, TaskError, TaskFile, default_task_name};
 use crate::schema::{field_error, task_subject};
@@ -29,10 +30,10 @@ use refs::Piece;
 pub struct Workflow {
     /// The header's `name`.
     pub name: Option<String>,
-    /// The header's `on_complete` command.
-    pub on_complete: Option<String>,
-    /// The header's `on_failure` command.
-    pub on_failure: Option<String>,
+    /// The header's `on_complete` hook.
+    pub on_complete: Option<Hook>,
+    /// The header's `on_failure` hook.
+    pub on_failure: Option<Hook>,
     /// The header's `max_parallel`: at most this many jobs of the workflow at once.
     pub max_parallel: Option<u32>,
     /// The tasks, in file order.
@@ -211,6 +212,22 @@ fn texts(task: &Task) -> Vec<(String, &str)> {
 }
 
 impl Workflow {
+    /// The hooks' `webhook_env` variables that `env` does not set, as (hook field, variable)
+    /// in header order: checked before anything runs, so a run never ends unable to report.
+    pub fn missing_webhook_envs(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Vec<(&'static str, &str)> {
+        [
+            ("on_complete", &self.on_complete),
+            ("on_failure", &self.on_failure),
+        ]
+        .into_iter()
+        .filter_map(|(field, hook)| Some((field, hook.as_ref()?.webhook_env.as_deref()?)))
+        .filter(|(_, name)| env(name).is_none())
+        .collect()
+    }
+
     /// The task named `name`.
     pub fn get(&self, name: &str) -> Option<&WorkflowTask> {
         self.tasks.iter().find(|t| t.name == name)

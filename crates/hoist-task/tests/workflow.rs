@@ -143,7 +143,8 @@ fn a_dag_across_platforms() {
     assert_eq!(w.name.as_deref(), Some("prepare-train-eval"));
     assert!(
         w.on_complete
-            .as_deref()
+            .as_ref()
+            .and_then(|h| h.command.as_deref())
             .is_some_and(|c| c.contains("all done"))
     );
     assert!(w.on_failure.is_some());

@@ -32,6 +32,7 @@ pub mod views;
 pub use error::{HoistError, Result};
 pub use hoist_core as core;
 pub use hoist_store as store;
+pub use hoist_sys as sys;
 pub use prepare::Prepared;
 pub use request::JobRequest;
 pub use runner::{install_runner, load_spec, run_plan};

@@ -47,8 +47,12 @@ pub(super) fn task_error(e: TaskError, path: &str) -> InputError {
 }
 
 pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::Result<i32> {
-    let path = a.file.display().to_string();
-    let text = std::fs::read_to_string(&a.file).map_err(|e| {
+    if let Some(dir) = a.resume.clone() {
+        return super::workflow::resume(h, a, dir, reporter).await;
+    }
+    let file = a.file.clone().unwrap_or_default();
+    let path = file.display().to_string();
+    let text = std::fs::read_to_string(&file).map_err(|e| {
         input(InputError::new(
             format!("cannot read task file {path}: {e}"),
             "give the path of a task YAML",

@@ -6,7 +6,10 @@ use crate::cli::{RunsArgs, RunsCmd};
 use hoist::Hoist;
 use hoist::core::InputError;
 use hoist::store::ListFilter;
-use hoist_task::runs::{Run, depths, find, list};
+use hoist::sys::lock::FileLock;
+use hoist_task::engine::CANCEL_MARKER;
+use hoist_task::runs::{Run, depths, find, list, set_state};
+use hoist_task::runspec::DRIVER_LOCK;
 
 /// The run with every submitted job's status as the platforms see it now: one listing of
 /// the run's workflow, refreshed with one batched call per platform (as `hoist ls` does).
@@ -39,6 +42,35 @@ fn active(run: &Run) -> Vec<&str> {
         })
         .filter_map(|j| j.job_id.as_deref())
         .collect()
+}
+
+/// Cancel every live job of the run.
+async fn cancel_live(h: &Hoist, r: &Run) -> anyhow::Result<usize> {
+    let live = h
+        .list(&ListFilter {
+            workflow_id: Some(r.workflow_id.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let mut n = 0;
+    for j in live.iter().filter(|j| !j.status.is_terminal()) {
+        h.cancel(&j.job_id).await?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Wait (up to 60 s) until no driver holds the run.
+async fn driver_gone(dir: &std::path::Path) -> bool {
+    let lock = dir.join(DRIVER_LOCK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while FileLock::holder(&lock).is_some_and(|p| p.alive()) {
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    true
 }
 
 pub async fn run(h: &Hoist, a: RunsArgs) -> anyhow::Result<i32> {
@@ -105,12 +137,23 @@ pub async fn run(h: &Hoist, a: RunsArgs) -> anyhow::Result<i32> {
             }
         }
         RunsCmd::Cancel { run } => {
-            let r = fresh(h, find(&root, &run).map_err(input)?).await?;
-            let ids = active(&r);
-            for id in &ids {
-                h.cancel(id).await?;
+            let r = find(&root, &run).map_err(input)?;
+            // The driver is told first, so it submits nothing more; once it has let go of
+            // the run, whatever it submitted meanwhile is canceled too.
+            std::fs::write(r.dir.join(CANCEL_MARKER), b"")?;
+            let mut n = cancel_live(h, &r).await?;
+            if let Some(pid) = r.driver {
+                if !driver_gone(&r.dir).await {
+                    return Err(input(InputError::new(
+                        format!("the run's driver (pid {pid}) has not stopped within 60 s"),
+                        "its jobs are canceled; hoist runs show RUN tells when it ends",
+                    )));
+                }
+                n += cancel_live(h, &r).await?;
+            } else {
+                set_state(&r.dir, "canceled")?;
             }
-            eprintln!("hoist: run {}: {} active job(s) canceled", r.id, ids.len());
+            eprintln!("hoist: run {}: {n} active job(s) canceled", r.id);
         }
         RunsCmd::Rm { run } => {
             let r = fresh(h, find(&root, &run).map_err(input)?).await?;

@@ -2,13 +2,14 @@
 //! engine, run folder and `hoist runs` as a task file's).
 
 use super::input;
-use super::workflow::{Knobs, drive, refuse_detach};
+use super::workflow::{Start, begin};
 use crate::cli::RunArgs;
-use hoist::core::spec::validate_env_name;
+use hoist::core::spec::{is_secret_name, validate_env_name};
 use hoist::core::{Command, InputError};
 use hoist::{Hoist, JobRequest};
 use hoist_task::engine::JobPlanner;
 use hoist_task::launch::Planned;
+use hoist_task::runspec::{Plan, RunSpec, without_secret_values};
 use hoist_task::schema::Task;
 use hoist_task::workflow::{MatrixCell, Results, Workflow, WorkflowTask, substitute_matrix};
 use std::collections::BTreeMap;
@@ -62,8 +63,8 @@ fn cells(axes: &[(String, Vec<String>)]) -> Vec<MatrixCell> {
 
 /// The command's request with one cell's values: `{KEY}` in argv words as is (no shell
 /// reads them), in a shell string quoted; `KEY` in the env.
-struct Sweep {
-    template: JobRequest,
+pub(super) struct Sweep {
+    pub template: JobRequest,
 }
 
 impl JobPlanner for Sweep {
@@ -109,9 +110,6 @@ pub async fn run(
     template: JobRequest,
     reporter: hoist::core::SharedReporter,
 ) -> anyhow::Result<i32> {
-    if a.detach {
-        return Err(input(refuse_detach()));
-    }
     if a.dry_run {
         return Err(input(InputError::new(
             "--dry-run shows one job; a sweep is many",
@@ -120,33 +118,60 @@ pub async fn run(
     }
     let axes = axes(&a.matrix).map_err(input)?;
     let name = template.name.clone().unwrap_or_else(|| "sweep".into());
-    let cells = cells(&axes);
     let source = format!(
         "# hoist run --matrix\nname: {name}\nmatrix:\n{}",
         axes.iter()
             .map(|(k, v)| format!("  {k}: [{}]\n", v.join(", ")))
             .collect::<String>()
     );
-    let wf = Workflow {
-        name: Some(name.clone()),
-        on_complete: None,
-        on_failure: None,
-        max_parallel: a.max_parallel,
-        tasks: vec![WorkflowTask {
-            name: name.clone(),
-            task: Task::default(),
-            needs: Vec::new(),
-            cells,
-            max_parallel: None,
-        }],
-        order: vec![0],
-    };
-    let knobs = Knobs {
-        run_dir: None,
+    let wf = sweep_workflow(&template, &axes, a.max_parallel);
+    // Secret values stay in the environment: a detached driver is handed them there.
+    let handed: Vec<(String, String)> = template
+        .env
+        .iter()
+        .filter(|(k, _)| template.secret_env.contains(k) || is_secret_name(k))
+        .filter_map(|(k, v)| Some((k.clone(), v.clone()?)))
+        .collect();
+    let spec = RunSpec {
+        plan: Plan::Sweep {
+            template: Box::new(without_secret_values(template)),
+            axes,
+        },
+        base: std::env::current_dir()?,
         max_parallel: a.max_parallel,
         fail_fast: false,
     };
-    drive(h, &wf, &Sweep { template }, knobs, source, reporter).await
+    let start = Start {
+        spec,
+        source,
+        run_dir: None,
+        detach: a.detach,
+        handed,
+    };
+    begin(h, &wf, start, reporter).await
+}
+
+/// The one-task workflow of a sweep.
+pub(super) fn sweep_workflow(
+    template: &JobRequest,
+    axes: &[(String, Vec<String>)],
+    max_parallel: Option<u32>,
+) -> Workflow {
+    let name = template.name.clone().unwrap_or_else(|| "sweep".into());
+    Workflow {
+        name: Some(name.clone()),
+        on_complete: None,
+        on_failure: None,
+        max_parallel,
+        tasks: vec![WorkflowTask {
+            name,
+            task: Task::default(),
+            needs: Vec::new(),
+            cells: cells(axes),
+            max_parallel: None,
+        }],
+        order: vec![0],
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! hoist's own fields in a task file: per task `needs`, `matrix`, `matrix_include`,
-//! `matrix_exclude`, `max_parallel`; in the header document `on_complete`, `on_failure`,
-//! `max_parallel`.
+//! `matrix_exclude`, `max_parallel`; in the header document `on_complete`, `on_failure` (each a
+//! command, or a mapping of `command` and/or `webhook_env`), `max_parallel`.
 //!
 //! SkyPilot has no such fields, so there is no message of its to reproduce: each message names
 //! the task (or the header) and the field, says what is wrong and what to write instead.
@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Display;
 
+use super::difflib::close_match;
 use super::pyvalue::Py;
-use super::{HoistFields, TaskError, WorkflowHeader};
+use super::{HoistFields, Hook, TaskError, WorkflowHeader};
 
 /// hoist's fields of a task document (the task schema lets them through unchecked; they are
 /// checked here).
@@ -368,29 +369,125 @@ pub(crate) fn is_header(doc: &Py) -> bool {
 
 /// The header document's fields.
 pub(crate) fn header(doc: &Py) -> Result<WorkflowHeader, TaskError> {
-    const SUBJECT: &str = "workflow header";
-    let command = |key: &str| -> Result<Option<String>, TaskError> {
-        match field(doc, key) {
-            None | Some(Py::None) => Ok(None),
-            Some(Py::Str(s)) if s.trim().is_empty() => Ok(None),
-            Some(Py::Str(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(field_error(
-                SUBJECT,
-                key,
-                format!(
-                    "must be a shell command (a string), got {}. Write e.g. {key}: \"notify-send \
-                     done\".",
-                    other.repr()
-                ),
-            )),
-        }
-    };
     Ok(WorkflowHeader {
         name: field(doc, "name")
             .filter(|n| !matches!(n, Py::None))
             .map(Py::py_str),
-        on_complete: command("on_complete")?,
-        on_failure: command("on_failure")?,
-        max_parallel: max_parallel(doc, SUBJECT)?,
+        on_complete: hook(doc, "on_complete")?,
+        on_failure: hook(doc, "on_failure")?,
+        max_parallel: max_parallel(doc, HEADER)?,
     })
+}
+
+const HEADER: &str = "workflow header";
+
+/// The fields a hook mapping may have.
+const HOOK_KEYS: [&str; 2] = ["command", "webhook_env"];
+
+/// `on_complete` / `on_failure`: a command string, or a mapping of `command` and/or
+/// `webhook_env`. A blank string or null is no hook.
+fn hook(doc: &Py, key: &str) -> Result<Option<Hook>, TaskError> {
+    let entries = match field(doc, key) {
+        None | Some(Py::None) => return Ok(None),
+        Some(Py::Str(s)) if s.trim().is_empty() => return Ok(None),
+        Some(Py::Str(s)) => {
+            return Ok(Some(Hook {
+                command: Some(s.clone()),
+                webhook_env: None,
+            }));
+        }
+        Some(Py::Dict(d)) if !d.is_empty() => d,
+        Some(Py::Dict(_)) => {
+            return Err(field_error(
+                HEADER,
+                key,
+                format!(
+                    "is an empty mapping. Give it command and/or webhook_env, e.g. {key}: \
+                     {{webhook_env: HOIST_WEBHOOK}}, or remove {key}."
+                ),
+            ));
+        }
+        Some(other) => {
+            return Err(field_error(
+                HEADER,
+                key,
+                format!(
+                    "must be a shell command (a string) or a mapping of command and/or \
+                     webhook_env, got {}. Write e.g. {key}: \"notify-send done\" or {key}: \
+                     {{webhook_env: HOIST_WEBHOOK}}.",
+                    other.repr()
+                ),
+            ));
+        }
+    };
+    let mut out = Hook::default();
+    for (k, v) in entries {
+        let name = k.as_str().filter(|s| HOOK_KEYS.contains(s));
+        match (name, v) {
+            (Some("command"), Py::Str(s)) if !s.trim().is_empty() => {
+                out.command = Some(s.clone());
+            }
+            (Some("command"), other) => {
+                return Err(field_error(
+                    HEADER,
+                    &format!("{key}.command"),
+                    format!(
+                        "must be a non-empty shell command (a string), got {}. Write e.g. \
+                         command: \"notify-send done\", or remove it.",
+                        other.repr()
+                    ),
+                ));
+            }
+            (Some(_), value) => out.webhook_env = Some(webhook_env(key, value)?),
+            (None, _) => {
+                let hint = k
+                    .as_str()
+                    .and_then(|s| close_match(s, HOOK_KEYS, 0.6))
+                    .map(|m| format!(" Did you mean {m}?"))
+                    .unwrap_or_default();
+                return Err(field_error(
+                    HEADER,
+                    key,
+                    format!(
+                        "{} is not a hook field; a hook has command and/or webhook_env.{hint}",
+                        k.repr()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `webhook_env`: the name of the variable holding the URL. A string that is no name is not
+/// repeated in the message: it may be the URL itself, a secret that must stay out of logs.
+fn webhook_env(key: &str, value: &Py) -> Result<String, TaskError> {
+    let at = format!("{key}.webhook_env");
+    match value {
+        Py::Str(s) if is_env_name(s) => Ok(s.clone()),
+        Py::Str(s) if s.contains('/') || s.contains(':') => Err(field_error(
+            HEADER,
+            &at,
+            "looks like a URL. A webhook URL is a secret, so the file names the environment \
+             variable that holds it: write webhook_env: HOIST_WEBHOOK, export \
+             HOIST_WEBHOOK=<the URL> where hoist runs, and remove the URL from the file.",
+        )),
+        Py::Str(_) => Err(field_error(
+            HEADER,
+            &at,
+            format!(
+                "is not a valid environment variable name ({ENV_NAME_RULE}). Name the variable \
+                 that holds the URL, e.g. webhook_env: HOIST_WEBHOOK."
+            ),
+        )),
+        other => Err(field_error(
+            HEADER,
+            &at,
+            format!(
+                "must be an environment variable's name (a string), got {}. Write e.g. \
+                 webhook_env: HOIST_WEBHOOK.",
+                other.repr()
+            ),
+        )),
+    }
 }

@@ -93,8 +93,14 @@ fn header_carries_hooks_and_bound() {
     );
     let w = workflow(&f).expect("workflow");
     assert_eq!(w.name.as_deref(), Some("wf"));
-    assert_eq!(w.on_complete.as_deref(), Some("echo ok"));
-    assert_eq!(w.on_failure.as_deref(), Some("echo bad"));
+    let command = |c: &str| {
+        Some(Hook {
+            command: Some(c.into()),
+            webhook_env: None,
+        })
+    };
+    assert_eq!(w.on_complete, command("echo ok"));
+    assert_eq!(w.on_failure, command("echo bad"));
     assert_eq!(w.max_parallel, Some(4));
     let w = wf("name: p\n---\nrun: a\n---\nrun: b\n");
     assert_eq!(w.name.as_deref(), Some("p"));
@@ -110,13 +116,80 @@ fn header_fields_are_checked() {
     );
     assert!(
         fails("name: wf\non_complete: [a]\n---\nrun: a\n").starts_with(
-            "workflow header: on_complete: must be a shell command (a string), got ['a']."
+            "workflow header: on_complete: must be a shell command (a string) or a mapping of \
+             command and/or webhook_env, got ['a']."
         )
     );
     assert!(
         fails("name: a\non_failure: echo\nrun: x\n")
             .starts_with("task 'a': on_failure: belongs to the workflow, not to one task")
     );
+}
+
+#[test]
+fn a_hook_is_a_command_or_a_mapping() {
+    let w = wf(
+        "name: wf\non_complete:\n  command: echo ok\n  webhook_env: HOIST_WEBHOOK\n\
+         on_failure: {webhook_env: _FAIL_HOOK}\n---\nrun: a\n---\nrun: b\n",
+    );
+    assert_eq!(
+        w.on_complete,
+        Some(Hook {
+            command: Some("echo ok".into()),
+            webhook_env: Some("HOIST_WEBHOOK".into()),
+        })
+    );
+    assert_eq!(
+        w.on_failure,
+        Some(Hook {
+            command: None,
+            webhook_env: Some("_FAIL_HOOK".into()),
+        })
+    );
+    let env = |k: &str| (k == "HOIST_WEBHOOK").then(|| "http://127.0.0.1:9/h".to_string());
+    assert_eq!(w.missing_webhook_envs(&env), [("on_failure", "_FAIL_HOOK")]);
+    assert!(w.missing_webhook_envs(&|_| Some("x".into())).is_empty());
+    // A command-only hook needs no variable.
+    let w = wf("name: wf\non_failure: {command: echo bad}\n---\nrun: a\n---\nrun: b\n");
+    assert_eq!(
+        w.on_failure.as_ref().and_then(|h| h.command.as_deref()),
+        Some("echo bad")
+    );
+    assert!(w.missing_webhook_envs(&|_| None).is_empty());
+}
+
+#[test]
+fn bad_hook_mappings_name_the_field() {
+    let header = |hook: &str| fails(&format!("name: wf\non_failure: {hook}\n---\nrun: a\n"));
+    assert_eq!(
+        header("{}"),
+        "workflow header: on_failure: is an empty mapping. Give it command and/or webhook_env, \
+         e.g. on_failure: {webhook_env: HOIST_WEBHOOK}, or remove on_failure."
+    );
+    assert_eq!(
+        header("{webhook: HOIST_WEBHOOK}"),
+        "workflow header: on_failure: 'webhook' is not a hook field; a hook has command and/or \
+         webhook_env. Did you mean webhook_env?"
+    );
+    assert!(header("{command: [a, b]}").starts_with(
+        "workflow header: on_failure.command: must be a non-empty shell command (a string), \
+             got ['a', 'b']."
+    ));
+    assert!(header("{webhook_env: 3}").starts_with(
+        "workflow header: on_failure.webhook_env: must be an environment variable's name (a \
+             string), got 3."
+    ));
+    assert!(header("{webhook_env: HOIST-WEBHOOK}").starts_with(
+        "workflow header: on_failure.webhook_env: is not a valid environment variable name"
+    ));
+    // The URL written in place of the variable's name is refused and not repeated.
+    let url = "https://hooks.example.com/services/T0/B0/SECRET";
+    let e = header(&format!("{{webhook_env: '{url}'}}"));
+    assert!(
+        e.starts_with("workflow header: on_failure.webhook_env: looks like a URL."),
+        "{e}"
+    );
+    assert!(!e.contains("SECRET"), "{e}");
 }
 
 #[test]
