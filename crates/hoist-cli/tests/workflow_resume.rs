@@ -77,6 +77,8 @@ fn resume_after_a_failure_keeps_what_completed_and_reruns_the_rest() {
         "{}",
         first.stderr()
     );
+    let failures = std::fs::read_to_string(e.path("run/failure_analysis.json")).unwrap_or_default();
+    assert!(failures.contains("train[x=2]"), "{failures}");
     let saved = std::fs::read_to_string(e.path("run/run.json")).expect("run.json");
     assert!(saved.contains("MODE"), "{saved}");
     assert!(
@@ -110,6 +112,17 @@ fn resume_after_a_failure_keeps_what_completed_and_reruns_the_rest() {
         again.stdout().contains("[report] report second"),
         "the override reached the rerun: {}",
         again.stdout()
+    );
+    let said = again.stderr();
+    assert!(said.contains("[prep] kept: job"), "{said}");
+    assert!(
+        said.contains("[train[x=2]] runs again, after: job"),
+        "{said}"
+    );
+    let failures = std::fs::read_to_string(e.path("run/failure_analysis.json")).unwrap_or_default();
+    assert!(
+        !failures.contains("train[x=2]"),
+        "the rerun completed: {failures}"
     );
     assert_eq!(lines(&e, "prep.count"), 1, "prep completed: kept");
     assert_eq!(lines(&e, "train1.count"), 1, "train[x=1] completed: kept");

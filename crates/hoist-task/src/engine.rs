@@ -118,6 +118,10 @@ pub trait Observer: Send + Sync {
     fn finished(&self, job: &str, record: &JobRecord);
     /// A job will not run, and why.
     fn skipped(&self, job: &str, why: &str);
+    /// What became of a job an earlier driver of this run submitted: `kept` (it completed),
+    /// `adopted` (it is still live and is watched again) or `rerun` (it failed or was
+    /// canceled, and runs again).
+    fn resumed(&self, _job: &str, _what: &str, _record: &JobRecord) {}
 }
 
 /// What a run ended with.
@@ -228,7 +232,7 @@ pub async fn run(
         .or(wf.max_parallel)
         .map(|n| n.max(1) as usize);
     let mut follows: FuturesUnordered<Follow<'_>> = FuturesUnordered::new();
-    for i in adopt(h, &folder, &workflow_id, &mut slots).await? {
+    for i in adopt(h, obs, &folder, &workflow_id, &mut slots).await? {
         if let (Watch::Follow, State::Running(j)) = (opts.watch, &slots[i].state) {
             follows.push(follow(h, obs, &folder, i, &slots[i].name, j.clone()));
         }
@@ -337,7 +341,10 @@ pub async fn run(
             }
         };
         for (i, job) in ended {
-            if job.status != JobStatus::Complete {
+            if job.status == JobStatus::Complete {
+                // A rerun that completed: its earlier failure is no longer the run's.
+                forget_failure(&folder, &slots[i].name);
+            } else {
                 failed_once = true;
                 if opts.fail_fast {
                     cancel_running(h, &slots).await;
@@ -595,6 +602,19 @@ fn record_failure(
                "decisive_line": a.events.first().map(|e| e.message.clone())}),
     );
     let _ = folder.write_json("failure_analysis.json", &json!(all));
+}
+
+fn forget_failure(folder: &RunFolder, job: &str) {
+    let path = folder.dir().join("failure_analysis.json");
+    let Some(mut all) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<BTreeMap<String, Value>>(&t).ok())
+    else {
+        return;
+    };
+    if all.remove(job).is_some() {
+        let _ = folder.write_json("failure_analysis.json", &json!(all));
+    }
 }
 
 fn write_status(

@@ -390,7 +390,17 @@ pub fn plan(
         } else {
             dst.clone()
         };
-        if remote {
+        if src.starts_with("lustre://") && h.capabilities_of(&where_)?.paths == PathView::Container
+        {
+            // A cluster path (an upstream SLURM job's results) is out of a container's
+            // sight: the library fetches it here and ships it like a local path.
+            let dest = if dest.starts_with('/') {
+                dest
+            } else {
+                format!("{}/{dest}", ship_dest(h, &where_, CONTAINER_WORKDIR)?)
+            };
+            req.uploads.push(Upload { src, dest });
+        } else if remote {
             req.inputs.push(DataBinding {
                 key: dest,
                 uri: src,

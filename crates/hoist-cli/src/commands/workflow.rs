@@ -73,6 +73,20 @@ impl Observer for Printer {
     fn skipped(&self, job: &str, why: &str) {
         eprintln!("hoist: [{job}] not run: {why}");
     }
+
+    fn resumed(&self, job: &str, what: &str, r: &JobRecord) {
+        eprintln!("hoist: [{job}] {}", resumed_line(what, r));
+    }
+}
+
+/// `kept: job 1a2b3c4d Complete`, as a resume reports each job it found.
+fn resumed_line(what: &str, r: &JobRecord) -> String {
+    let verb = match what {
+        "kept" => "kept",
+        "adopted" => "watched again",
+        _ => "runs again, after",
+    };
+    format!("{verb}: job {} {}", r.short_id(), r.status)
 }
 
 /// The detached driver's log (its stderr is `driver.log`): one timestamped line per step.
@@ -102,6 +116,9 @@ impl Observer for DriverLog {
     }
     fn skipped(&self, job: &str, why: &str) {
         self.line(&format!("[{job}] not run: {why}"));
+    }
+    fn resumed(&self, job: &str, what: &str, r: &JobRecord) {
+        self.line(&format!("[{job}] {}", resumed_line(what, r)));
     }
 }
 

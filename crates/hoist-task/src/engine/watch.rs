@@ -84,6 +84,7 @@ pub(super) async fn poll_round(h: &Hoist, slots: &mut [Slot]) -> Vec<(usize, Job
 /// only where the store has no live or completed one for it. Returns the slots now running.
 pub(super) async fn adopt(
     h: &Hoist,
+    obs: &dyn Observer,
     folder: &RunFolder,
     workflow_id: &str,
     slots: &mut [Slot],
@@ -122,6 +123,7 @@ pub(super) async fn adopt(
             }
         };
         event(folder, &s.name, what, r.status.as_str(), Some(&r));
+        obs.resumed(&s.name, what, &r);
         s.state = state;
     }
     Ok(running)

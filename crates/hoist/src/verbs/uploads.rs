@@ -1,13 +1,17 @@
 //! This machine's files a job needs where it runs (a task's workdir, local file mounts): each
 //! upload becomes an input before the platform sees the job. A platform on this host reads
 //! them in place; one that carries files itself (SLURM's ssh session) gets a tar; any other
-//! gets them through the staging bucket, which its runner downloads from.
+//! gets them through the staging bucket, which its runner downloads from. An upload may also
+//! name an earlier job's results on a cluster (`lustre://`, what a workflow passes downstream
+//! from SLURM): they are fetched here first, as `hoist results --download` would.
 
 use crate::{Hoist, Result};
 use hoist_core::spec::DataBinding;
+use hoist_core::staging::Scheme;
 use hoist_core::{InputError, JobSpec, PathView, Platform, ReportEvent};
+use hoist_store::ListFilter;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A name for an upload's copy: its index and a file-system-safe base name.
 fn upload_name(i: usize, src: &Path) -> String {
@@ -28,8 +32,14 @@ impl Hoist {
         env: &mut BTreeMap<String, String>,
     ) -> Result<()> {
         let uploads = std::mem::take(&mut spec.uploads);
+        let host = platform.capabilities().paths == PathView::Host;
         for (i, u) in uploads.iter().enumerate() {
-            let src = Path::new(&u.src);
+            let fetched = if Scheme::of(&u.src) == Scheme::Lustre {
+                Some(self.fetch_cluster_results(&u.src, job_id, i).await?)
+            } else {
+                None
+            };
+            let src = fetched.as_deref().unwrap_or(Path::new(&u.src));
             if !src.is_absolute() || !src.exists() {
                 return Err(InputError::new(
                     format!(
@@ -40,11 +50,18 @@ impl Hoist {
                 )
                 .into());
             }
-            let uri = if platform.capabilities().paths == PathView::Host {
-                u.src.clone()
+            let uri = if host {
+                src.display().to_string()
             } else {
-                self.ship_one(platform, job_id, &upload_name(i, src), src, spec, env)
-                    .await?
+                let shipped = self
+                    .ship_one(platform, job_id, &upload_name(i, src), src, spec, env)
+                    .await;
+                // The fetched copy was only the way there.
+                if fetched.is_some() {
+                    let _ = std::fs::remove_dir_all(self.fetch_dir(job_id));
+                    let _ = std::fs::remove_dir(self.home().join("jobs").join(job_id));
+                }
+                shipped?
             };
             spec.inputs.push(DataBinding {
                 key: u.dest.clone(),
@@ -52,6 +69,66 @@ impl Hoist {
             });
         }
         Ok(())
+    }
+
+    /// Where an upload's cluster results are fetched to, under the job's directory.
+    fn fetch_dir(&self, job_id: &str) -> PathBuf {
+        self.home().join("jobs").join(job_id).join("fetched")
+    }
+
+    /// Fetch `uri` (a `lustre://` path: a job's results on its cluster, or a path in them)
+    /// to this machine, through the platform of the job whose results they are; returns the
+    /// local copy.
+    async fn fetch_cluster_results(&self, uri: &str, job_id: &str, i: usize) -> Result<PathBuf> {
+        let want = uri.trim_end_matches('/');
+        let jobs = self.store.list(&ListFilter::default())?;
+        let found = jobs.iter().find_map(|j| {
+            let loc = j.results_location.as_deref()?.trim_end_matches('/');
+            let rest = want.strip_prefix(loc)?;
+            (rest.is_empty() || rest.starts_with('/')).then(|| (j, rest.trim_start_matches('/')))
+        });
+        let Some((job, rest)) = found else {
+            return Err(InputError::new(
+                format!(
+                    "{uri} is on a cluster's file system, which this job's platform cannot read, and it is not the results of a job hoist knows"
+                ),
+                "put the data in an object store (s3://…) or run the task on the cluster's platform",
+            )
+            .into());
+        };
+        let dest = self
+            .fetch_dir(job_id)
+            .join(format!("{i}-{}", job.short_id()));
+        let _ = std::fs::remove_dir_all(&dest);
+        let key = format!("fetch:{i}");
+        self.reporter.report(ReportEvent::Phase {
+            key: &key,
+            message: &format!("fetching the results of job {} ({uri})", job.short_id()),
+        });
+        if let Err(e) = self.download_results(job, &dest).await {
+            let _ = std::fs::remove_dir_all(&dest);
+            return Err(e);
+        }
+        self.reporter.report(ReportEvent::Done { key: &key });
+        let got = if rest.is_empty() {
+            dest
+        } else {
+            dest.join(rest)
+        };
+        if !got.exists() {
+            return Err(InputError::new(
+                format!(
+                    "{uri} does not exist: job {} left no {rest} in its results",
+                    job.short_id()
+                ),
+                format!(
+                    "hoist results {} --download DIR shows what it wrote",
+                    job.short_id()
+                ),
+            )
+            .into());
+        }
+        Ok(got)
     }
 
     async fn ship_one(
