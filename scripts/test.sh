@@ -18,4 +18,36 @@ set -e
 # doc-test run of 0).
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
      END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+
+# The Python package (python/): built from this checkout into a venv kept under target/ (reused
+# when present), then mypy on its sources and pytest against the installed wheel, on the same
+# testbed. The dev profile reuses the debug CLI binary the Rust tests just built.
+python_part() {
+  local venv=target/pytest-venv
+  if [[ ! -x $venv/bin/python ]]; then
+    python3 -m venv "$venv" || {
+      echo "error: python3 -m venv failed: install Python >= 3.10 with its venv module (Debian: apt-get install python3-venv)" >&2
+      return 1
+    }
+  fi
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest mypy || return 1
+  HOIST_BUILD_PROFILE=dev "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --force-reinstall --no-deps ./python || return 1
+  local rc=0
+  # python/mypy.ini holds the settings (strict).
+  (cd python && "../$venv/bin/python" -m mypy hoist) || rc=1
+  # Its last line is pytest's closing line: "==== N passed in Ts ====".
+  "$venv/bin/python" -m pytest python/tests || rc=1
+  return "$rc"
+}
+set +e
+python_part
+py_status=$?
+set -e
+if [[ $py_status -ne 0 ]]; then
+  echo "python: the package's build, mypy or pytest failed (see above)" >&2
+fi
+if [[ $status -ne 0 ]]; then
+  exit "$status"
+fi
+exit "$py_status"

@@ -189,6 +189,10 @@ fn a_detached_driver_killed_mid_run_loses_nothing_and_runs_nothing_twice() {
     // Resume detached while `first` still runs: it is adopted, not submitted again.
     let o = launch(&e, &["--resume", "run", "-d"]);
     assert_eq!(o.code(), 0, "{}", o.stderr());
+    wait_for("first adopted", || {
+        std::fs::read_to_string(e.path("run/status_events.jsonl"))
+            .is_ok_and(|t| t.contains("\"adopted\""))
+    });
     write(&e, "go", "");
     wait_for("run complete", || run_of(&e, "run")["state"] == "complete");
     assert_eq!(lines(&e, "first.count"), 1);
@@ -196,7 +200,7 @@ fn a_detached_driver_killed_mid_run_loses_nothing_and_runs_nothing_twice() {
     assert_eq!(count(&e, "first"), 1);
     assert_eq!(count(&e, "second"), 1);
     let events = std::fs::read_to_string(e.path("run/status_events.jsonl")).expect("events");
-    assert!(events.contains("\"adopted\""), "{events}");
+    assert!(!events.contains("\"kept\""), "{events}");
     let log = std::fs::read_to_string(e.path("run/driver.log")).expect("driver.log");
     assert!(log.contains("run ended, exit 0"), "{log}");
 }

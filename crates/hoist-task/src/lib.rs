@@ -4,6 +4,7 @@
 //! DAG, matrices, references between tasks). A front door: it depends on the facade only.
 #![deny(missing_docs)]
 
+pub mod driver;
 pub mod engine;
 pub mod launch;
 pub mod pipeline;

@@ -9,10 +9,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-/// The library's environment with a task's registry login laid over it.
-struct WithRegistry {
-    base: SharedEnv,
-    login: BTreeMap<String, String>,
+/// An environment with a task's registry login laid over it (what a handle that pulls the
+/// task's image must see).
+pub struct WithRegistry {
+    /// What the login does not name.
+    pub base: SharedEnv,
+    /// The task's registry login (`SKYPILOT_DOCKER_*` keys to values).
+    pub login: BTreeMap<String, String>,
 }
 
 impl EnvSource for WithRegistry {

@@ -45,6 +45,22 @@ pub struct TaskError {
     pub column: Option<usize>,
 }
 
+impl TaskError {
+    /// As a front door reports it: the message with where in `path` it is, and what to do.
+    pub fn at(self, path: &str) -> hoist::core::InputError {
+        let at = match (self.line, self.column) {
+            (Some(l), Some(c)) if !self.message.contains("line") => {
+                format!(" (at {path} line {l}, column {c})")
+            }
+            _ => String::new(),
+        };
+        hoist::core::InputError::new(
+            format!("{}{at}", self.message),
+            "fix the task YAML (SkyPilot 0.14's schema: hoist launch --dry-run --json shows how hoist reads it)",
+        )
+    }
+}
+
 /// What a task file holds.
 // The agreed interface holds the task inline; a file is loaded once, so the size is no cost.
 #[allow(clippy::large_enum_variant)]

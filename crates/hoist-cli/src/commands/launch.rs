@@ -7,7 +7,7 @@ use hoist::Hoist;
 use hoist::core::{InputError, JobStatus, ProcessEnv, SharedReporter};
 use hoist_task::launch::LaunchOptions;
 use hoist_task::pipeline::{handle_for, plan_all, succeeded, tasks};
-use hoist_task::schema::{TaskError, TaskFile, load, validate_names};
+use hoist_task::schema::{TaskFile, load, validate_names};
 use hoist_task::workflow::workflow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,19 +33,6 @@ pub(super) fn overrides(given: &[String]) -> Result<BTreeMap<String, String>, In
     Ok(out)
 }
 
-pub(super) fn task_error(e: TaskError, path: &str) -> InputError {
-    let at = match (e.line, e.column) {
-        (Some(l), Some(c)) if !e.message.contains("line") => {
-            format!(" (at {path} line {l}, column {c})")
-        }
-        _ => String::new(),
-    };
-    InputError::new(
-        format!("{}{at}", e.message),
-        "fix the task YAML (SkyPilot 0.14's schema: hoist launch --dry-run --json shows how hoist reads it)",
-    )
-}
-
 pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::Result<i32> {
     if let Some(dir) = a.resume.clone() {
         return super::workflow::resume(h, a, dir, reporter).await;
@@ -60,13 +47,13 @@ pub async fn run(h: &Hoist, a: LaunchArgs, reporter: SharedReporter) -> anyhow::
     })?;
     let envs = overrides(&a.env).map_err(input)?;
     let secrets = overrides(&a.secret).map_err(input)?;
-    let file = load(&text, &path, &envs, &secrets).map_err(|e| input(task_error(e, &path)))?;
+    let file = load(&text, &path, &envs, &secrets).map_err(|e| input(e.at(&path)))?;
     let (pipeline_name, ts) = tasks(&file);
     for t in &ts {
-        validate_names(t).map_err(|e| input(task_error(e, &path)))?;
+        validate_names(t).map_err(|e| input(e.at(&path)))?;
     }
     let pipeline = matches!(file, TaskFile::Pipeline { .. });
-    let wf = workflow(&file).map_err(|e| input(task_error(e, &path)))?;
+    let wf = workflow(&file).map_err(|e| input(e.at(&path)))?;
     let sweep = wf.tasks.iter().any(|t| t.cells.len() > 1);
     if (pipeline || sweep) && !a.dry_run {
         return super::workflow::run(h, a, wf, text, reporter).await;

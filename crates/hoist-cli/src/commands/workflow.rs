@@ -17,14 +17,13 @@ use hoist_task::engine::{
     run as run_engine,
 };
 use hoist_task::launch::LaunchOptions;
-use hoist_task::runspec::{DRIVER_LOCK, DRIVER_LOG, Plan, RunSpec, split_envs};
+use hoist_task::runspec::{DRIVER_LOCK, Plan, RunSpec, split_envs};
 use hoist_task::schema::load;
 use hoist_task::workflow::{Workflow, workflow};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 /// Prints what the engine says; holds each job's unfinished last line until it ends.
 struct Printer {
@@ -189,18 +188,11 @@ pub(super) async fn begin(
     reporter: SharedReporter,
 ) -> anyhow::Result<i32> {
     let name = wf.name.clone().unwrap_or_else(|| "workflow".into());
-    // Absolute: the driver, `hoist runs` and the printed path must not depend on a cwd.
-    let run_dir = std::path::absolute(s.run_dir.clone().unwrap_or_else(|| {
-        let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%S%.3fZ");
-        h.home().join("runs").join(&name).join(stamp.to_string())
-    }))
-    .context("the run folder's path")?;
+    let run_dir = hoist_task::driver::new_run_dir(h.home(), &name, s.run_dir.clone())
+        .context("the run folder's path")?;
     let env: hoist::core::SharedEnv = Arc::new(ProcessEnv);
     preflight(h, wf, planner_of(&s.spec, wf).get(), &s.spec.base, &env).map_err(input)?;
-    s.spec
-        .save(&run_dir)
-        .with_context(|| format!("writing the run folder {}", run_dir.display()))?;
-    std::fs::write(run_dir.join("workflow.yaml"), &s.source)
+    hoist_task::driver::write_run(&run_dir, &s.spec, &s.source)
         .with_context(|| format!("writing the run folder {}", run_dir.display()))?;
     if s.detach {
         return detach(h, &run_dir, &name, &s.handed).await;
@@ -306,8 +298,7 @@ fn options(
     }
 }
 
-/// Start `hoist __workflow RUN_DIR` in its own session and return once it holds the run's
-/// lock (or say why it could not start).
+/// Hand the run to a detached driver and say how to follow it.
 async fn detach(
     h: &Hoist,
     run_dir: &Path,
@@ -315,47 +306,14 @@ async fn detach(
     handed: &[(String, String)],
 ) -> anyhow::Result<i32> {
     let exe = std::env::current_exe().context("locating the hoist binary")?;
-    let log_path = run_dir.join(DRIVER_LOG);
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .with_context(|| format!("creating {}", log_path.display()))?;
-    let mut cmd = std::process::Command::new(exe);
-    // Secret values reach the driver through its environment only, never argv or a file.
-    cmd.arg("--home")
-        .arg(h.home())
-        .arg("__workflow")
-        .arg(run_dir)
-        .envs(handed.iter().map(|(k, v)| (k, v)))
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(log);
-    // Its own session: a closed terminal or ^C in this shell never reaches the driver.
-    hoist::sys::proc::in_new_session(&mut cmd);
-    let mut child = cmd.spawn().context("starting the workflow driver")?;
-    let lock = run_dir.join(DRIVER_LOCK);
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let pid = loop {
-        if let Some(p) = FileLock::holder(&lock).filter(|p| p.pid == child.id() as i32) {
-            break p.pid;
-        }
-        if let Some(st) = child.try_wait().context("watching the workflow driver")? {
-            let tail = std::fs::read_to_string(&log_path).unwrap_or_default();
-            let tail: Vec<&str> = tail.lines().rev().take(5).collect();
-            return Err(anyhow::anyhow!(
-                "the workflow driver stopped before it began ({st}): {}",
-                tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
-            ));
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(anyhow::anyhow!(
-                "the workflow driver did not take the run's lock within 60 s; see {}",
-                log_path.display()
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
+    let (home, dir, handed) = (
+        h.home().to_path_buf(),
+        run_dir.to_path_buf(),
+        handed.to_vec(),
+    );
+    let pid =
+        tokio::task::spawn_blocking(move || hoist_task::driver::spawn(&exe, &home, &dir, &handed))
+            .await??;
     println!("{}", run_dir.display());
     eprintln!(
         "hoist: workflow {name} runs in the background (driver pid {pid}); follow it with hoist runs show {0}, hoist ls --run {0}; stop it with hoist runs cancel {0}",
@@ -512,8 +470,8 @@ fn rebuild(
                 .collect::<Result<_, _>>()
                 .map_err(input)?;
             let file = load(source, "workflow.yaml", &all, &secret_values)
-                .map_err(|e| input(super::launch::task_error(e, "workflow.yaml")))?;
-            workflow(&file).map_err(|e| input(super::launch::task_error(e, "workflow.yaml")))
+                .map_err(|e| input(e.at("workflow.yaml")))?;
+            workflow(&file).map_err(|e| input(e.at("workflow.yaml")))
         }
         Plan::Sweep { template, axes } => {
             for (k, v) in &template.env {
