@@ -9,9 +9,11 @@
 use crate::status::JobStatus;
 use serde::{Deserialize, Serialize};
 
+mod matcher;
 mod rules;
 
-pub use rules::{LOG_RULES, LogRule, match_log, retry_patterns_ere};
+pub use matcher::{match_log, retry_patterns_ere};
+pub use rules::{LOG_RULES, LogRule};
 
 /// Who has to act: the program's author, the infrastructure, or the job's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
