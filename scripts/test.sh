@@ -31,8 +31,22 @@ python_part() {
     }
   fi
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest mypy || return 1
-  HOIST_BUILD_PROFILE=dev "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    --force-reinstall --no-deps ./python || return 1
+  # One wheel, as `pip wheel ./python` makes it: installed alone into a clean venv (it must
+  # import and open a store with nothing else there), then into the test venv.
+  local wheels=target/python-wheel
+  rm -rf "$wheels"
+  HOIST_BUILD_PROFILE=dev "$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check \
+    --no-deps -w "$wheels" ./python || return 1
+  local wheel
+  wheel=$(ls "$wheels"/hoist-*.whl) || return 1
+  rm -rf target/wheel-venv
+  python3 -m venv target/wheel-venv || return 1
+  target/wheel-venv/bin/python -m pip install --quiet --disable-pip-version-check "$wheel" || return 1
+  HOIST_HOME=$(mktemp -d) target/wheel-venv/bin/python -c \
+    'import hoist; h = hoist.Hoist(); assert h.ls() == []; print("python: the wheel installs and runs in a clean venv")' ||
+    return 1
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall \
+    --no-deps "$wheel" || return 1
   local rc=0
   # python/mypy.ini holds the settings (strict).
   (cd python && "../$venv/bin/python" -m mypy hoist) || rc=1

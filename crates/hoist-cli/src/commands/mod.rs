@@ -20,6 +20,7 @@ pub mod status;
 pub mod sweep;
 pub mod wait;
 pub mod why;
+pub mod why_pending;
 pub mod workflow;
 
 use hoist::HoistError;

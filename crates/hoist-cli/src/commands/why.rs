@@ -6,6 +6,9 @@ use hoist::views::{WhyView, nothing_to_explain};
 
 pub async fn run(h: &Hoist, a: JobJson) -> anyhow::Result<i32> {
     let j = h.status(&a.job).await?;
+    if !j.status.is_terminal() && j.status != hoist::core::JobStatus::Unknown {
+        return super::why_pending::run(h, &j, a.json).await;
+    }
     let analysis = h.failure_analysis(&j).await?;
     if a.json {
         print_json(&WhyView::new(&j, analysis))?;
