@@ -5,6 +5,8 @@
 #      `ssh LOGIN sbatch --wrap ...` loop
 #   2. one status poll of the N active jobs: `hoist ls --json` (one squeue for all) against one
 #      `ssh LOGIN squeue -j ID` per job
+#   3. (first, on an idle cluster) an attached `hoist run --platform slurm -- echo hi`, submit
+#      to exit, against `run -d` and the same poll by hand; the median of ATTACHED runs (5)
 # Prints wall times, ssh round trips and ratios. All jobs are cancelled at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +25,15 @@ hoist=${HOIST_BIN:-$PWD/target/x86_64-unknown-linux-gnu/release/hoist}
 ssh -o BatchMode=yes "$LOGIN" true
 
 now() { date +%s%N; }
+# 3. attached echo: how long the follow takes to notice the end (before the sweep fills the queue)
+"$hoist" run -d --platform slurm --name warm -- true >/dev/null
+attached=()
+for i in $(seq "${ATTACHED:-5}"); do
+  a=$(now); "$hoist" run --platform slurm --name "echo-$i" -- echo hi >/dev/null 2>&1; b=$(now)
+  attached+=($(( (b - a) / 1000000 )))
+done
+median=$(printf '%s\n' "${attached[@]}" | sort -n | sed -n "$(( (${#attached[@]} + 1) / 2 ))p")
+echo "attached hoist run -- echo hi: median ${median} ms (runs: ${attached[*]})"
 t0=$(now)
 for i in $(seq "$N"); do "$hoist" run -d --platform slurm --name "sweep-$i" -- sleep 600 >>"$work/ids"; done
 t1=$(now)

@@ -175,6 +175,9 @@ impl Platform for BrevPlatform {
                         r.map(|mut rep| {
                             rep.message = if rep.message.is_empty() {
                                 on.clone()
+                            } else if rep.retriable {
+                                // The cause first: it is what a retry is recorded with.
+                                format!("{}; {on}", rep.message)
                             } else {
                                 format!("{on}; {}", rep.message)
                             };
@@ -205,6 +208,57 @@ impl Platform for BrevPlatform {
         self.jobs().await?.follow_logs(job, tail).await
     }
 
+    /// Run the job again on the instance it used, in a fresh container made from the failed
+    /// one (its environment, secrets included, lives only there). An instance that is gone
+    /// took that container with it, so the job cannot be run again from hoist's records.
+    async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        let ws = match self.workspace().await {
+            Ok(ws) => ws.clone(),
+            Err(PlatformError::NotFound { what, why, .. }) => {
+                return Err(PlatformError::failed(
+                    format!("{what} is gone ({why}), and the job's container with it"),
+                    "run the job again with hoist run; it creates an instance when none is there",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(sub) = self.jobs().await?.retry(job).await? else {
+            return Ok(None);
+        };
+        Ok(Some(Submitted {
+            backend_identity: Self::identity_with(&ws.id, &sub.backend_identity),
+            message: format!("on brev instance {}; {}", ws.name, sub.message),
+            ..sub
+        }))
+    }
+
+    async fn remove_unlaunched(&self, job: &JobRecord) -> Result<bool, PlatformError> {
+        match self.workspace().await {
+            // The instance went, and anything a late create left on it.
+            Err(PlatformError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+            Ok(_) => self.jobs().await?.remove_unlaunched(job).await,
+        }
+    }
+
+    async fn watch_change(
+        &self,
+        job: &JobRecord,
+        max: std::time::Duration,
+    ) -> Result<bool, PlatformError> {
+        self.jobs().await?.watch_change(job, max).await
+    }
+
+    async fn collect(&self, jobs: &[JobRecord], dry_run: bool) -> Vec<Result<bool, PlatformError>> {
+        match self.jobs().await {
+            Ok(c) => c.collect(jobs, dry_run).await,
+            Err(e) => jobs
+                .iter()
+                .map(|_| Err(PlatformError::failed(e.to_string(), "")))
+                .collect(),
+        }
+    }
+
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
         match self.workspace().await {
             // The instance went, and its containers with it.
@@ -219,10 +273,31 @@ impl Platform for BrevPlatform {
         let Some(name) = self.instance_of(job) else {
             return Ok(());
         };
+        // A `--rm` container kept for a retry goes first, so the instance reads idle.
+        if self.workspace().await.is_ok() {
+            self.jobs().await?.release(job).await?;
+        }
         if opts.delete_when_done {
             self.delete_if_idle(&name).await?;
         }
         Ok(())
+    }
+
+    async fn pending_analysis(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<hoist_core::PendingAnalysis>, PlatformError> {
+        // The instance first: while it comes up there is no daemon to ask.
+        let ws = self.workspace().await?;
+        if let Some(a) = hoist_core::pending::brev_instance(
+            &ws.name,
+            &ws.status,
+            &ws.build_status,
+            &ws.shell_status,
+        ) {
+            return Ok(Some(a));
+        }
+        self.jobs().await?.pending_analysis(job).await
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {

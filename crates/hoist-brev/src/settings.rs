@@ -111,7 +111,8 @@ pub static INFO: PlatformInfo = PlatformInfo {
         paths: PathView::Container,
         images: true,
         multi_node: false,
-        watch: false,
+        // The instance's daemon tells when a container stops, as a local one does.
+        watch: true,
         instances: true,
     },
 };

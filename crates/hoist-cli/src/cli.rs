@@ -37,8 +37,8 @@ pub enum Cmd {
     Ls(LsArgs),
     /// Show everything hoist knows about a job (never a secret value).
     Show(JobJson),
-    /// Explain why a job failed: class, cause, suggestion, evidence.
-    Why(JobJson),
+    /// Explain why a job failed (class, cause, fix, evidence) or why it waits; --rules, --explain RULE.
+    Why(WhyArgs),
     /// Print where a job's results are, or fetch them with --download.
     Results(ResultsArgs),
     /// Whether a path or URI exists (s3://, hf_model://, lustre://, a path) where jobs run.
@@ -49,6 +49,10 @@ pub enum Cmd {
     Preflight(PreflightArgs),
     /// Remove a finished job from the store (and its logs).
     Rm(RmArgs),
+    /// Remove ended jobs' leftovers on their backends (stopped Docker containers) once they
+    /// are older than the platform's `retain` setting (default 7d); logs, why and show still
+    /// answer from what hoist saves first.
+    Gc(GcArgs),
     /// Settle submits interrupted by a crash (also done automatically on every command).
     Reconcile,
     /// Print shell completions.
@@ -113,7 +117,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub cpus: Option<f64>,
     /// Memory limit, e.g. 512m or 16g.
-    #[arg(long, value_name = "SIZE")]
+    // A negative size must reach the size parser (which names it), not read as a flag.
+    #[arg(long, value_name = "SIZE", allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Environment variable NAME=VALUE, or NAME to pass this shell's value (repeatable).
     #[arg(long = "env", short = 'e', value_name = "K=V")]
@@ -150,7 +155,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FMT")]
     pub spec_format: Option<String>,
     /// Arg K=V appended to the command as --K V (repeatable; V may be JSON: 3, true, [1,2]).
-    #[arg(long = "arg", value_name = "K=V")]
+    // Names may be written with their dashes (`--arg --lr=0.1`): the parser strips them.
+    #[arg(long = "arg", value_name = "K=V", allow_hyphen_values = true)]
     pub args: Vec<String>,
     /// Mode: config (with --spec), args (with --arg) or passthrough (default otherwise).
     #[arg(long, value_name = "MODE")]
@@ -195,6 +201,22 @@ pub struct JobJson {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct WhyArgs {
+    /// Job id, unique id prefix, or name.
+    #[arg(required_unless_present_any = ["rules", "explain"])]
+    pub job: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// List every rule `why` can name.
+    #[arg(long, conflicts_with_all = ["job", "explain"])]
+    pub rules: bool,
+    /// Describe one rule: what triggers it, its class, whether it is retried, the fix.
+    #[arg(long, value_name = "RULE", conflicts_with = "job")]
+    pub explain: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +273,27 @@ pub struct PreflightArgs {
     /// Image to run nvidia-smi in, to see the GPUs a job would get.
     #[arg(long, value_name = "IMG")]
     pub gpu_smoke_image: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GcArgs {
+    /// Remove what jobs that ended longer ago than this keep (90s, 12h, 7d, 2w); default: the
+    /// platform's retain setting (HOIST_DOCKER_RETAIN, profile `retain`, else 7d).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Keep the leftovers of the N most recently ended jobs, whatever their age; alone, it
+    /// keeps only those N.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<usize>,
+    /// Only list what would be removed.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only this platform's jobs.
+    #[arg(long, short = 'p')]
+    pub platform: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -135,6 +135,7 @@ async fn run(
         Cmd::LsPath(a) => c::paths::list(&h, a).await,
         Cmd::Preflight(a) => c::preflight::run(&h, a, flags).await,
         Cmd::Rm(a) => c::rm::run(&h, a).await,
+        Cmd::Gc(a) => c::gc::run(&h, a).await,
         Cmd::Reconcile => c::reconcile::run(settled),
         Cmd::Platforms(a) => c::platforms::run(&h, a),
         Cmd::Instances(a) => c::instances::run(&h, a).await,

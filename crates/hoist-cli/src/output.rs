@@ -22,7 +22,42 @@ pub fn age(t: jiff::Timestamp) -> String {
     }
 }
 
-pub fn jobs_table(jobs: &[JobSummary]) -> String {
+/// A span of seconds as a person says it: `45s`, `2m`, `3h`, `2d`.
+pub fn duration(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86400),
+    }
+}
+
+/// The message column: a job Pending for longer than `hint_after` says how long, and why
+/// when its platform said (as Ray's "pending for a while" hint), so a stuck queue shows.
+fn message_cell(j: &JobSummary, hint_after: Option<std::time::Duration>) -> String {
+    let first = j.message.lines().next().unwrap_or("");
+    let waited = (j.status == JobStatus::Pending)
+        .then_some(hint_after)
+        .flatten()
+        .and_then(|after| {
+            let created: jiff::Timestamp = j.created_at.parse().ok()?;
+            let secs = jiff::Timestamp::now().as_second() - created.as_second();
+            (secs >= after.as_secs() as i64).then_some(secs)
+        });
+    let text = match waited {
+        Some(secs) if first.is_empty() => format!(
+            "pending {}: no reason given yet (hoist why {})",
+            duration(secs),
+            j.short_id()
+        ),
+        Some(secs) => format!("pending {}: {first}", duration(secs)),
+        None => first.to_string(),
+    };
+    text.chars().take(100).collect()
+}
+
+/// Jobs as a table; `hint_after`: how long a Pending job waits before its row says so.
+pub fn jobs_table(jobs: &[JobSummary], hint_after: Option<std::time::Duration>) -> String {
     let color = color_enabled();
     let header = [
         "ID", "NAME", "PLATFORM", "STATUS", "EXIT", "CREATED", "MESSAGE",
@@ -38,13 +73,7 @@ pub fn jobs_table(jobs: &[JobSummary]) -> String {
             j.status.to_string(),
             j.exit_code.map(|c| c.to_string()).unwrap_or_default(),
             j.created_at.parse().map(age).unwrap_or_default(),
-            j.message
-                .lines()
-                .next()
-                .unwrap_or("")
-                .chars()
-                .take(80)
-                .collect(),
+            message_cell(j, hint_after),
         ]);
     }
     let cols = rows[0].len();

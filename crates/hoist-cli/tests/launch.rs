@@ -3,10 +3,9 @@
 //! registry, validation messages.
 
 mod harness;
+use harness::docker::IMG;
 use harness::*;
 use serde_json::Value;
-
-const IMG: &str = "hoist-test/busybox:latest";
 
 fn task(e: &Env, name: &str, yaml: &str) -> String {
     let p = e.path(name);

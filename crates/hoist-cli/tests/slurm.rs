@@ -2,110 +2,8 @@
 //! would configure it (scripts/testbed.sh: Host hoist-testbed-slurm, user hoistuser).
 
 mod harness;
+use harness::slurm::*;
 use harness::*;
-
-const LOGIN: &str = "hoist-testbed-slurm";
-
-/// The cluster is shared: most tests run side by side (read), the one that takes a node down
-/// runs alone (write).
-static CLUSTER: std::sync::RwLock<()> = std::sync::RwLock::new(());
-
-/// A test store whose SLURM jobs are cancelled when the test ends, pass or fail.
-struct SEnv(Env, #[allow(dead_code)] Guard);
-
-enum Guard {
-    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
-    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
-}
-
-impl std::ops::Deref for SEnv {
-    type Target = Env;
-    fn deref(&self) -> &Env {
-        &self.0
-    }
-}
-
-impl Drop for SEnv {
-    fn drop(&mut self) {
-        let o = self.scmd(&["ls", "--json"]).output();
-        let jobs: Vec<serde_json::Value> = o
-            .ok()
-            .and_then(|o| serde_json::from_slice(&o.stdout).ok())
-            .unwrap_or_default();
-        let ids: Vec<String> = jobs
-            .iter()
-            .filter(|j| j["platform"] == "slurm")
-            .filter_map(|j| j["backend_job_id"].as_str().map(str::to_string))
-            .collect();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new("ssh")
-                .args([
-                    "-o",
-                    "BatchMode=yes",
-                    LOGIN,
-                    &format!("scancel {}", ids.join(" ")),
-                ])
-                .output();
-        }
-    }
-}
-
-impl SEnv {
-    /// hoist with the TAO SLURM variables set as a user would export them.
-    fn scmd(&self, args: &[&str]) -> std::process::Command {
-        let mut c = self.0.cmd(args);
-        c.env("SLURM_HOSTNAME", LOGIN)
-            .env("SLURM_USER", "hoistuser")
-            .env("SLURM_PARTITION", "debug")
-            .env("SLURM_CPUS_PER_TASK", "1")
-            .env_remove("SLURM_ACCOUNT")
-            .env_remove("SLURM_TIME_HOURS")
-            .env_remove("SLURM_BASE_RESULTS_DIR")
-            .env_remove("SLURM_CONF");
-        c
-    }
-
-    fn srun(&self, args: &[&str]) -> Out {
-        Out(self.scmd(args).output().expect("hoist"))
-    }
-
-    fn ssubmit(&self, extra: &[&str], cmd: &[&str]) -> String {
-        let mut a = vec!["run", "-d", "--platform", "slurm"];
-        a.extend_from_slice(extra);
-        a.push("--");
-        a.extend_from_slice(cmd);
-        let o = self.srun(&a);
-        assert_eq!(o.code(), 0, "submit: {}", o.stderr());
-        o.stdout().trim().to_string()
-    }
-}
-
-fn senv() -> SEnv {
-    senv_with(Guard::Shared(
-        CLUSTER.read().unwrap_or_else(|p| p.into_inner()),
-    ))
-}
-
-fn senv_with(guard: Guard) -> SEnv {
-    let ok = std::process::Command::new("ssh")
-        .args(["-o", "BatchMode=yes", LOGIN, "sinfo -h"])
-        .output()
-        .expect("ssh");
-    assert!(
-        ok.status.success(),
-        "the SLURM testbed is not up ({}): run scripts/testbed.sh",
-        String::from_utf8_lossy(&ok.stderr)
-    );
-    SEnv(Env::new(), guard)
-}
-
-fn remote(cmd: &str) -> String {
-    let o = std::process::Command::new("ssh")
-        .args(["-o", "BatchMode=yes", LOGIN, cmd])
-        .output()
-        .expect("ssh");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn run_follows_and_mirrors_the_exit_code() {
@@ -570,9 +468,7 @@ fn a_charliecloud_container_job_from_an_image_directory() {
 
 #[test]
 fn a_node_failure_is_run_again_then_completes() {
-    let e = senv_with(Guard::Alone(
-        CLUSTER.write().unwrap_or_else(|p| p.into_inner()),
-    ));
+    let e = senv_alone();
     let conf = "/var/lib/hoist-testbed/slurm/etc/slurm.conf";
     let admin = |args: &[&str]| {
         std::process::Command::new("scontrol")

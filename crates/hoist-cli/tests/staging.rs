@@ -3,9 +3,8 @@
 //! slurm.rs, next to its cluster lock.
 
 mod harness;
+use harness::docker::IMG;
 use harness::*;
-
-const IMG: &str = "hoist-test/busybox:latest";
 
 /// `hoist` with the S3 credentials a user would export.
 fn s3cmd(e: &Env, args: &[&str]) -> std::process::Command {

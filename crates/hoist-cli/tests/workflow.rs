@@ -3,11 +3,10 @@
 //! one task to the next across platforms (local → Docker), and the completion hooks.
 
 mod harness;
+use harness::docker::IMG;
 use harness::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
-
-const IMG: &str = "hoist-test/busybox:latest";
 
 fn launch(e: &Env, file: &str, body: &str, extra: &[&str]) -> Out {
     std::fs::write(e.path(file), body).expect("workflow file");

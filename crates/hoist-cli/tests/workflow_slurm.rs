@@ -5,11 +5,10 @@
 //! SLURM cluster on loopback, the S3 server, the Docker daemon and the busybox image).
 
 mod harness;
+use harness::docker::IMG;
+use harness::slurm::*;
 use harness::*;
 use serde_json::Value;
-
-const LOGIN: &str = "hoist-testbed-slurm";
-const IMG: &str = "hoist-test/busybox:latest";
 
 /// A test store whose SLURM jobs are cancelled and containers removed when the test ends,
 /// pass or fail.
@@ -24,17 +23,7 @@ impl Drop for SlurmStore {
             .ok()
             .and_then(|o| serde_json::from_slice(&o.stdout).ok())
             .unwrap_or_default();
-        let ids: Vec<&str> = jobs
-            .iter()
-            .filter(|j| j["platform"] == "slurm")
-            .filter_map(|j| j["backend_job_id"].as_str())
-            .collect();
-        if !ids.is_empty() {
-            let _ = std::process::Command::new("ssh")
-                .args(["-o", "BatchMode=yes", LOGIN])
-                .arg(format!("scancel {}", ids.join(" ")))
-                .output();
-        }
+        scancel_all(&self.0);
         for j in jobs.iter().filter(|j| j["platform"] == "docker") {
             if let Some(id) = j["job_id"].as_str() {
                 let _ = std::process::Command::new("docker")
@@ -49,15 +38,7 @@ impl Drop for SlurmStore {
 /// staging bucket.
 fn cmd(e: &Env, bucket: &str, args: &[&str]) -> std::process::Command {
     let mut c = e.cmd(args);
-    c.current_dir(e.dir.path())
-        .env("SLURM_HOSTNAME", LOGIN)
-        .env("SLURM_USER", "hoistuser")
-        .env("SLURM_PARTITION", "debug")
-        .env("SLURM_CPUS_PER_TASK", "1")
-        .env_remove("SLURM_ACCOUNT")
-        .env_remove("SLURM_TIME_HOURS")
-        .env_remove("SLURM_BASE_RESULTS_DIR")
-        .env_remove("SLURM_CONF")
+    slurm_vars(c.current_dir(e.dir.path()))
         // The container reaches the loopback S3 server only on the host's network.
         .env("DOCKER_NETWORK", "host")
         .env_remove("DOCKER_HOST");
@@ -66,15 +47,7 @@ fn cmd(e: &Env, bucket: &str, args: &[&str]) -> std::process::Command {
 }
 
 fn testbed_up() {
-    let ok = std::process::Command::new("ssh")
-        .args(["-o", "BatchMode=yes", LOGIN, "sinfo -h"])
-        .output()
-        .expect("ssh");
-    assert!(
-        ok.status.success(),
-        "the SLURM testbed is not up ({}): run scripts/testbed.sh",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_cluster_up();
 }
 
 /// `train` writes under `$TAO_RESULTS_ROOT/$TAO_JOB_ID`: SLURM jobs are not given

@@ -7,9 +7,13 @@
 //! can do.
 #![deny(missing_docs)]
 
+mod fence;
 pub mod options;
+mod pending;
 mod preflight;
+pub mod retry;
 pub mod spec;
+mod status;
 mod verbs;
 
 pub use hoist_docker_engine as engine;
@@ -40,6 +44,7 @@ pub struct ContainerJobs {
     network: String,
     helper_image: Option<String>,
     flavor: Flavor,
+    retain: Option<std::time::Duration>,
 }
 
 impl ContainerJobs {
@@ -56,7 +61,20 @@ impl ContainerJobs {
             network: network.unwrap_or_else(|| options::DEFAULT_NETWORK.into()),
             helper_image,
             flavor,
+            retain: None,
         }
+    }
+
+    /// Keep ended jobs' containers this long before `hoist gc` removes them (the platform's
+    /// `retain` setting).
+    pub fn with_retention(mut self, retain: Option<std::time::Duration>) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// How long ended jobs' containers are kept, when the platform says.
+    pub fn retention(&self) -> Option<std::time::Duration> {
+        self.retain
     }
 
     /// The engine jobs run on.

@@ -44,6 +44,15 @@ pub const AUTO_REMOVE: SettingDoc = SettingDoc::new(
 .default("false")
 .per_job();
 
+/// `retain`: how long an ended job's container is kept before `hoist gc` removes it.
+pub const RETAIN: SettingDoc = SettingDoc::new(
+    "retain",
+    SettingKind::String,
+    "how long an ended job's container is kept (90s, 12h, 7d, 2w) before hoist gc removes it, saving its logs and exit first; hoist gc --older-than overrides it",
+)
+.env(&["HOIST_DOCKER_RETAIN"])
+.default("7d");
+
 /// `mounts`: bind mounts from the daemon's host.
 pub const MOUNTS: SettingDoc = SettingDoc::new(
     "mounts",
@@ -101,6 +110,9 @@ pub fn check(platform: &str, m: &SettingsMap) -> Result<(), InputError> {
                 "use missing, always or never",
             )
         })?;
+    }
+    if let Some(r) = m.get("retain").and_then(|v| v.as_str()) {
+        hoist_core::age::parse_age(&format!("{platform} setting retain"), r)?;
     }
     for v in m
         .get("mounts")

@@ -14,8 +14,7 @@ use hoist_core::{
     LaunchRecovery, Platform, PlatformError, PreflightCheck, StatusReport, SubmitRequest,
     Submitted,
 };
-use hoist_docker_engine::{force_remove, map_state};
-use std::collections::HashMap;
+use hoist_docker_engine::force_remove;
 use std::path::Path;
 
 #[async_trait]
@@ -166,6 +165,14 @@ impl Platform for ContainerJobs {
         })
     }
 
+    async fn check_request(&self, req: &SubmitRequest) -> Result<(), PlatformError> {
+        self.check_before_row(req).await
+    }
+
+    async fn remove_unlaunched(&self, job: &JobRecord) -> Result<bool, PlatformError> {
+        self.remove_leftovers(job).await
+    }
+
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
         let Some(c) = self.engine.inspect(&container_name(&job.job_id)).await? else {
             // The launcher is dead and never created the container: nothing can create it now.
@@ -205,57 +212,23 @@ impl Platform for ContainerJobs {
     }
 
     async fn status(&self, jobs: &[JobRecord]) -> Vec<Result<StatusReport, PlatformError>> {
-        // One list call for every job on this daemon; inspect only those that stopped.
-        let live: HashMap<String, String> = match self.list(true).await {
-            Ok(l) => l.into_iter().collect(),
-            Err(e) => {
-                let err = e.to_string();
-                return jobs
-                    .iter()
-                    .map(|_| {
-                        Err(PlatformError::Failed {
-                            message: err.clone(),
-                            hint: String::new(),
-                        })
-                    })
-                    .collect();
-            }
-        };
-        let mut out = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let r = match live.get(&job.job_id).map(String::as_str) {
-                Some("running") => Ok(StatusReport {
-                    status: JobStatus::Running,
-                    message: String::new(),
-                    exit_code: None,
-                    started_at: None,
-                    finished_at: None,
-                    retriable: false,
-                    restarts: None,
-                }),
-                Some(_) => match self.engine.inspect(&container_name(&job.job_id)).await {
-                    Ok(Some(c)) => {
-                        let rep = map_state(&c, job.cancel_requested);
-                        if !rep.status.is_terminal() {
-                            Ok(rep)
-                        } else {
-                            match self.options(job) {
-                                Ok(o) if o.auto_remove => {
-                                    self.save_and_remove(job, &rep).await.map(|()| rep)
-                                }
-                                Ok(_) => Ok(rep),
-                                Err(e) => Err(e),
-                            }
-                        }
-                    }
-                    Ok(None) => Ok(self.gone(job)),
-                    Err(e) => Err(e),
-                },
-                None => Ok(self.gone(job)),
-            };
-            out.push(r);
-        }
-        out
+        self.statuses(jobs).await
+    }
+
+    fn retention(&self) -> Option<std::time::Duration> {
+        self.retain
+    }
+
+    async fn watch_change(
+        &self,
+        job: &JobRecord,
+        max: std::time::Duration,
+    ) -> Result<bool, PlatformError> {
+        self.wait_change(job, max).await
+    }
+
+    async fn collect(&self, jobs: &[JobRecord], dry_run: bool) -> Vec<Result<bool, PlatformError>> {
+        self.collect_ended(jobs, dry_run).await
     }
 
     async fn logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<String, PlatformError> {
@@ -300,6 +273,14 @@ impl Platform for ContainerJobs {
         Ok(s.boxed())
     }
 
+    async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        self.rerun(job).await
+    }
+
+    async fn release(&self, job: &JobRecord) -> Result<(), PlatformError> {
+        self.remove_when_done(job).await
+    }
+
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
         let name = container_name(&job.job_id);
         let Some(c) = self.engine.inspect(&name).await? else {
@@ -341,6 +322,13 @@ impl Platform for ContainerJobs {
             }) => Ok(CancelOutcome::NotFound),
             Err(e) => Err(self.engine.unreachable(&e)),
         }
+    }
+
+    async fn pending_analysis(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<hoist_core::PendingAnalysis>, PlatformError> {
+        self.pending(job).await
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {

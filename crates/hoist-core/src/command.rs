@@ -213,6 +213,9 @@ pub fn parse_env_file(text: &str, path: &str) -> Result<Vec<(String, String)>, I
     Ok(out)
 }
 
+/// The largest `--memory` taken: 1 PiB.
+pub const MAX_MEMORY: u64 = 1 << 50;
+
 /// Parse a memory size: bytes, or a number with k/m/g/t (powers of 1024, optional `i`/`b`).
 pub fn parse_memory(s: &str) -> Result<u64, InputError> {
     let bad = || {
@@ -233,9 +236,20 @@ pub fn parse_memory(s: &str) -> Result<u64, InputError> {
     };
     let n: f64 = num.trim().parse().map_err(|_| bad())?;
     if !(n.is_finite() && n > 0.0) {
-        return Err(bad());
+        return Err(InputError::new(
+            format!("bad --memory value {s:?}: a size is a positive number"),
+            "use a size such as 512m, 16g or 1073741824 (bytes)",
+        ));
     }
-    let bytes = (n * mult as f64) as u64;
+    // The cast below saturates: a size past any machine must be refused, not become "no limit".
+    let exact = n * mult as f64;
+    if exact > MAX_MEMORY as f64 {
+        return Err(InputError::new(
+            format!("--memory {s:?} is more memory than any machine has (at most 1p)"),
+            "use a size such as 512m, 16g or 2t",
+        ));
+    }
+    let bytes = exact as u64;
     if bytes < 4096 {
         return Err(InputError::new(
             format!("--memory {s:?} is {bytes} bytes, too small to start any process"),
@@ -364,7 +378,7 @@ mod tests {
         assert_eq!(parse_memory("16G").ok(), Some(16 << 30));
         assert_eq!(parse_memory("1.5gi").ok(), Some(3 << 29));
         assert_eq!(parse_memory("1048576").ok(), Some(1 << 20));
-        for bad in ["", "m", "-1g", "lots", "12"] {
+        for bad in ["", "m", "-1g", "lots", "12", "1e30g", "2048t", "nan", "inf"] {
             assert!(parse_memory(bad).is_err(), "{bad}");
         }
     }

@@ -101,7 +101,19 @@ pub fn validate_uri(uri: &str) -> Result<(), InputError> {
         return Err(bad("it is empty"));
     }
     let Some((scheme, rest)) = uri.split_once("://") else {
-        return Ok(()); // a local path
+        // A local path, unless it starts like a URI with its `://` mistyped (`s3//b/k`,
+        // `s3:/b/k`, `hf_model:org/x`): read as a relative path it would fail far later.
+        let lower = uri.to_ascii_lowercase();
+        if let Some(s) = SCHEMES.iter().find(|s| {
+            lower
+                .strip_prefix(*s)
+                .is_some_and(|r| r.starts_with(':') || r.starts_with("//"))
+        }) {
+            return Err(bad(&format!(
+                "it starts like a {s}:// URI but lacks the \"://\""
+            )));
+        }
+        return Ok(());
     };
     if !SCHEMES.contains(&scheme) {
         return Err(bad(&format!("unknown scheme {scheme:?}")));
@@ -217,7 +229,16 @@ mod tests {
         ] {
             assert!(validate_uri(ok).is_ok(), "{ok}");
         }
-        for bad in ["s3://ab/k", "gs://b/k", "lustre://rel", "hf_model://", ""] {
+        for bad in [
+            "s3://ab/k",
+            "gs://b/k",
+            "lustre://rel",
+            "hf_model://",
+            "",
+            "s3//bad",
+            "s3:/b/k",
+            "HF_MODEL:org/x",
+        ] {
             assert!(validate_uri(bad).is_err(), "{bad}");
         }
     }

@@ -72,7 +72,13 @@ impl FromStr for GpuSpec {
         };
         if explicit {
             let mut ids = Vec::new();
-            for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            // One trailing comma is how a single id is written (`3,`); any other empty slot
+            // is a typo, not an id to drop.
+            let list = list.strip_suffix(',').unwrap_or(list);
+            for part in list.split(',').map(str::trim) {
+                if part.is_empty() {
+                    return Err(bad("an empty slot between commas"));
+                }
                 let id: u32 = part
                     .parse()
                     .map_err(|_| bad("device ids are whole numbers"))?;
@@ -242,7 +248,9 @@ mod tests {
             "device=2".parse::<GpuSpec>().ok(),
             Some(GpuSpec::Ids(vec![2]))
         );
-        for bad in ["", "-1", "two", "0,x", "1,1", "device=", "1.5"] {
+        for bad in [
+            "", "-1", "two", "0,x", "1,1", "device=", "1.5", "0,,1", ",1", "1,,",
+        ] {
             let e = bad.parse::<GpuSpec>().expect_err(bad);
             assert!(e.message.contains("--gpus"), "{}", e.message);
         }

@@ -7,12 +7,14 @@
 //! other.
 #![deny(missing_docs)]
 
+pub mod age;
 pub mod command;
 pub mod data;
 pub mod env;
 pub mod failure;
 pub mod gpu;
 pub mod job;
+pub mod pending;
 pub mod platform;
 pub mod registry;
 pub mod report;
@@ -25,6 +27,7 @@ pub use env::{EnvSource, MapEnv, ProcessEnv, SharedEnv};
 pub use failure::{ErrClass, FailureAnalysis, FailureEvent};
 pub use gpu::GpuSpec;
 pub use job::{JobRecord, JobSummary, LaunchState, RetryAttempt};
+pub use pending::PendingAnalysis;
 pub use platform::{
     BoxLogStream, BuildContext, CancelOutcome, Capabilities, Details, DryRun, Instance,
     LaunchRecovery, LogChunk, PathView, Platform, PlatformDescriptor, PlatformError, PlatformInfo,

@@ -464,6 +464,23 @@ pub trait Platform: Send + Sync {
     /// adopt what the backend has, or fence the launch off so it can never start later.
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError>;
 
+    /// Refuse a request this backend can tell is wrong (an image that is not there and may
+    /// not be pulled, a mount source that does not exist) before its row is written, so bad
+    /// input leaves nothing behind. Errors other than [`PlatformError::Input`] are left to
+    /// the submit.
+    async fn check_request(&self, _req: &SubmitRequest) -> Result<(), PlatformError> {
+        Ok(())
+    }
+
+    /// Remove whatever the backend holds for a job whose launch was fenced off (abandoned,
+    /// or removed before it launched): a create that was still in flight when its launcher
+    /// died can land after the fence, and must never start. Found by the job's own name or
+    /// labels, never by backend id (a fenced row has none). Idempotent. `Ok(true)`: something
+    /// was there and is gone now; `Ok(false)`: nothing was there.
+    async fn remove_unlaunched(&self, _job: &JobRecord) -> Result<bool, PlatformError> {
+        Ok(false)
+    }
+
     /// Status of many jobs in one round trip where the backend allows it. The answer has one
     /// entry per job, in order.
     async fn status(&self, jobs: &[JobRecord]) -> Vec<Result<StatusReport, PlatformError>>;
@@ -491,6 +508,15 @@ pub trait Platform: Send + Sync {
     /// what bills while idle (a cloud VM). Errors are reported, not retried.
     async fn release(&self, _job: &JobRecord) -> Result<(), PlatformError> {
         Ok(())
+    }
+
+    /// Why a job that has not started yet is waiting, in the backend's words turned into
+    /// [`crate::pending`]'s. `None`: this platform cannot tell, or the job is not waiting.
+    async fn pending_analysis(
+        &self,
+        _job: &JobRecord,
+    ) -> Result<Option<crate::pending::PendingAnalysis>, PlatformError> {
+        Ok(None)
     }
 
     /// What the backend knows about a failure, for [`crate::failure::analyze`].
@@ -593,6 +619,25 @@ pub trait Platform: Send + Sync {
     /// The machine a job of this platform runs on (read from what it pinned), so front doors
     /// can tie jobs to instances without knowing the pinned form.
     fn instance_of(&self, _job: &JobRecord) -> Option<String> {
+        None
+    }
+
+    /// Remove what the backend still keeps for ended jobs (Docker: their stopped containers),
+    /// for `hoist gc`, after saving what `logs`, `why` and `show` answer from, so those keep
+    /// working. One answer per job, in order: whether the job had anything to remove (with
+    /// `dry_run`, whether it has; nothing is removed). Default: nothing is kept, so nothing
+    /// is removed.
+    async fn collect(
+        &self,
+        jobs: &[JobRecord],
+        _dry_run: bool,
+    ) -> Vec<Result<bool, PlatformError>> {
+        jobs.iter().map(|_| Ok(false)).collect()
+    }
+
+    /// How long an ended job's backend objects are kept before `hoist gc` removes them (the
+    /// platform's `retain` setting). `None`: the platform does not say.
+    fn retention(&self) -> Option<std::time::Duration> {
         None
     }
 

@@ -57,6 +57,32 @@ impl Engine {
         }
     }
 
+    /// Block until the container `name` is not running (it exited, or was never started), or
+    /// `max` passes: the daemon answers the wait request when the container stops, so the
+    /// caller hears of the exit as it happens, whichever transport reaches the daemon.
+    /// `Ok(true)`: the container stopped or is gone; `Ok(false)`: `max` passed first.
+    pub async fn wait_stopped(
+        &self,
+        name: &str,
+        max: std::time::Duration,
+    ) -> Result<bool, PlatformError> {
+        let opts = bollard::query_parameters::WaitContainerOptionsBuilder::default()
+            .condition("not-running")
+            .build();
+        let mut answer = self.client().await?.wait_container(name, Some(opts));
+        match tokio::time::timeout(max, answer.next()).await {
+            Err(_) => Ok(false),
+            // bollard turns a non-zero exit code into this error: the container stopped.
+            Ok(None | Some(Ok(_)) | Some(Err(DockerError::DockerContainerWaitError { .. }))) => {
+                Ok(true)
+            }
+            Ok(Some(Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }))) => Ok(true),
+            Ok(Some(Err(e))) => Err(self.unreachable(&e)),
+        }
+    }
+
     /// The least-used GPUs of the daemon's host, measured by a short-lived container running
     /// nvidia-smi on that daemon (never this machine's nvidia-smi). `None` when it cannot be
     /// measured; the job then asks for a count and the daemon picks.

@@ -13,6 +13,7 @@
 pub mod auth;
 pub mod body;
 mod containers;
+mod daemon_cache;
 pub mod endpoint;
 mod image;
 mod network;
@@ -21,6 +22,7 @@ pub mod ssh;
 mod state;
 
 pub use containers::force_remove;
+pub use daemon_cache::DAEMON_INFO_TTL;
 pub use endpoint::Endpoint;
 pub use image::PullPolicy;
 pub use state::map_state;
@@ -213,13 +215,19 @@ impl Engine {
         }
     }
 
-    /// The daemon's identity and features, asked on first use.
+    /// The daemon's identity and features, asked on first use. Every verb compares the
+    /// daemon's identity, and one command builds several engines for the same endpoint, so
+    /// the answer is also kept for the process, per endpoint, for [`DAEMON_INFO_TTL`].
     pub async fn daemon(&self) -> Result<&DaemonInfo, PlatformError> {
         self.info
             .get_or_try_init(|| async {
+                let key = self.daemon_key();
+                if let Some(known) = daemon_cache::get(&key) {
+                    return Ok(known);
+                }
                 let d = self.client().await?;
                 let info = d.info().await.map_err(|e| self.unreachable(&e))?;
-                Ok(DaemonInfo {
+                let info = DaemonInfo {
                     id: info.id.unwrap_or_default(),
                     version: info.server_version.unwrap_or_default(),
                     tegra: info
@@ -231,9 +239,20 @@ impl Engine {
                         .runtimes
                         .map(|r| r.into_keys().collect())
                         .unwrap_or_default(),
-                })
+                };
+                daemon_cache::put(key, &info);
+                Ok(info)
             })
             .await
+    }
+
+    /// What tells this engine's daemon apart in the process cache: the endpoint and how it
+    /// is reached (an ssh config file can send the same URL to another machine).
+    fn daemon_key(&self) -> String {
+        match &self.ssh_config {
+            Some(f) => format!("{} -F {}", self.endpoint.url, f.display()),
+            None => self.endpoint.url.clone(),
+        }
     }
 
     /// Advice to check the daemon: `check the daemon (hoist preflight --platform NAME)`.

@@ -30,6 +30,11 @@ pub(crate) fn jobs(ctx: &BuildContext, s: DockerSettings) -> Result<ContainerJob
         ctx.reporter.clone(),
     )?
     .with_hints(engine::Hints::DOCKER);
+    let retain = s
+        .retain
+        .as_deref()
+        .map(|r| hoist_core::age::parse_age("docker setting retain", r))
+        .transpose()?;
     Ok(ContainerJobs::new(
         engine,
         Flavor {
@@ -38,7 +43,8 @@ pub(crate) fn jobs(ctx: &BuildContext, s: DockerSettings) -> Result<ContainerJob
         },
         s.network,
         s.helper_image,
-    ))
+    )
+    .with_retention(retain))
 }
 
 /// The docker platform's jobs on the daemon at `host` (`unix://`, `tcp://`, `ssh://`), with

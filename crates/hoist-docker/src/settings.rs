@@ -42,6 +42,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     options::SHM_SIZE,
     options::USER,
     options::STOP_TIMEOUT,
+    options::RETAIN,
 ];
 
 /// The Docker platform's description.
@@ -91,7 +92,7 @@ pub static INFO: PlatformInfo = PlatformInfo {
         paths: PathView::Container,
         images: true,
         multi_node: false,
-        watch: false,
+        watch: true,
         instances: false,
     },
 };
@@ -118,6 +119,8 @@ pub struct DockerSettings {
     pub user: Option<String>,
     /// Seconds between SIGTERM and SIGKILL on cancel.
     pub stop_timeout: Option<u32>,
+    /// How long ended jobs' containers are kept (checked by [`DockerSettings::from_map`]).
+    pub retain: Option<String>,
 }
 
 impl DockerSettings {

@@ -10,6 +10,7 @@ mod client;
 pub mod flags;
 mod logs;
 pub mod manifest;
+pub mod pending;
 pub mod placement;
 mod preflight;
 pub mod pull;
@@ -138,6 +139,22 @@ impl Platform for KubePlatform {
 
     async fn submit(&self, req: &SubmitRequest) -> Result<Submitted, PlatformError> {
         self.create_job(req).await
+    }
+
+    async fn remove_unlaunched(&self, job: &JobRecord) -> Result<bool, PlatformError> {
+        // A create still in flight when its launcher died can land after the fence, and a
+        // Job starts its pods by itself: delete it (its pods with it) and its companions.
+        let client = self.client().await?;
+        let name = job_name(&job.job_id);
+        let jobs: Api<Job> = self.api(client.clone());
+        let found = match jobs.delete(&name, &DeleteParams::background()).await {
+            Ok(_) => true,
+            Err(kube::Error::Api(s)) if s.code == 404 => false,
+            Err(e) => return Err(self.err(&format!("delete {name}"), e)),
+        };
+        self.delete_companions(client, &job.job_id, client::Companions::ALL)
+            .await?;
+        Ok(found)
     }
 
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
@@ -398,6 +415,24 @@ impl Platform for KubePlatform {
         self.delete_companions(client, &job.job_id, client::Companions::ALL)
             .await?;
         Ok(CancelOutcome::Requested)
+    }
+
+    async fn pending_analysis(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<hoist_core::PendingAnalysis>, PlatformError> {
+        let client = self.client().await?;
+        let name = job_name(&job.job_id);
+        let jobs: Api<Job> = self.api(client.clone());
+        let Some(k) = jobs
+            .get_opt(&name)
+            .await
+            .map_err(|e| self.err("read the Job", e))?
+        else {
+            return Ok(None);
+        };
+        let pods = status::current_pods(&k, &self.pods_of(client, &name).await?);
+        Ok(pending::analysis(&pods))
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {

@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+mod retry;
+
 /// Jobs per page of a listing (the official client's).
 const PAGE_SIZE: usize = 500;
 
@@ -324,6 +326,7 @@ impl Platform for LeptonPlatform {
                 };
                 let st = self.state_of(job, &v)?;
                 let mut rep = report(&st, job.cancel_requested);
+                self.judge(&st, &mut rep).await;
                 if rep.status == JobStatus::Pending && pending_asked < EVENTS_FOR_PENDING {
                     pending_asked += 1;
                     if let Some(why) = waiting_reason(&self.events(id).await) {
@@ -352,6 +355,10 @@ impl Platform for LeptonPlatform {
         logs::follow(self.client.clone(), st, tail).await
     }
 
+    async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        self.rerun(job).await
+    }
+
     async fn cancel(&self, job: &JobRecord) -> Result<CancelOutcome, PlatformError> {
         let st = match self.current(job).await {
             Ok(s) => s,
@@ -373,6 +380,24 @@ impl Platform for LeptonPlatform {
             )
             .await?;
         Ok(CancelOutcome::Requested)
+    }
+
+    async fn pending_analysis(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<hoist_core::PendingAnalysis>, PlatformError> {
+        let st = self.current(job).await?;
+        if report(&st, job.cancel_requested).status != JobStatus::Pending {
+            return Ok(None);
+        }
+        let id = Self::backend_id(job)?;
+        let events: Vec<String> = waiting_reason(&self.events(id).await).into_iter().collect();
+        Ok(Some(hoist_core::pending::lepton(
+            &st.state,
+            st.ready,
+            st.completions.max(1),
+            &events,
+        )))
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {
@@ -487,7 +512,13 @@ impl Platform for LeptonPlatform {
     }
 
     async fn remove(&self, job: &JobRecord) -> Result<(), PlatformError> {
-        if let Some(id) = &job.backend_job_id {
+        // Every run of the job: the failed ones a retry left on the workspace too.
+        let runs = job
+            .retry_history
+            .iter()
+            .filter_map(|r| r.backend_job_id.as_ref())
+            .chain(&job.backend_job_id);
+        for id in runs {
             match self
                 .client
                 .call(

@@ -215,6 +215,53 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// The end of a log the failure analysis reads: at most `max_lines` lines and `max_bytes`
+/// bytes, found by reading backwards, so a 100 MB log costs what a short one does. Returns
+/// the text and the 1-based line number of its first line when that is known (the whole log
+/// was read); a line cut by the byte bound is dropped rather than quoted in part.
+pub(crate) fn read_log_tail(
+    path: &Path,
+    max_lines: usize,
+    max_bytes: u64,
+) -> io::Result<(String, Option<usize>)> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((String::new(), Some(1))),
+        Err(e) => return Err(e),
+    };
+    let len = f.seek(SeekFrom::End(0))?;
+    let floor = len.saturating_sub(max_bytes);
+    let mut start = floor;
+    let mut newlines = 0usize;
+    let mut pos = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    'scan: while pos > floor {
+        let step = ((pos - floor) as usize).min(buf.len());
+        pos -= step as u64;
+        f.seek(SeekFrom::Start(pos))?;
+        f.read_exact(&mut buf[..step])?;
+        for i in (0..step).rev() {
+            // A final newline ends the last line rather than starting an empty one.
+            if buf[i] == b'\n' && pos + (i as u64) + 1 != len {
+                newlines += 1;
+                if newlines == max_lines {
+                    start = pos + i as u64 + 1;
+                    break 'scan;
+                }
+            }
+        }
+    }
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    f.seek(SeekFrom::Start(start))?;
+    f.take(len - start).read_to_end(&mut bytes)?;
+    let cut = start > 0 && start == floor;
+    if cut && let Some(nl) = bytes.iter().position(|b| *b == b'\n') {
+        bytes.drain(..=nl);
+    }
+    let first = (start == 0).then_some(1);
+    Ok((String::from_utf8_lossy(&bytes).into_owned(), first))
+}
+
 /// Byte offset where the last `n` lines start, reading backwards in blocks so a long log is
 /// never read whole.
 pub(crate) fn tail_offset(f: &mut std::fs::File, n: usize) -> std::io::Result<u64> {
@@ -252,6 +299,28 @@ pub(crate) fn tail_offset(f: &mut std::fs::File, n: usize) -> std::io::Result<u6
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_tail_is_bounded_by_lines_and_bytes() {
+        let d = tempfile::tempdir().expect("tmp");
+        let p = d.path().join("output.log");
+        std::fs::write(&p, "a\nb\nc\n").expect("write");
+        assert_eq!(
+            read_log_tail(&p, 10, 1024).expect("read"),
+            ("a\nb\nc\n".to_string(), Some(1))
+        );
+        assert_eq!(read_log_tail(&p, 2, 1024).expect("read").0, "b\nc\n");
+        let long = format!("{}\nlast line\n", "x".repeat(5000));
+        std::fs::write(&p, &long).expect("write");
+        assert_eq!(
+            read_log_tail(&p, 10, 100).expect("read"),
+            ("last line\n".to_string(), None)
+        );
+        assert_eq!(
+            read_log_tail(&d.path().join("none"), 10, 100).expect("read"),
+            (String::new(), Some(1))
+        );
+    }
 
     #[test]
     fn claim_is_exclusive() {

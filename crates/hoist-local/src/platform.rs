@@ -279,11 +279,18 @@ impl Platform for LocalPlatform {
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {
         let jd = self.job_dir(&job.job_id);
         let exit = jd.exit();
+        let (log_tail, log_start_line) = crate::files::read_log_tail(
+            &jd.log(),
+            hoist_core::failure::LOG_TAIL_LINES,
+            hoist_core::failure::LOG_TAIL_BYTES,
+        )
+        .map_err(|e| PlatformError::io("reading the log", e))?;
         let mut input = FailureInput {
             status: Some(self.report(job).status),
             exit_code: exit.as_ref().and_then(|e| e.exit_code),
             signal: exit.as_ref().and_then(|e| e.signal),
-            log_tail: self.logs(job, Some(200)).await?,
+            log_tail,
+            log_start_line,
             message: exit.as_ref().map(|e| e.message.clone()).unwrap_or_default(),
             ..Default::default()
         };

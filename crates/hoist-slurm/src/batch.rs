@@ -19,6 +19,8 @@ type Passwords = HashMap<(String, String, String), String>;
 struct Shared {
     base: String,
     results: String,
+    /// The cluster's name as remembered (see `cluster.rs`).
+    cluster: String,
     identity: String,
     account: Option<String>,
     /// The cluster's GPU types, when a job asks for a model.
@@ -68,6 +70,7 @@ impl SlurmPlatform {
     async fn shared(&self, reqs: &[SubmitRequest]) -> Result<Shared, PlatformError> {
         let base = self.base_dir().await?;
         let identity = self.identity().await?;
+        let cluster = self.cluster().await?.name.clone();
         let account = self.account().await;
         let wants_model = reqs
             .iter()
@@ -79,6 +82,7 @@ impl SlurmPlatform {
         Ok(Shared {
             results: format!("{base}/results"),
             base,
+            cluster,
             identity,
             account,
             gres,
@@ -152,9 +156,18 @@ impl SlurmPlatform {
         };
         let said = script::parse_answers(&out.stdout);
         let broke = hoist_ssh::is_connection_failure(out.code, &out.stderr);
+        // The identity is the cluster's answer in this very submit; what was remembered of
+        // the cluster is dropped when it no longer matches.
+        let identity = match script::reported_cluster(&out.stdout) {
+            Some(name) if name != shared.cluster => {
+                crate::cluster::forget_cluster(&self.cluster_key(), &self.cache_dir);
+                self.identity_of(name)
+            }
+            _ => shared.identity.clone(),
+        };
         let submitted = |id: String, message: String, job_id: &str| Submitted {
             backend_job_id: id,
-            backend_identity: shared.identity.clone(),
+            backend_identity: identity.clone(),
             results_location: Some(format!("lustre://{}/{job_id}", shared.results)),
             status: JobStatus::Pending,
             message,
@@ -294,7 +307,7 @@ impl SlurmPlatform {
 
 /// `NAME|ID` lines (squeue's first, then sacct's) → hoist job id → SLURM id; the first line
 /// of a name wins, so a job still in the queue beats an older accounting record.
-fn names_to_ids(text: &str) -> HashMap<String, String> {
+pub(crate) fn names_to_ids(text: &str) -> HashMap<String, String> {
     let mut out = HashMap::new();
     for line in text.lines() {
         let Some((name, id)) = line.trim().split_once('|') else {

@@ -9,7 +9,7 @@ use script::ScriptSettings;
 use std::collections::HashMap;
 
 /// What one round trip tells about the cluster before a submit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ClusterInfo {
     pub(crate) name: String,
     pub(crate) home: String,
@@ -25,18 +25,60 @@ type KnownClusters = Vec<(String, std::time::Instant, ClusterInfo)>;
 
 static CLUSTERS: std::sync::Mutex<KnownClusters> = std::sync::Mutex::new(Vec::new());
 
-fn known_cluster(key: &str) -> Option<ClusterInfo> {
+fn known_cluster(key: &str, cache_dir: &std::path::Path) -> Option<ClusterInfo> {
     let known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
-    known
+    if let Some(info) = known
         .iter()
         .find(|(k, at, _)| k == key && at.elapsed() < CLUSTER_TTL)
         .map(|(_, _, c)| c.clone())
+    {
+        return Some(info);
+    }
+    drop(known);
+    // A later hoist process within the TTL reads the answer an earlier one got: `run -d` then
+    // costs its submit's round trip alone. What the cluster says in that submit (its name)
+    // is checked against it there.
+    let file = cluster_file(key, cache_dir);
+    let fresh = std::fs::metadata(&file)
+        .ok()?
+        .modified()
+        .ok()?
+        .elapsed()
+        .is_ok_and(|age| age < CLUSTER_TTL);
+    if !fresh {
+        return None;
+    }
+    let info: ClusterInfo = serde_json::from_slice(&std::fs::read(&file).ok()?).ok()?;
+    let mut known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
+    known.push((key.to_string(), std::time::Instant::now(), info.clone()));
+    Some(info)
 }
 
-fn remember_cluster(key: String, info: &ClusterInfo) {
+fn remember_cluster(key: String, info: &ClusterInfo, cache_dir: &std::path::Path) {
+    // Best effort: a cache that cannot be written only costs the next process a round trip.
+    if std::fs::create_dir_all(cache_dir).is_ok()
+        && let Ok(text) = serde_json::to_vec(info)
+    {
+        let file = cluster_file(&key, cache_dir);
+        let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+        if std::fs::write(&tmp, text).is_ok() && std::fs::rename(&tmp, &file).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+    }
     let mut known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
     known.retain(|(k, at, _)| *k != key && at.elapsed() < CLUSTER_TTL);
     known.push((key, std::time::Instant::now(), info.clone()));
+}
+
+/// Forget what was learned about a cluster (it answered differently than remembered).
+pub(crate) fn forget_cluster(key: &str, cache_dir: &std::path::Path) {
+    let _ = std::fs::remove_file(cluster_file(key, cache_dir));
+    let mut known = CLUSTERS.lock().unwrap_or_else(|p| p.into_inner());
+    known.retain(|(k, _, _)| k != key);
+}
+
+fn cluster_file(key: &str, cache_dir: &std::path::Path) -> std::path::PathBuf {
+    cache_dir.join(format!("slurm-cluster-{:016x}.json", hoist_ssh::fnv1a(key)))
 }
 
 impl SlurmPlatform {
@@ -54,9 +96,22 @@ impl SlurmPlatform {
 
     pub(crate) fn unreachable(&self, why: &str) -> PlatformError {
         PlatformError::Unreachable {
-            what: format!("SLURM login host {}", self.hosts.targets.iter().map(SshTarget::display).collect::<Vec<_>>().join(", ")),
-            why: why.trim().lines().last().unwrap_or("ssh failed").to_string(),
-            hint: "check `ssh -o BatchMode=yes HOST true` works without a prompt (key in the agent or SSH_KEY_PATH, host key in known_hosts)".into(),
+            what: format!(
+                "SLURM login host {}",
+                self.hosts
+                    .targets
+                    .iter()
+                    .map(SshTarget::display)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            why: why
+                .trim()
+                .lines()
+                .last()
+                .unwrap_or("ssh failed")
+                .to_string(),
+            hint: ssh_fix(why, self.hosts.targets.first()),
         }
     }
 
@@ -66,27 +121,32 @@ impl SlurmPlatform {
     pub(crate) async fn cluster(&self) -> Result<&ClusterInfo, PlatformError> {
         self.cluster
             .get_or_try_init(|| async {
-                let key = format!(
-                    "{}|{}",
-                    self.hosts
-                        .targets
-                        .iter()
-                        .map(SshTarget::display)
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    self.partitions().join(",")
-                );
-                if let Some(info) = known_cluster(&key) {
+                let key = self.cluster_key();
+                if let Some(info) = known_cluster(&key, &self.cache_dir) {
                     return Ok(info);
                 }
                 let info = self.probe_cluster().await?;
-                remember_cluster(key, &info);
+                remember_cluster(key, &info, &self.cache_dir);
                 Ok(info)
             })
             .await
     }
 
-    async fn probe_cluster(&self) -> Result<ClusterInfo, PlatformError> {
+    /// What the cluster's answers are remembered by: the login hosts and the partitions.
+    pub(crate) fn cluster_key(&self) -> String {
+        format!("{}|{}", self.hosts_key(), self.partitions().join(","))
+    }
+
+    pub(crate) fn hosts_key(&self) -> String {
+        self.hosts
+            .targets
+            .iter()
+            .map(SshTarget::display)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    pub(crate) async fn probe_cluster(&self) -> Result<ClusterInfo, PlatformError> {
         let ask = self
             .partitions()
             .iter()
@@ -236,7 +296,7 @@ impl SlurmPlatform {
             .hosts
             .run(
                 &format!(
-                    "mkdir -p {d} && tar -C {d} --no-same-owner -xf -",
+                    "umask 077 && mkdir -p {d} && tar -C {d} --no-same-owner -xf -",
                     d = sh_quote(&dir)
                 ),
                 Some(&tar),
@@ -280,12 +340,7 @@ impl SlurmPlatform {
         // sacctmgr is slow (a slurmdbd round trip) and associations change rarely: the answer
         // is kept for a day per cluster and user.
         let cluster = self.cluster().await.ok()?.name.clone();
-        let user = self
-            .hosts
-            .targets
-            .first()
-            .and_then(|t| t.user.clone())
-            .unwrap_or_default();
+        let user = self.login_user();
         let cached = self
             .cache_dir
             .join(format!("slurm-account-{cluster}-{user}"));
@@ -365,74 +420,6 @@ impl SlurmPlatform {
         Ok(())
     }
 
-    /// State of SLURM jobs: squeue for those in the queue, sacct (or scontrol) for the rest.
-    pub(crate) async fn states(
-        &self,
-        ids: &[String],
-    ) -> Result<HashMap<String, state::AcctEntry>, PlatformError> {
-        let mut map = HashMap::new();
-        if ids.is_empty() {
-            return Ok(map);
-        }
-        let q = self.run("squeue -h -u \"$(id -un)\" -o '%i|%T|%r'").await?;
-        for e in state::parse_squeue(&q.stdout) {
-            if ids.contains(&e.id) {
-                map.insert(
-                    e.id.clone(),
-                    state::AcctEntry {
-                        id: e.id,
-                        state: e.state,
-                        exit_code: None,
-                        signal: None,
-                        reason: e.reason,
-                        restarts: None,
-                    },
-                );
-            }
-        }
-        let gone: Vec<String> = ids
-            .iter()
-            .filter(|i| !map.contains_key(*i))
-            .cloned()
-            .collect();
-        if gone.is_empty() {
-            return Ok(map);
-        }
-        // Jobs that left the queue: scontrol first (exact ExitCode while the controller still
-        // holds the job; sacct lags behind it right after the end), sacct for purged ones.
-        let ask = gone
-            .iter()
-            .map(|i| format!("scontrol show job -o {} 2>/dev/null", sh_quote(i)))
-            .collect::<Vec<_>>()
-            .join("; ");
-        let sc = self.run(&format!("{ask}; true")).await?;
-        for line in sc.stdout.lines() {
-            if let Some(e) = state::parse_scontrol_job(line) {
-                map.insert(e.id.clone(), e);
-            }
-        }
-        let purged: Vec<&String> = gone.iter().filter(|i| !map.contains_key(*i)).collect();
-        if !purged.is_empty() {
-            let list = purged
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(",");
-            let a = self
-                .run(&format!(
-                    "sacct -X -n -P -j {} -o JobIDRaw,State,ExitCode",
-                    sh_quote(&list)
-                ))
-                .await?;
-            if a.code == 0 {
-                for e in state::parse_sacct(&a.stdout) {
-                    map.insert(e.id.clone(), e);
-                }
-            }
-        }
-        Ok(map)
-    }
-
     /// For jobs SLURM calls COMPLETED, the last record of `<results>/<id>/status.json` (the TAO
     /// containers' own verdict, one JSON object per line): a failure there is the job's
     /// failure. Returns job id → failure message, for those that report one.
@@ -506,6 +493,36 @@ impl SlurmPlatform {
     }
 }
 
+/// What to do about ssh's complaint `stderr` on login host `target`: a host key ssh refused
+/// is fixed in known_hosts (hoist never turns checking off); a refused login by the key.
+pub(crate) fn ssh_fix(stderr: &str, target: Option<&SshTarget>) -> String {
+    let s = stderr.to_ascii_lowercase();
+    let host = target.map(|t| t.host.as_str()).unwrap_or("HOST");
+    let port = target.and_then(|t| t.port).filter(|p| *p != 22);
+    if s.contains("host key verification failed")
+        || s.contains("remote host identification has changed")
+        || s.contains("host key is known")
+    {
+        // known_hosts names a host on another port `[host]:port`; ssh-keyscan takes -p.
+        let (entry, scan) = match port {
+            Some(p) => (format!("'[{host}]:{p}'"), format!("-p {p} {host}")),
+            None => (host.to_string(), host.to_string()),
+        };
+        return format!(
+            "ssh does not trust the login host's key: after checking it with the cluster's admins, drop a stale entry with `ssh-keygen -R {entry}` and add the key with `ssh-keyscan {scan} >> ~/.ssh/known_hosts`, or set HOIST_SSH_ACCEPT_NEW=1 to accept a host seen for the first time (a changed key is never accepted)"
+        );
+    }
+    if s.contains("permission denied") {
+        let login = target
+            .map(SshTarget::display)
+            .unwrap_or_else(|| "HOST".into());
+        return format!(
+            "the login was refused: install your public key on the login host (`ssh-copy-id {login}`), or point SSH_KEY_PATH at the right key, and check SLURM_USER"
+        );
+    }
+    "check `ssh -o BatchMode=yes HOST true` works without a prompt (key in the agent or SSH_KEY_PATH, host key in known_hosts)".into()
+}
+
 /// A path on the cluster: `lustre:///abs`, `slurm://abs/path` (TAO's form, `/abs/path`), or
 /// an absolute path. `file://` and relative paths name this machine's files, which the
 /// cluster cannot see.
@@ -569,7 +586,31 @@ pub(crate) fn tar_members(tar: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::cluster_path;
+    use super::{cluster_path, ssh_fix};
+    use hoist_ssh::SshTarget;
+
+    #[test]
+    fn ssh_failures_say_their_own_fix() {
+        let t = SshTarget::parse("me@login1:2222");
+        let key = ssh_fix(
+            "No ED25519 host key is known for [login1]:2222 and you have requested strict checking.\nHost key verification failed.",
+            t.as_ref(),
+        );
+        assert!(
+            key.contains("ssh-keygen -R '[login1]:2222'")
+                && key.contains("ssh-keyscan -p 2222 login1 >> ~/.ssh/known_hosts")
+                && key.contains("HOIST_SSH_ACCEPT_NEW=1")
+                && !key.contains("ssh-copy-id"),
+            "{key}"
+        );
+        let plain = SshTarget::parse("login1");
+        assert!(
+            ssh_fix("Host key verification failed.", plain.as_ref())
+                .contains("ssh-keygen -R login1`")
+        );
+        let denied = ssh_fix("me@login1: Permission denied (publickey).", t.as_ref());
+        assert!(denied.contains("ssh-copy-id me@login1:2222"), "{denied}");
+    }
 
     #[test]
     fn only_cluster_paths() {

@@ -11,12 +11,32 @@
 mod batch;
 mod cluster;
 pub mod flags;
+pub mod pending;
 mod preflight;
+mod queue;
 pub mod script;
 pub mod settings;
 pub mod state;
 
 pub use cluster::cluster_path;
+
+/// The crate's private readers of remote output, for the fuzz targets
+/// (`crates/hoist-fuzz-targets`) only: not an interface.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// `sinfo -o %G`'s GPU types.
+    pub fn gres_types(sinfo: &str) -> Vec<String> {
+        crate::cluster::gres_types(sinfo)
+    }
+    /// Regular files in a tar stream from the cluster.
+    pub fn tar_members(tar: &[u8]) -> usize {
+        crate::cluster::tar_members(tar)
+    }
+    /// squeue/sacct `NAME|ID` lines → hoist job id → SLURM id.
+    pub fn names_to_ids(text: &str) -> std::collections::HashMap<String, String> {
+        crate::batch::names_to_ids(text)
+    }
+}
 pub use settings::{Descriptor, Pinned, SlurmOptions, SlurmSettings};
 
 use async_trait::async_trait;
@@ -45,6 +65,20 @@ pub struct SlurmPlatform {
 }
 
 impl SlurmPlatform {
+    /// The identity of this login on cluster `name`.
+    pub(crate) fn identity_of(&self, name: &str) -> String {
+        format!("slurm:{name}@{}", self.login_user())
+    }
+
+    /// The user hoist logs in as (the first login host's).
+    pub(crate) fn login_user(&self) -> String {
+        self.hosts
+            .targets
+            .first()
+            .and_then(|t| t.user.clone())
+            .unwrap_or_default()
+    }
+
     /// Read registry logins from `env` instead of this process's environment.
     pub fn with_env(mut self, env: hoist_core::SharedEnv) -> Self {
         self.env = env;
@@ -102,13 +136,7 @@ impl Platform for SlurmPlatform {
 
     async fn identity(&self) -> Result<String, PlatformError> {
         let cluster = &self.cluster().await?.name;
-        let user = self
-            .hosts
-            .targets
-            .first()
-            .and_then(|t| t.user.clone())
-            .unwrap_or_default();
-        Ok(format!("slurm:{cluster}@{user}"))
+        Ok(self.identity_of(cluster))
     }
 
     async fn dry_run(&self, req: &SubmitRequest) -> Result<DryRun, PlatformError> {
@@ -249,6 +277,31 @@ impl Platform for SlurmPlatform {
         Ok(Some(n))
     }
 
+    async fn remove_unlaunched(&self, job: &JobRecord) -> Result<bool, PlatformError> {
+        // An sbatch still in flight when its launcher died can queue the job after the fence:
+        // find it by its unique name and cancel it, in one round trip.
+        let n = sh_quote(&script::job_name(&job.job_id));
+        let out = self
+            .run(&format!(
+                "ids=$(squeue -h -u \"$(id -un)\" --name={n} -o %i) || exit 3; [ -z \"$ids\" ] || scancel $ids || exit 4; echo $ids"
+            ))
+            .await?;
+        if out.code != 0 {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "could not cancel what the fenced launch of {} queued: {}",
+                    job.job_id,
+                    out.stderr.trim()
+                ),
+                hint: format!(
+                    "check squeue --name={} on the login node; hoist tries again on its next command",
+                    script::job_name(&job.job_id)
+                ),
+            });
+        }
+        Ok(!out.stdout.trim().is_empty())
+    }
+
     async fn recover_launch(&self, job: &JobRecord) -> Result<LaunchRecovery, PlatformError> {
         let Some(id) = self.find_by_name(&job.job_id).await? else {
             return Ok(LaunchRecovery::NotLaunched);
@@ -314,9 +367,12 @@ impl Platform for SlurmPlatform {
                     });
                 }
                 let message = match status {
-                    JobStatus::Pending if !e.reason.is_empty() && e.reason != "None" => {
-                        format!("{} ({})", e.state, e.reason)
-                    }
+                    // The short form of why it waits, so status and ls say it in words.
+                    JobStatus::Pending if !e.reason.is_empty() && e.reason != "None" => format!(
+                        "{} ({})",
+                        e.state,
+                        hoist_core::pending::slurm(&e.reason, "").short()
+                    ),
                     JobStatus::Error => format!(
                         "{}{}",
                         e.state,
@@ -326,9 +382,12 @@ impl Platform for SlurmPlatform {
                     ),
                     _ => e.state.clone(),
                 };
-                let exit_code = match (e.exit_code, e.signal) {
-                    (_, Some(s)) => Some(128 + s),
-                    (c, None) => c,
+                let exit_code = match (status, e.exit_code, e.signal) {
+                    // Cancelled (by hoist, scancel or an administrator): SLURM's `0:0` or
+                    // `0:15` is no exit of the program's, so there is none to report.
+                    (JobStatus::Canceled, _, _) => None,
+                    (_, _, Some(s)) => Some(128 + s),
+                    (_, c, None) => c,
                 };
                 Ok(StatusReport {
                     status,
@@ -372,14 +431,7 @@ impl Platform for SlurmPlatform {
         };
         let id = job.backend_job_id.clone().unwrap_or_default();
         let start = tail.map(|n| n.to_string()).unwrap_or_else(|| "+1".into());
-        // One ssh session streams until the job leaves the queue: tail follows both files
-        // (created when the job starts) while a loop on the login node watches squeue.
-        let remote = format!(
-            "d={d}; mkdir -p \"$d\" 2>/dev/null; touch \"$d/main.out\" \"$d/main.err\" 2>/dev/null; tail -q -n {start} -F \"$d/main.out\" \"$d/main.err\" 2>/dev/null & t=$!; \
-             while squeue -h -j {id} -o %T 2>/dev/null | grep -q .; do sleep 1; done; sleep 1; kill $t 2>/dev/null; wait $t 2>/dev/null; true",
-            d = sh_quote(&dir),
-            id = sh_quote(&id)
-        );
+        let remote = queue::follow_script(&dir, &id, &start, self.settings.follow_poll());
         // The first login host that answers (failover), then one long-lived session on it.
         let alive = self.run("true").await?;
         let target = self
@@ -423,7 +475,10 @@ impl Platform for SlurmPlatform {
         let out = self
             .hosts
             .run(
-                &format!("cd {} && sbatch --parsable job.sbatch", sh_quote(&dir)),
+                &format!(
+                    "umask 077 && cd {} && sbatch --parsable job.sbatch",
+                    sh_quote(&dir)
+                ),
                 None,
                 Failover::BeforeStart,
             )
@@ -448,20 +503,19 @@ impl Platform for SlurmPlatform {
         let Some(id) = job.backend_job_id.clone() else {
             return Ok(CancelOutcome::NotFound);
         };
-        let st = self.states(std::slice::from_ref(&id)).await?;
-        match st.get(&id).map(|e| state::map_state(&e.state)) {
-            None => return Ok(CancelOutcome::NotFound),
-            Some(s) if s.is_terminal() => return Ok(CancelOutcome::AlreadyFinished),
-            _ => {}
-        }
-        let out = self.run(&format!("scancel {}", sh_quote(&id))).await?;
-        if out.code != 0 {
-            return Err(PlatformError::Failed {
-                message: format!("scancel {id} failed: {}", out.stderr.trim()),
-                hint: "check the job with squeue on the login node".into(),
-            });
-        }
-        Ok(CancelOutcome::Requested)
+        // One round trip: the queue, scancel and the controller's record after it.
+        Ok(match self.scancel(&id).await? {
+            queue::CancelAnswer::Requested => CancelOutcome::Requested,
+            queue::CancelAnswer::AlreadyFinished => CancelOutcome::AlreadyFinished,
+            queue::CancelAnswer::NotFound => CancelOutcome::NotFound,
+        })
+    }
+
+    async fn pending_analysis(
+        &self,
+        job: &JobRecord,
+    ) -> Result<Option<hoist_core::PendingAnalysis>, PlatformError> {
+        self.pending(job).await
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {

@@ -19,10 +19,12 @@ impl SlurmPlatform {
             .map(SshTarget::display)
             .collect::<Vec<_>>()
             .join(", ");
-        let cluster = match self.cluster().await {
-            Ok(c) => c.name.clone(),
+        // Asked of the cluster now, never answered from what an earlier command remembered.
+        let cluster = match self.probe_cluster().await {
+            Ok(c) => c.name,
             Err(e) => {
-                checks.push(ck("ssh", false, true, e.to_string(), "set up key login: ssh-copy-id to the login host, check `ssh -o BatchMode=yes HOST true`, and SLURM_USER"));
+                let hint = e.hint().unwrap_or_default();
+                checks.push(ck("ssh", false, true, e.to_string(), &hint));
                 return checks;
             }
         };

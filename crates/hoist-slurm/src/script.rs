@@ -13,8 +13,8 @@ mod stage;
 pub use container::{CONTAINERS, container_of, pyxis_image};
 pub use convert::{Conversion, ConversionSettings, sqsh_name};
 pub use stage::{
-    Answer, RUNNER_MISSING, RUNNER_MISSING_EXIT, STAGING_FAILED_EXIT, Staged, batch_script,
-    parse_answers, plain_job_id,
+    Answer, CLUSTER_LINE, RUNNER_MISSING, RUNNER_MISSING_EXIT, STAGING_FAILED_EXIT, Staged,
+    batch_script, parse_answers, plain_job_id, reported_cluster,
 };
 
 use container::launch;
@@ -79,6 +79,10 @@ pub struct Rendered {
     /// `enroot/.credentials` (netrc lines, mode 0600): the registry login. Never printed.
     pub enroot_credentials: Option<String>,
 }
+
+/// The file in a job's log folder that its batch script writes (its exit code) as its very
+/// last act, after all output.
+pub const END_MARKER: &str = "end";
 
 /// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
 pub fn job_name(job_id: &str) -> String {
@@ -171,12 +175,18 @@ pub fn render(
     // happens before that line.
     d(format!("--output={dir}/slurm-logs/sbatch-%j.out"));
     d("--open-mode=append".into());
-    b.push_str("set -uo pipefail\n");
+    // Whatever the job or SLURM writes here (log folders, the log files, results) is the
+    // user's alone, whatever umask sbatch was called with.
+    b.push_str("set -uo pipefail\numask 077\n");
     b.push_str(&format!(
         "LOGDIR={}/slurm-logs/\"${{SLURM_JOB_NAME}}-${{SLURM_JOB_ID}}\"\n",
         q(dir)
     ));
-    b.push_str("mkdir -p \"$LOGDIR\"\nexec >>\"$LOGDIR/main.out\" 2>>\"$LOGDIR/main.err\"\n");
+    // `END_MARKER` is written last, after every line of output: a log follow stops on it
+    // instead of waiting for its next squeue. A requeued run starts without it.
+    b.push_str(&format!(
+        "mkdir -p \"$LOGDIR\"\nrm -f \"$LOGDIR/{END_MARKER}\"\nexec >>\"$LOGDIR/main.out\" 2>>\"$LOGDIR/main.err\"\n"
+    ));
     b.push_str(&format!("set -a; . {}/env; set +a\n", q(dir)));
     b.push_str(&format!(
         "export TAO_JOB_ID={id} HOIST_JOB_ID={id} TAO_RESULTS_ROOT={r} TAO_API_RESULTS_DIR={r}\n",
@@ -237,7 +247,9 @@ pub fn render(
             pat = q(&hoist_core::failure::retry_patterns_ere())
         ));
     }
-    b.push_str("exit \"$rc\"\n");
+    b.push_str(&format!(
+        "echo \"$rc\" >\"$LOGDIR/{END_MARKER}\"\nexit \"$rc\"\n"
+    ));
 
     let mut e = String::from("#!/bin/bash\nset -euo pipefail\n");
     e.push_str("export NODE_RANK=\"${SLURM_NODEID:-0}\"\n");
@@ -481,7 +493,7 @@ mod tests {
             r.entrypoint
         );
         let script = staged_one("/b", "job-1", &r);
-        let first = script.lines().nth(2).unwrap_or_default();
+        let first = script.lines().nth(3).unwrap_or_default();
         assert_eq!(
             first,
             "[ -x /b/bin/hoist-0123 ] || { echo 'hoist: runner not staged' >&2; exit 97; }"

@@ -138,6 +138,13 @@ pub const SETTINGS: &[SettingDoc] = &[
     )
     .env(&["HOIST_MAX_RETRIES"])
     .default("10"),
+    SettingDoc::new(
+        "follow_poll_seconds",
+        SettingKind::Number,
+        "how often a log follow asks squeue whether the job is still queued, seconds (a job that ends by its script wakes it at once)",
+    )
+    .env(&["HOIST_SLURM_FOLLOW_POLL"])
+    .default("2"),
 ];
 
 /// The SLURM platform's description.
@@ -201,6 +208,8 @@ pub struct SlurmSettings {
     pub force_reconvert_latest: Option<bool>,
     /// Runs after an infrastructure failure (default 10).
     pub max_retries: Option<u32>,
+    /// Seconds between a log follow's squeue checks (default 2).
+    pub follow_poll_seconds: Option<f64>,
 }
 
 impl SlurmSettings {
@@ -233,12 +242,25 @@ impl SlurmSettings {
                 ));
             }
         }
+        if s.follow_poll_seconds
+            .is_some_and(|v| !v.is_finite() || v < 0.2)
+        {
+            return Err(InputError::new(
+                "slurm setting follow_poll_seconds must be a number of seconds of at least 0.2",
+                "set HOIST_SLURM_FOLLOW_POLL to e.g. 2",
+            ));
+        }
         Ok(s)
     }
 
     /// The login hosts (none when unset).
     pub fn hosts(&self) -> &[String] {
         self.hosts.as_deref().unwrap_or(&[])
+    }
+
+    /// Seconds between a log follow's squeue checks.
+    pub(crate) fn follow_poll(&self) -> f64 {
+        self.follow_poll_seconds.unwrap_or(2.0)
     }
 
     pub(crate) fn conversion(&self) -> ConversionSettings {

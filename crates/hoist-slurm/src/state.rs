@@ -172,14 +172,17 @@ pub fn parse_duration_minutes(v: &str) -> Option<u64> {
         .split(':')
         .map(|p| p.parse().ok())
         .collect::<Option<_>>()?;
+    // Saturating: a limit past u64 minutes (the cluster's text, not ours) is as good as none,
+    // and must not overflow.
+    let hm = |h: u64, m: u64| h.saturating_mul(60).saturating_add(m);
     let mins = match parts.as_slice() {
-        [h, m, s] => h * 60 + m + u64::from(*s > 0),
-        [m, s] if days == 0 => m + u64::from(*s > 0),
-        [h, m] => h * 60 + m,
+        [h, m, s] => hm(*h, *m).saturating_add(u64::from(*s > 0)),
+        [m, s] if days == 0 => m.saturating_add(u64::from(*s > 0)),
+        [h, m] => hm(*h, *m),
         [m] => *m,
         _ => return None,
     };
-    Some(days * 1440 + mins)
+    Some(days.saturating_mul(1440).saturating_add(mins))
 }
 
 #[cfg(test)]
@@ -259,5 +262,13 @@ mod tests {
         assert_eq!(parse_duration_minutes("1-02:00:00"), Some(1560));
         assert_eq!(parse_duration_minutes("30"), Some(30));
         assert_eq!(partition_max_minutes("nothing here"), None);
+        // Found by the slurm_output fuzz target: these overflowed (a panic in debug builds).
+        for huge in [
+            "99999999999999999-00:00:00",
+            "18446744073709551615:00:00",
+            "18446744073709551615:18446744073709551615:1",
+        ] {
+            assert_eq!(parse_duration_minutes(huge), Some(u64::MAX), "{huge}");
+        }
     }
 }

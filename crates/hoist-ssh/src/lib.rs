@@ -69,7 +69,9 @@ impl SshTarget {
 /// How to reach hosts.
 #[derive(Debug, Clone)]
 pub struct SshOptions {
-    /// Directory for ControlMaster sockets (created 0700).
+    /// Directory for ControlMaster sockets (created 0700) and ssh's logs. When it is too deep
+    /// for a socket path, the sockets go to a short directory of their own
+    /// ([`SshOptions::socket_dir`]).
     pub control_dir: PathBuf,
     /// Private key to offer (SSH_KEY_PATH), in addition to the user's config.
     pub identity_file: Option<PathBuf>,
@@ -94,9 +96,33 @@ impl SshOptions {
         }
     }
 
+    /// Where the ControlMaster sockets go: `control_dir` itself, unless `DIR/cm-%C` (and the
+    /// temporary name ssh binds first, 17 characters longer) would pass the 107 bytes a socket
+    /// path may have: then a directory named by a hash of `control_dir` under
+    /// `$XDG_RUNTIME_DIR`, else under `/tmp/hoist-<uid>`.
+    pub fn socket_dir(&self) -> PathBuf {
+        let dir = &self.control_dir;
+        if dir.as_os_str().len() <= MAX_SOCKET_DIR {
+            return dir.clone();
+        }
+        let name = format!("hoist-ssh-{:08x}", fnv1a(&dir.to_string_lossy()) as u32);
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR")
+            .map(PathBuf::from)
+            .filter(|r| r.is_absolute() && r.as_os_str().len() + 1 + name.len() <= MAX_SOCKET_DIR);
+        match runtime {
+            Some(r) => r.join(name),
+            None => short_tmp_base().join(name),
+        }
+    }
+
     /// The ssh argv (without the program) that runs the remote command line `remote` on
     /// `target`. Each element is one argv entry: nothing here passes through a local shell.
     pub fn argv(&self, target: &SshTarget, remote: &str) -> Vec<String> {
+        self.argv_in(Some(&self.socket_dir()), target, remote)
+    }
+
+    /// [`SshOptions::argv`] with sockets in `sockets`; `None`: no shared connection.
+    fn argv_in(&self, sockets: Option<&Path>, target: &SshTarget, remote: &str) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         if let Some(f) = &self.config_file {
             a.push("-F".into());
@@ -107,9 +133,14 @@ impl SshOptions {
             a.push(o);
         };
         opt("BatchMode=yes".into());
-        opt("ControlMaster=auto".into());
-        opt(format!("ControlPath={}/cm-%C", self.control_dir.display()));
-        opt("ControlPersist=300".into());
+        match sockets {
+            Some(dir) => {
+                opt("ControlMaster=auto".into());
+                opt(format!("ControlPath={}/cm-%C", dir.display()));
+                opt("ControlPersist=300".into());
+            }
+            None => opt("ControlMaster=no".into()),
+        }
         opt("ServerAliveInterval=30".into());
         opt(format!("ConnectTimeout={}", self.connect_timeout));
         if self.accept_new {
@@ -136,25 +167,71 @@ impl SshOptions {
         a
     }
 
-    fn prepare_dir(&self) {
-        let _ = std::fs::create_dir_all(&self.control_dir);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ =
-                std::fs::set_permissions(&self.control_dir, std::fs::Permissions::from_mode(0o700));
+    /// Create the log and socket directories (0700, only those hoist creates); the socket
+    /// directory to use, `None` when a shared one is not safe (see [`private_dir`]).
+    fn prepare_dirs(&self) -> Option<PathBuf> {
+        let _ = private_dir(&self.control_dir, true);
+        let sockets = self.socket_dir();
+        if sockets == self.control_dir {
+            return Some(sockets);
         }
+        let parent = sockets.parent()?;
+        // /tmp/hoist-<uid> is made here; $XDG_RUNTIME_DIR is the user's already.
+        if parent.starts_with("/tmp") && !private_dir(parent, false) {
+            return None;
+        }
+        private_dir(&sockets, false).then_some(sockets)
     }
 
     /// A tokio command for `remote` on `target`, stdio left to the caller. Every ssh process
     /// hoist starts is made here, so this is where round trips are counted ([`round_trips`]).
     pub fn command(&self, target: &SshTarget, remote: &str) -> tokio::process::Command {
-        self.prepare_dir();
+        let sockets = self.prepare_dirs();
         count_round_trip(target, remote);
         let mut c = tokio::process::Command::new("ssh");
-        c.args(self.argv(target, remote)).kill_on_drop(true);
+        c.args(self.argv_in(sockets.as_deref(), target, remote))
+            .kill_on_drop(true);
         c
     }
+}
+
+/// The longest socket directory: `DIR/cm-%C` is 44 bytes more (`%C` is 40 hex digits), ssh
+/// first binds that name plus 17 characters, and a socket path has 107 bytes.
+const MAX_SOCKET_DIR: usize = 107 - 44 - 17;
+
+/// `/tmp/hoist-<uid>`: short, and the user's own.
+fn short_tmp_base() -> PathBuf {
+    PathBuf::from(format!("/tmp/hoist-{}", hoist_sys::fs::euid()))
+}
+
+/// Make `dir` (mode 0700 when hoist creates it) and say whether it is safe for sockets: a
+/// directory, not a link, owned by this user, open to no one else. `recursive` creates the
+/// parents too (a directory under `$HOIST_HOME`); a shared place is never trusted blindly:
+/// someone else's `/tmp/hoist-<uid>` is refused, never chmod-ed.
+fn private_dir(dir: &Path, recursive: bool) -> bool {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let made = std::fs::DirBuilder::new()
+        .recursive(recursive)
+        .mode(0o700)
+        .create(dir);
+    if let Err(e) = made
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        return false;
+    }
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) => {
+            m.is_dir() && m.uid() == hoist_sys::fs::euid() && m.permissions().mode() & 0o077 == 0
+        }
+        Err(_) => false,
+    }
+}
+
+/// FNV-1a, 64 bits: a short stable name for a longer string (not a secret, not a defence).
+pub fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 static ROUND_TRIPS: AtomicU64 = AtomicU64::new(0);
@@ -433,6 +510,52 @@ mod tests {
                 .iter()
                 .any(|s| s == "StrictHostKeyChecking=accept-new")
         );
+    }
+
+    #[test]
+    fn sockets_of_a_deep_home_go_to_a_short_private_directory() {
+        let shallow = SshOptions::new(Path::new("/home/me/.hoist/ssh"));
+        assert_eq!(shallow.socket_dir(), Path::new("/home/me/.hoist/ssh"));
+        let deep_dir = format!("/tmp/{}/ssh", "d".repeat(120));
+        let deep = SshOptions::new(Path::new(&deep_dir));
+        let sockets = deep.socket_dir();
+        assert!(
+            sockets.as_os_str().len() <= MAX_SOCKET_DIR,
+            "{}",
+            sockets.display()
+        );
+        let path = deep
+            .argv(&SshTarget::parse("h").expect("t"), "true")
+            .into_iter()
+            .find_map(|a| a.strip_prefix("ControlPath=").map(str::to_string))
+            .expect("ControlPath");
+        // %C expands to 40 hex digits; ssh first binds that name plus 17 characters.
+        assert!(path.len() - 3 + 40 + 17 <= 107, "{path}");
+        assert_eq!(
+            deep.socket_dir(),
+            sockets,
+            "the same home, the same sockets"
+        );
+        let other = SshOptions::new(Path::new(&format!("{deep_dir}2")));
+        assert_ne!(other.socket_dir(), sockets, "another home, other sockets");
+    }
+
+    #[test]
+    fn a_socket_directory_open_to_others_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("hoist-ssh-priv-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mine = root.join("a/b");
+        assert!(private_dir(&mine, true), "made 0700");
+        let mode = std::fs::metadata(&mine).expect("dir").permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let open = root.join("open");
+        std::fs::create_dir(&open).expect("dir");
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert!(!private_dir(&open, false), "refused, and left as it was");
+        let mode = std::fs::metadata(&open).expect("dir").permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[test]

@@ -8,10 +8,10 @@
 #![deny(missing_docs)]
 
 mod files;
+mod open;
 mod rows;
 mod schema;
 
-use files::{corrupt_or, ensure_private_dir, restrict_file};
 use rows::{
     COLUMNS, SUMMARY_COLUMNS, add_event, bad, collect, insert_on, list_sql, parse_ts, read_row,
     read_summary, row_by_id, ts,
@@ -20,7 +20,7 @@ use rows::{
 use hoist_core::job::{JobMatch, match_job};
 use hoist_core::{JobRecord, JobStatus, JobSummary, RetryAttempt, StatusReport, Submitted};
 use jiff::Timestamp;
-use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -31,13 +31,22 @@ pub use schema::SCHEMA_VERSION;
 #[non_exhaustive]
 pub enum StoreError {
     /// The directory or database could not be created or opened.
-    #[error("cannot open the job store at {path}: {source}")]
+    #[error("cannot open the job store at {path}: {reason}")]
     Open {
         /// Path tried.
         path: PathBuf,
-        /// Cause.
-        #[source]
-        source: std::io::Error,
+        /// Cause (in the message, so not also a source: printed once).
+        reason: std::io::Error,
+    },
+    /// HOIST_HOME names a directory a store must not live in.
+    #[error(
+        "refusing to keep the job store in {path}: {why}; point HOIST_HOME (or --home) at a directory of your own (hoist creates a missing one with mode 0700)"
+    )]
+    UnsafeHome {
+        /// The directory.
+        path: PathBuf,
+        /// Why not.
+        why: String,
     },
     /// The file is not a readable hoist database.
     #[error(
@@ -48,6 +57,26 @@ pub enum StoreError {
         path: PathBuf,
         /// What SQLite said.
         detail: String,
+    },
+    /// The store may be read but not written.
+    #[error(
+        "the job store {path} is read-only ({why}); reading works, but this needs to write it: make it writable (chmod u+w) or point HOIST_HOME elsewhere"
+    )]
+    ReadOnly {
+        /// Path of the database.
+        path: PathBuf,
+        /// Why it cannot be written.
+        why: String,
+    },
+    /// The file system holding the store is full.
+    #[error(
+        "no space left on the device holding the job store ({}); free some space there (df -h {}) and run the command again",
+        path.display(),
+        path.parent().map(|p| p.display().to_string()).unwrap_or_default()
+    )]
+    NoSpace {
+        /// Path of the database.
+        path: PathBuf,
     },
     /// A newer hoist wrote this store.
     #[error(
@@ -84,7 +113,7 @@ pub enum StoreError {
     },
     /// SQLite failed.
     #[error("job store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// A stored value could not be read back.
     #[error("job store holds an unreadable value in job {job_id} ({field}): {detail}")]
     BadValue {
@@ -95,6 +124,12 @@ pub enum StoreError {
         /// Parse error.
         detail: String,
     },
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> StoreError {
+        files::classify(None, e)
+    }
 }
 
 /// Result alias.
@@ -134,6 +169,8 @@ pub struct Store {
     // (`Store: Sync`); each call holds it only for its own statements.
     conn: Mutex<Connection>,
     path: PathBuf,
+    // The file may be read but not written: writes are refused before SQLite is asked.
+    read_only: bool,
 }
 
 impl Store {
@@ -145,103 +182,12 @@ impl Store {
     /// Open and migrate only up to `version` (tests build old stores with it).
     #[doc(hidden)]
     pub fn open_at_version(home: &Path, version: i64) -> Result<Store> {
-        ensure_private_dir(home)?;
-        let path = home.join("hoist.db");
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| corrupt_or(&path, e))?;
-        restrict_file(&path);
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let ready = |conn: &Connection| -> Result<bool> {
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode", [], |r| r.get(0))
-                .map_err(|e| corrupt_or(&path, e))?;
-            let v: i64 = conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|e| corrupt_or(&path, e))?;
-            Ok(mode.eq_ignore_ascii_case("wal") && v >= version)
-        };
-        // Fast path: an initialised store needs no set-up. Otherwise set-up (switching to WAL,
-        // migrating) runs under a file lock: SQLite answers "database is locked" at once, not
-        // after the busy timeout, to a second process switching journal modes concurrently.
-        let _guard = if ready(&conn)? {
-            None
-        } else {
-            let lock = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .write(true)
-                .open(home.join("store.lock"))
-                .and_then(|f| f.lock().map(|_| f))
-                .map_err(|source| StoreError::Open {
-                    path: home.join("store.lock"),
-                    source,
-                })?;
-            // journal_mode is the first statement that reads the file header: a file that is
-            // not a database fails here, and must read as "damaged", not a generic SQL error.
-            let mode: String = conn
-                .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
-                .map_err(|e| corrupt_or(&path, e))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(StoreError::Corrupt {
-                    path,
-                    detail: format!("cannot switch to WAL journal mode (got {mode})"),
-                });
-            }
-            Some(lock)
-        };
-        // mmap: listings read the whole table; copying it through read() was a third of `ls`.
-        conn.execute_batch(
-            "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA mmap_size=268435456;",
-        )?;
-        let mut store = Store {
-            conn: Mutex::new(conn),
-            path,
-        };
-        store.migrate(version)?;
-        Ok(store)
+        open::open(home, version)
     }
 
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn migrate(&mut self, target: i64) -> Result<()> {
-        let path = self.path.clone();
-        let conn = self.conn.get_mut().unwrap_or_else(|p| p.into_inner());
-        let found: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| corrupt_or(&path, e))?;
-        if found > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                path,
-                found,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        if found >= target {
-            return Ok(());
-        }
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Re-read under the lock: another process may have migrated meanwhile.
-        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        for (v, sql) in schema::MIGRATIONS
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (i as i64 + 1, s))
-        {
-            if v > now && v <= target {
-                tx.execute_batch(sql)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {v}"))?;
-            }
-        }
-        tx.commit()?;
-        Ok(())
     }
 
     /// Schema version of the open database.
@@ -577,12 +523,19 @@ impl Store {
     /// The connection. A panic while it was held cannot leave SQLite half-done (an open
     /// transaction rolls back when its guard drops), so a poisoned lock is still usable.
     fn lock(&self) -> MutexGuard<'_, Connection> {
+        files::set_current(&self.path);
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Begin a write transaction that holds the database lock from its first statement, so
     /// a read-check-write inside it cannot interleave with another process.
     fn immediate(&self) -> Result<Tx<'_>> {
+        if self.read_only {
+            return Err(StoreError::ReadOnly {
+                path: self.path.clone(),
+                why: "its file has no write permission".into(),
+            });
+        }
         let conn = self.lock();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         Ok(Tx { conn, done: false })

@@ -3,6 +3,7 @@
 //! may depend on the other, so the few functions live here.
 #![deny(missing_docs)]
 
+pub mod fs;
 pub mod lock;
 pub mod proc;
 pub mod secret;

@@ -325,7 +325,15 @@ pub async fn run(
                 if !slots.iter().any(|s| matches!(s.state, State::Running(_))) {
                     break;
                 }
-                tokio::time::sleep(delay).await;
+                // Woken at once where the platform watches (Docker, Kubernetes); else polled.
+                let running: Vec<JobRecord> = slots
+                    .iter()
+                    .filter_map(|s| match &s.state {
+                        State::Running(j) => Some(j.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                h.wait_for_change(&running, delay).await;
                 let ended = poll_round(h, &mut slots).await;
                 delay = if ended.is_empty() {
                     (delay * 2).min(POLL_MAX)

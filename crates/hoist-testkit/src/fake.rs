@@ -474,6 +474,9 @@ impl Platform for FakePlatform {
     }
 
     async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {
+        // A real backend takes a while to run a job again: long enough for another process
+        // refreshing the same job to look at it meanwhile.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let mut s = self.state();
         s.log.push(format!("retry {}", job.job_id));
         s.retries.push(job.job_id.clone());

@@ -36,6 +36,7 @@ pub use hoist_sys as sys;
 pub use prepare::Prepared;
 pub use request::JobRequest;
 pub use runner::{install_runner, load_spec, run_plan};
+pub use verbs::gc::{Collected, GcOptions};
 pub use verbs::instances::{InstanceView, RemovedInstance};
 pub use verbs::track::WatchEvent;
 

@@ -204,8 +204,16 @@ pub fn parse_binding(
 /// (`3`, `true`, `[1,2]`) and as text otherwise.
 pub fn parse_arg(text: &str) -> Result<(String, serde_json::Value), InputError> {
     let (k, v) = parse_kv("--arg", text, "NAME=VALUE, e.g. --arg epochs=3")?;
+    let name = k.trim_start_matches('-');
+    // The name becomes `--NAME` on the job's command line: an empty one would be a bare `--`.
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c == '=') {
+        return Err(InputError::new(
+            format!("bad --arg {text:?}: {k:?} is not an argument name"),
+            "write --arg NAME=VALUE, e.g. --arg epochs=3",
+        ));
+    }
     let v = serde_json::from_str(&v).unwrap_or(serde_json::Value::String(v));
-    Ok((k.trim_start_matches('-').to_string(), v))
+    Ok((name.to_string(), v))
 }
 
 /// The `NAME=VALUE` lines of an env file on this machine.

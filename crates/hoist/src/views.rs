@@ -2,7 +2,7 @@
 //! `why`, `preflight`, `results`, `platforms` and `config show`. Front doors print these; none
 //! builds its own JSON.
 
-use hoist_core::failure::{FailureAnalysis, FailureEvent};
+use hoist_core::failure::{Evidence, FailureAnalysis, FailureEvent};
 use hoist_core::settings::Source;
 use hoist_core::{
     Capabilities, Details, JobRecord, JobStatus, PreflightCheck, Readiness, SettingDoc,
@@ -63,10 +63,15 @@ pub struct WhyView {
     pub suggestion: String,
     /// Whether running it again can help.
     pub retriable: bool,
-    /// The rule that matched.
+    /// The rule that matched (`hoist why --explain RULE` describes it).
     pub rule: Option<String>,
-    /// Evidence.
+    /// Evidence in TAO's shape (`node_event_name`, `message`).
+    pub job_failure_by_node_event: Vec<FailureEvent>,
+    /// The same as `job_failure_by_node_event`, under the name earlier versions used.
     pub events: Vec<FailureEvent>,
+    /// Evidence with where it was seen: `source` (`log`, `platform`, `event`, `rank`, `exit`,
+    /// `signal`), `line` (1-based in the log, or null) and `text`, most telling first.
+    pub evidence: Vec<Evidence>,
 }
 
 impl WhyView {
@@ -82,7 +87,9 @@ impl WhyView {
                 suggestion: fa.suggestion,
                 retriable: fa.retriable,
                 rule: Some(fa.rule),
+                job_failure_by_node_event: fa.events.clone(),
                 events: fa.events,
+                evidence: fa.evidence,
             },
             None => WhyView {
                 job_id: job.job_id.clone(),
@@ -93,7 +100,9 @@ impl WhyView {
                 suggestion: String::new(),
                 retriable: false,
                 rule: None,
+                job_failure_by_node_event: vec![],
                 events: vec![],
+                evidence: vec![],
             },
         }
     }
@@ -101,9 +110,19 @@ impl WhyView {
 
 /// Why `why` has nothing to say about a job.
 pub fn nothing_to_explain(j: &JobRecord) -> String {
+    // A job that ended well after infrastructure retries still had failures worth telling.
+    let retried = match j.retry_history.last() {
+        Some(r) if j.retry_count > 0 => format!(
+            " after {} run{} the infrastructure failed (the last: {})",
+            j.retry_count,
+            if j.retry_count == 1 { "" } else { "s" },
+            r.reason
+        ),
+        _ => String::new(),
+    };
     match j.status {
-        JobStatus::Complete => "it completed successfully; nothing to explain".into(),
-        s => format!("it is {s}; there is no failure to explain yet"),
+        JobStatus::Complete => format!("it completed successfully{retried}; nothing to explain"),
+        s => format!("it is {s}{retried}; there is no failure to explain yet"),
     }
 }
 
@@ -218,4 +237,82 @@ pub fn settings_markdown(info: &hoist_core::PlatformInfo) -> String {
         ));
     }
     out
+}
+
+/// `hoist why` on a job that has not ended: why it waits (or that it runs).
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingView {
+    /// The job.
+    pub job_id: String,
+    /// Its status.
+    pub state: JobStatus,
+    /// The backend's name for why it waits (`Resources`, `Unschedulable: taints`); null
+    /// when it does not wait or the platform cannot tell.
+    pub reason: Option<String>,
+    /// What that means, in a sentence (for a running job: since when and where).
+    pub explanation: String,
+    /// What would make it start.
+    pub unblock: String,
+    /// The backend's raw words it was read from.
+    pub evidence: String,
+    /// Waiting alone will not start it: someone has to act.
+    pub stuck: bool,
+    /// Seconds since it was created (how long it has waited), for a Pending job.
+    pub pending_secs: Option<i64>,
+}
+
+impl PendingView {
+    /// The view of `job` and why it waits (`None`: it does not, or nobody can tell).
+    pub fn new(job: &JobRecord, analysis: Option<hoist_core::PendingAnalysis>) -> Self {
+        let pending_secs = (job.status == JobStatus::Pending)
+            .then(|| (hoist_core::now().as_second() - job.created_at.as_second()).max(0));
+        match analysis {
+            Some(a) => PendingView {
+                job_id: job.job_id.clone(),
+                state: job.status,
+                reason: Some(a.reason),
+                explanation: a.explanation,
+                unblock: a.unblock,
+                evidence: a.evidence,
+                stuck: a.stuck,
+                pending_secs,
+            },
+            None => PendingView {
+                job_id: job.job_id.clone(),
+                state: job.status,
+                reason: None,
+                explanation: not_waiting(job),
+                unblock: String::new(),
+                evidence: job.message.clone(),
+                stuck: false,
+                pending_secs,
+            },
+        }
+    }
+}
+
+/// What `why` says of a live job that is not waiting, or whose platform cannot say why.
+pub fn not_waiting(j: &JobRecord) -> String {
+    match j.status {
+        JobStatus::Running => {
+            let since = j
+                .started_at
+                .map(|t| format!(" since {}", crate::core::format_ts(t)))
+                .unwrap_or_default();
+            let on = j
+                .backend_job_id
+                .as_deref()
+                .map(|b| format!(" as {b}"))
+                .unwrap_or_default();
+            format!(
+                "it is running{since} on {}{on}; nothing to explain",
+                j.platform
+            )
+        }
+        JobStatus::Pending if !j.message.is_empty() => {
+            format!("it is Pending; {} says: {}", j.platform, j.message)
+        }
+        JobStatus::Pending => format!("it is Pending; {} gives no reason for the wait", j.platform),
+        s => format!("it is {s}; there is nothing to explain yet"),
+    }
 }

@@ -568,3 +568,87 @@ fn the_handle_and_its_futures_are_send() {
     let reconcile = w.h.reconcile();
     assert_send(&reconcile);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_reconcilers_report_an_adoption_once() {
+    let w = world(&[]);
+    let me = ProcId::current().expect("this process");
+    let dead = ProcId {
+        pid: me.pid,
+        start: me.start + 1,
+    };
+    let ids: Vec<String> = (0..20).map(|i| format!("race-{i}")).collect();
+    for id in &ids {
+        let token = format!("tok-{id}");
+        let launcher = Some(format!("{}/{}", hostname(), dead.encode()));
+        w.h.store()
+            .insert(&launching(id, &token, launcher))
+            .expect("insert");
+        w.fake.recover_as(
+            &token,
+            LaunchRecovery::Adopted(Submitted {
+                backend_job_id: format!("b-{id}"),
+                backend_identity: "fake@default".into(),
+                results_location: None,
+                status: JobStatus::Running,
+                message: "adopted".into(),
+            }),
+        );
+    }
+    let a = Arc::new(open(&w.home, &w.fake, &[]));
+    let b = Arc::new(open(&w.home, &w.fake, &[]));
+    let ra = tokio::spawn({
+        let a = a.clone();
+        async move { a.reconcile().await.expect("reconcile a") }
+    });
+    let rb = tokio::spawn({
+        let b = b.clone();
+        async move { b.reconcile().await.expect("reconcile b") }
+    });
+    let mut said: Vec<String> = Vec::new();
+    for r in [ra.await.expect("join a"), rb.await.expect("join b")] {
+        said.extend(
+            r.into_iter()
+                .map(|(j, verdict)| format!("{} {verdict}", j.job_id)),
+        );
+    }
+    said.sort();
+    let expected: Vec<String> = {
+        let mut e: Vec<String> = ids.iter().map(|id| format!("{id} adopted")).collect();
+        e.sort();
+        e
+    };
+    assert_eq!(
+        said, expected,
+        "each adoption reported by exactly one reconciler"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_retry_a_failed_run_once() {
+    let env = [("HOIST_MAX_RETRIES", "1")];
+    let w = world(&env);
+    let mut ids = Vec::new();
+    for i in 0..80 {
+        let job = submit(&w.h, req(&format!("flaky-{i}"))).await;
+        w.fake
+            .script(&job.job_id, [reports::retriable("node lost")]);
+        ids.push(job.job_id);
+    }
+    let a = Arc::new(open(&w.home, &w.fake, &env));
+    let b = Arc::new(open(&w.home, &w.fake, &env));
+    let mut tasks = Vec::new();
+    for id in &ids {
+        for h in [a.clone(), b.clone()] {
+            let id = id.clone();
+            tasks.push(tokio::spawn(async move { h.status(&id).await }));
+        }
+    }
+    for t in tasks {
+        t.await.expect("join").expect("status");
+    }
+    for id in &ids {
+        assert_eq!(w.fake.retries(id), 1, "one failed run, one retry: {id}");
+        assert_eq!(w.h.resolve(id).expect("row").retry_count, 1);
+    }
+}

@@ -5,6 +5,14 @@ use hoist::Hoist;
 
 pub async fn run(h: &Hoist, a: LogsArgs) -> anyhow::Result<i32> {
     let j = h.resolve(&a.job)?;
+    if j.retry_count > 0 {
+        // On stderr: what a pipe reads stays the job's output alone.
+        eprintln!(
+            "hoist: job {} was run again {} time(s) after infrastructure failures (hoist show {0} lists why)",
+            j.short_id(),
+            j.retry_count
+        );
+    }
     let mut out = std::io::stdout().lock();
     if a.follow {
         let mut s = h.follow_logs(&j, a.tail).await?;

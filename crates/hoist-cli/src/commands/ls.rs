@@ -49,7 +49,10 @@ pub async fn run(h: &Hoist, a: LsArgs) -> anyhow::Result<i32> {
     } else if jobs.is_empty() {
         eprintln!("no jobs yet; start one with: hoist run -- echo hello");
     } else {
-        println!("{}", output::jobs_table(&jobs));
+        println!(
+            "{}",
+            output::jobs_table(&jobs, Some(h.pending_hint_after()))
+        );
     }
     Ok(0)
 }

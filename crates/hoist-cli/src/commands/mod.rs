@@ -2,6 +2,7 @@
 
 pub mod cancel;
 pub mod config;
+pub mod gc;
 pub mod instances;
 pub mod launch;
 pub mod logs;

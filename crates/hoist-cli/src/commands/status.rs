@@ -8,7 +8,10 @@ pub async fn run(h: &Hoist, a: JobJson) -> anyhow::Result<i32> {
     if a.json {
         println!("{}", output::job_json(&j));
     } else {
-        println!("{}", output::jobs_table(&[JobSummary::from(&j)]));
+        println!(
+            "{}",
+            output::jobs_table(&[JobSummary::from(&j)], Some(h.pending_hint_after()))
+        );
     }
     Ok(0)
 }

@@ -1,6 +1,9 @@
 //! A real-binary test harness: every test gets its own HOIST_HOME and runs the built `hoist`.
 #![allow(dead_code)]
 
+pub mod docker;
+pub mod slurm;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

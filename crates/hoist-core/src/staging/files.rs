@@ -138,19 +138,50 @@ pub fn exclude_matches(pattern: &str, rel_path: &str) -> bool {
         || (!pattern.contains('/') && glob(pattern.as_bytes(), name.as_bytes()))
 }
 
+// Iterative, backtracking only to the last `*`: ignore files are user text, and a recursive
+// matcher overflowed the stack on a long line and took exponential time on many stars.
 fn glob(p: &[u8], s: &[u8]) -> bool {
-    match p.first() {
-        None => s.is_empty(),
-        Some(b'*') => (0..=s.len()).any(|i| glob(&p[1..], &s[i..])),
-        Some(b'?') => !s.is_empty() && glob(&p[1..], &s[1..]),
-        Some(b'[') => {
-            let Some(end) = p.iter().skip(1).position(|&c| c == b']').map(|i| i + 1) else {
-                return s.first() == Some(&b'[') && glob(&p[1..], &s[1..]);
+    let (mut pi, mut si) = (0, 0);
+    // After the last `*` seen: where the pattern goes on, and how much of `s` the star took.
+    let mut star: Option<(usize, usize)> = None;
+    while si < s.len() {
+        if p.get(pi) == Some(&b'*') {
+            star = Some((pi + 1, si));
+            pi += 1;
+            continue;
+        }
+        if let Some(next) = glob_step(p, pi, s[si]) {
+            pi = next;
+            si += 1;
+            continue;
+        }
+        let Some((after, took)) = star else {
+            return false;
+        };
+        // Let the star take one more byte and try the rest again.
+        star = Some((after, took + 1));
+        pi = after;
+        si = took + 1;
+    }
+    p[pi.min(p.len())..].iter().all(|&c| c == b'*')
+}
+
+/// Where the pattern goes on if its element at `pi` (`?`, a `[set]` or a byte) matches `c`.
+fn glob_step(p: &[u8], pi: usize, c: u8) -> Option<usize> {
+    match *p.get(pi)? {
+        b'?' => Some(pi + 1),
+        b'[' => {
+            // An unclosed `[` is a literal one.
+            let Some(end) = p[pi + 1..]
+                .iter()
+                .position(|&x| x == b']')
+                .map(|i| pi + 1 + i)
+            else {
+                return (c == b'[').then_some(pi + 1);
             };
-            let Some(&c) = s.first() else { return false };
-            let (neg, set) = match p[1..end].split_first() {
+            let (neg, set) = match p[pi + 1..end].split_first() {
                 Some((b'!', rest)) => (true, rest),
-                _ => (false, &p[1..end]),
+                _ => (false, &p[pi + 1..end]),
             };
             let mut hit = false;
             let mut i = 0;
@@ -163,9 +194,9 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
                     i += 1;
                 }
             }
-            hit != neg && glob(&p[end + 1..], &s[1..])
+            (hit != neg).then_some(end + 1)
         }
-        Some(&c) => s.first() == Some(&c) && glob(&p[1..], &s[1..]),
+        x => (x == c).then_some(pi + 1),
     }
 }
 
@@ -210,5 +241,18 @@ mod tests {
         assert!(exclude_matches("f[0-9].txt", "f7.txt"));
         assert!(!exclude_matches("f[!0-9].txt", "f7.txt"));
         assert!(!exclude_matches("*.pth", "model.pt"));
+        assert!(exclude_matches("a*b*c", "a/x/b/y/c") && !exclude_matches("a*b*c", "a/x/c/b"));
+        assert!(exclude_matches("[ab", "[ab") && exclude_matches("x[!]y", "x/y"));
+    }
+
+    /// Found by the archive_paths fuzz target: a long ignore-file line overflowed the
+    /// recursive matcher's stack (an abort, not an error), and many stars took exponential
+    /// time.
+    #[test]
+    fn long_and_starry_patterns_end() {
+        let long = "a".repeat(200_000);
+        assert!(exclude_matches(&long, &long));
+        let stars = format!("{}b", "*a".repeat(40));
+        assert!(!exclude_matches(&stars, &"a".repeat(200)));
     }
 }

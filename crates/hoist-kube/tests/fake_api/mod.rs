@@ -252,7 +252,24 @@ impl FakeApi {
             .cloned()
     }
 
+    /// Replace a stored pod's `status`, as the scheduler or the kubelet would write it (a
+    /// taint the fake does not model, an image pull backing off).
+    #[allow(dead_code)] // not every test crate that includes the fake rewrites pods
+    pub fn set_pod_status(&self, namespace: &str, name: &str, status: Value) {
+        let mut s = self.lock();
+        s.rv += 1;
+        let rv = s.rv.to_string();
+        if let Some(p) = s
+            .objects
+            .get_mut(&(Res::Pods, namespace.to_string(), name.to_string()))
+        {
+            p["status"] = status;
+            p["metadata"]["resourceVersion"] = Value::String(rv);
+        }
+    }
+
     /// Every request served so far, as `METHOD path?query`.
+    #[allow(dead_code)] // not every test crate that includes the fake reads requests
     pub fn requests(&self) -> Vec<String> {
         self.lock().seen.clone()
     }

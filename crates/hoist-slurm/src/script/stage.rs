@@ -16,6 +16,18 @@ pub const RUNNER_MISSING_EXIT: i32 = 97;
 /// The exit code of a script that could not write the jobs' files (no job was submitted).
 pub const STAGING_FAILED_EXIT: i32 = 98;
 
+/// The prefix of the line of a batch script's output that names the cluster.
+pub const CLUSTER_LINE: &str = "hoist-cluster ";
+
+/// The cluster's name as the batch script reported it (`None`: it could not tell).
+pub fn reported_cluster(stdout: &str) -> Option<&str> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(CLUSTER_LINE))
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+}
+
 /// One job of a batch: its hoist id (a directory name under `<base>/jobs/`) and its files.
 #[derive(Debug, Clone, Copy)]
 pub struct Staged<'a> {
@@ -57,6 +69,12 @@ pub fn batch_script(
     let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
     let q = |s: &str| sh_quote(s);
     let mut s = String::from("set -u\numask 077\n");
+    // The cluster's name travels with the submit (asked in the background, alongside the
+    // sbatch calls), so the identity recorded with the jobs is the cluster's own answer
+    // without a round trip of its own.
+    s.push_str(&format!(
+        "{{ printf '{CLUSTER_LINE}%s\\n' \"$(scontrol show config 2>/dev/null | sed -n 's/^ClusterName *= *//p')\"; }} &\n"
+    ));
     // One round trip in the common case: the runners are asked for here, before anything is
     // written, and only when one is missing does hoist send it (see RUNNER_MISSING) and run
     // the script again.

@@ -84,12 +84,31 @@ impl Hoist {
             job = self.cancel(&job.job_id).await?.0;
             job = self.wait(&job.job_id).await?;
         }
-        if job.launch_state == LaunchState::Launched
-            && let Ok(p) = self.checked_platform(&job).await
-        {
-            match p.remove(&job).await {
-                Ok(()) | Err(PlatformError::Unsupported { .. }) => {}
-                Err(e) => return Err(e.into()),
+        if job.launch_state == LaunchState::Launched {
+            if let Ok(p) = self.checked_platform(&job).await {
+                match p.remove(&job).await {
+                    Ok(()) | Err(PlatformError::Unsupported { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        } else {
+            // Never launched as far as the store knows, but a create sent by a launcher that
+            // died may have landed (or still land): remove it by the job's name, and keep
+            // sweeping for it after the row is gone. A backend that cannot answer now does not
+            // keep the row: the later sweeps ask it again.
+            self.note_fenced(&job);
+            let removed = match self.platform_for(&job) {
+                Ok(p) => p.remove_unlaunched(&job).await.map_err(HoistError::from),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = removed {
+                self.reporter.report(ReportEvent::Step {
+                    key: &job.job_id,
+                    message: &format!(
+                        "could not check the backend for leftovers of {} ({e}); later hoist commands try again",
+                        job.short_id()
+                    ),
+                });
             }
         }
         self.store.delete(&job.job_id)?;
@@ -137,22 +156,49 @@ impl Hoist {
                 }
             };
             match recovery {
+                // Several processes may settle the same row at once: only the one whose
+                // write closed the fence reports it.
                 LaunchRecovery::Adopted(sub) => {
-                    self.store
-                        .mark_launched(&job.job_id, &job.launch_token, &sub)?;
-                    if let Ok(p) = &platform {
-                        self.repin(p.as_ref(), &job)?;
+                    if self
+                        .store
+                        .mark_launched(&job.job_id, &job.launch_token, &sub)?
+                    {
+                        if let Ok(p) = &platform {
+                            self.repin(p.as_ref(), &job)?;
+                        }
+                        out.push((job, "adopted"));
+                    } else if self.fenced_off(&job.job_id)? {
+                        // Another reconciler looked before the create landed and fenced the
+                        // row: what this one found (and may have started) must go.
+                        self.note_fenced(&job);
                     }
-                    out.push((job, "adopted"));
                 }
                 LaunchRecovery::NotLaunched => {
-                    self.store.mark_abandoned(&job.job_id, &job.launch_token, "the submitting hoist process died before the job was launched; nothing runs")?;
-                    out.push((job, "abandoned"));
+                    // Noted before the fence closes: a create still in flight lands later,
+                    // and only the sweep below (on this and later commands) removes it.
+                    self.note_fenced(&job);
+                    if self.store.mark_abandoned(&job.job_id, &job.launch_token, "the submitting hoist process died before the job was launched; nothing runs")? {
+                        out.push((job, "abandoned"));
+                    }
                 }
                 LaunchRecovery::InProgress => {}
             }
         }
+        for job in self.sweep_fenced().await {
+            out.push((
+                job,
+                "removed what its interrupted submit left on the backend",
+            ));
+        }
         Ok(out)
+    }
+
+    /// Whether a job's launch was fenced off (abandoned), or its row is gone.
+    fn fenced_off(&self, job_id: &str) -> Result<bool> {
+        Ok(self
+            .store
+            .get(job_id)?
+            .is_none_or(|j| j.launch_state == LaunchState::Abandoned))
     }
 }
 

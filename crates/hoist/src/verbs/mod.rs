@@ -2,8 +2,11 @@
 
 pub mod control;
 pub mod data;
+mod fenced;
+pub mod gc;
 pub mod inspect;
 pub mod instances;
+pub mod pending;
 pub mod submit;
 pub mod track;
 mod uploads;

@@ -12,6 +12,9 @@ use hoist_store::{ListFilter, StoreError};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// The longest a platform's watch is waited on before the job is asked about again.
+const WATCH_MAX: Duration = Duration::from_secs(30);
+
 /// A change seen by [`Hoist::watch`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchEvent {
@@ -87,6 +90,14 @@ impl Hoist {
                 {
                     // Run it again now: the failure was the infrastructure's, not the program's.
                     if let Ok(p) = &platform {
+                        // One retry per failed run, however many processes refresh at once:
+                        // the job's retry lock, then the row read again under it.
+                        let Some(_retrying) = self.retry_claim(&jobs[i])? else {
+                            if let Some(now) = self.store.get(&jobs[i].job_id)? {
+                                jobs[i] = now;
+                            }
+                            continue;
+                        };
                         match p.retry(&jobs[i]).await {
                             Ok(Some(sub)) => {
                                 jobs[i] =
@@ -239,9 +250,10 @@ impl Hoist {
     }
 
     /// Block until the job is terminal: the platform's own change notifications where it has
-    /// them, else polling with a growing interval (50 ms to 1 s).
+    /// them (Docker's container wait, a Kubernetes watch), else polling with a growing
+    /// interval ([`Hoist::poll_bounds`]: 50 ms to 1 s).
     pub async fn wait(&self, arg: &str) -> Result<JobRecord> {
-        let mut delay = Duration::from_millis(50);
+        let (mut delay, max_delay) = self.poll_bounds();
         let mut watcher: Option<Box<dyn Platform>> = None;
         loop {
             let job = self.status(arg).await?;
@@ -268,15 +280,12 @@ impl Hoist {
                     .filter(|p| p.capabilities().watch);
             }
             let watched = match &watcher {
-                Some(p) => p
-                    .watch_change(&job, Duration::from_secs(30))
-                    .await
-                    .unwrap_or(false),
+                Some(p) => p.watch_change(&job, WATCH_MAX).await.unwrap_or(false),
                 None => false,
             };
             if !watched {
                 tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(1));
+                delay = (delay * 2).min(max_delay);
             }
         }
     }
@@ -291,13 +300,16 @@ impl Hoist {
             queue: Vec<WatchEvent>,
             delay: Duration,
             started: bool,
+            live: Vec<JobRecord>,
         }
+        let (first, max_delay) = self.poll_bounds();
         let st = St {
             ids: jobs.to_vec(),
             seen: BTreeMap::new(),
             queue: vec![],
-            delay: Duration::from_millis(50),
+            delay: first,
             started: false,
+            live: vec![],
         };
         let s = futures::stream::unfold(st, move |mut st| async move {
             loop {
@@ -308,8 +320,8 @@ impl Hoist {
                     return None;
                 }
                 if st.started {
-                    tokio::time::sleep(st.delay).await;
-                    st.delay = (st.delay * 2).min(Duration::from_secs(1));
+                    self.wait_for_change(&st.live, st.delay).await;
+                    st.delay = (st.delay * 2).min(max_delay);
                 }
                 let mut recs = Vec::with_capacity(st.ids.len());
                 for id in &st.ids {
@@ -326,6 +338,11 @@ impl Hoist {
                     Ok(r) => r,
                     Err(e) => return Some((Err(e), st)),
                 };
+                st.live = recs
+                    .iter()
+                    .filter(|j| !j.status.is_terminal())
+                    .cloned()
+                    .collect();
                 for job in recs.into_iter().rev() {
                     let previous = st.seen.insert(job.job_id.clone(), job.status);
                     if previous != Some(job.status) {
@@ -335,6 +352,62 @@ impl Hoist {
             }
         });
         Box::pin(s)
+    }
+
+    /// Return when one of `jobs` may have changed: at once when a platform that watches
+    /// (Docker, Kubernetes) says so, else after `poll` (the jobs of platforms that cannot
+    /// watch are polled). What a caller that refreshes many jobs in rounds (a workflow
+    /// driver) sleeps on between rounds.
+    pub async fn wait_for_change(&self, jobs: &[JobRecord], poll: Duration) {
+        type Key = (String, Option<String>, String);
+        let mut groups: BTreeMap<Key, Vec<&JobRecord>> = BTreeMap::new();
+        for j in jobs {
+            if !j.status.is_terminal() && j.launch_state == LaunchState::Launched {
+                let pinned = j.pinned.as_ref().map(|p| p.to_string()).unwrap_or_default();
+                groups
+                    .entry((j.platform.clone(), j.profile.clone(), pinned))
+                    .or_default()
+                    .push(j);
+            }
+        }
+        let mut polled = false;
+        let mut watching: Vec<(Box<dyn Platform>, Vec<&JobRecord>)> = Vec::new();
+        for (_, group) in groups {
+            match self.platform_for(group[0]) {
+                Ok(p) if p.capabilities().watch => watching.push((p, group)),
+                _ => polled = true,
+            }
+        }
+        let mut wakes: Vec<futures::future::BoxFuture<'_, ()>> = Vec::new();
+        for (p, group) in &watching {
+            for &j in group {
+                wakes.push(Box::pin(async move {
+                    // A job this platform cannot watch now (not started yet) is polled.
+                    if !p.watch_change(j, WATCH_MAX).await.unwrap_or(false) {
+                        tokio::time::sleep(poll).await;
+                    }
+                }));
+            }
+        }
+        if polled || wakes.is_empty() {
+            wakes.push(Box::pin(tokio::time::sleep(poll)));
+        }
+        futures::future::select_all(wakes).await;
+    }
+
+    /// The first and the longest pause between two polls of a platform that cannot watch:
+    /// `HOIST_POLL_MIN_MS` (default 50) doubling up to `HOIST_POLL_MAX_MS` (default 1000).
+    pub fn poll_bounds(&self) -> (Duration, Duration) {
+        let ms = |key: &str, default: u64| {
+            self.env
+                .get(key)
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .filter(|v| *v > 0)
+                .unwrap_or(default)
+        };
+        let max = ms("HOIST_POLL_MAX_MS", 1000);
+        let first = ms("HOIST_POLL_MIN_MS", 50).min(max);
+        (Duration::from_millis(first), Duration::from_millis(max))
     }
 
     /// What the job's platform adds for `hoist show` (Kubernetes: its replicas); `None` when
@@ -378,6 +451,28 @@ impl Hoist {
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(30),
         )
+    }
+
+    /// The right to retry this failed run: the job's retry lock, held while the platform runs
+    /// it again and the store records it, and only while the row still shows the run that
+    /// failed. `None`: another process holds it, or has already retried this run.
+    fn retry_claim(&self, job: &JobRecord) -> Result<Option<hoist_sys::lock::FileLock>> {
+        let dir = self.home().join("jobs").join(&job.job_id);
+        let lock = std::fs::create_dir_all(&dir)
+            .and_then(|_| hoist_sys::lock::FileLock::try_acquire(&dir.join("retry.lock")))
+            .map_err(|e| {
+                HoistError::Platform(PlatformError::io(
+                    format!("taking the retry lock of job {}", job.short_id()),
+                    e,
+                ))
+            })?;
+        let Some(lock) = lock else { return Ok(None) };
+        let same_run = self.store.get(&job.job_id)?.is_some_and(|now| {
+            now.retry_count == job.retry_count
+                && now.backend_job_id == job.backend_job_id
+                && !now.status.is_terminal()
+        });
+        Ok(same_run.then_some(lock))
     }
 
     /// How many times an infrastructure failure is retried (`HOIST_MAX_RETRIES`, default 10).

@@ -155,6 +155,21 @@ impl Hoist {
             ..
         } = p;
         let job_id = uuid::Uuid::new_v4().to_string();
+        // What the backend can tell is wrong is refused before anything is shipped or
+        // stored: bad input leaves no row.
+        let check = SubmitRequest {
+            job_id: job_id.clone(),
+            launch_token: String::new(),
+            spec: spec.clone(),
+            env: Default::default(),
+            runner: None,
+            runner_binary: None,
+        };
+        match platform.check_request(&check).await {
+            Ok(()) | Err(PlatformError::Unsupported { .. }) => {}
+            Err(PlatformError::Input(e)) => return Err(e.into()),
+            Err(_) => {} // the submit meets it again and says so
+        }
         self.ship_uploads(platform, &job_id, &mut spec, &mut env)
             .await?;
         let mut job = JobRecord::pending(
@@ -212,6 +227,9 @@ impl Hoist {
                 Err(e.into())
             }
             Err(e) => {
+                // The backend may still complete a create this process gave up on (a timeout
+                // is not a refusal): sweep for it as for a fenced launch.
+                self.note_fenced(&job);
                 self.store.mark_abandoned(
                     &job.job_id,
                     &job.launch_token,
