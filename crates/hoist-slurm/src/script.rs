@@ -8,6 +8,8 @@
 mod container;
 mod convert;
 pub mod enroot;
+#[cfg(test)]
+mod requeue_tests;
 mod stage;
 
 pub use container::{CONTAINERS, container_of, pyxis_image};
@@ -83,6 +85,11 @@ pub struct Rendered {
 /// The file in a job's log folder that its batch script writes (its exit code) as its very
 /// last act, after all output.
 pub const END_MARKER: &str = "end";
+
+/// Shell function that requeues the running job, asking the controller a few times: a
+/// controller that is busy, or a job still settling into RUNNING, refuses a requeue for a moment,
+/// and a refused requeue would end an infrastructure failure as the program's own.
+const REQUEUE_FN: &str = "hoist_requeue() { for _ in 1 2 3 4 5 6 7 8 9 10; do scontrol requeue \"$SLURM_JOB_ID\" && return 0; sleep 1; done; echo \"hoist: scontrol requeue kept failing; the job ends with its own exit code\" >&2; return 1; }\n";
 
 /// The job name SLURM shows: unique per hoist job, so an ambiguous submit can be found again.
 pub fn job_name(job_id: &str) -> String {
@@ -234,14 +241,21 @@ pub fn render(
     if timeout.is_some() {
         // The inner timeout fired before SLURM's own limit: requeue, so the job continues
         // (from its checkpoint) instead of being killed at the wall-time limit.
-        b.push_str("if [ \"$rc\" -eq 124 ]; then echo \"hoist: inner timeout reached; requeueing\" >&2; scontrol requeue \"$SLURM_JOB_ID\"; fi\n");
+        b.push_str(REQUEUE_FN);
+        b.push_str("if [ \"$rc\" -eq 124 ]; then echo \"hoist: inner timeout reached; requeueing\" >&2; hoist_requeue; fi\n");
     }
     if s.requeue && s.max_retries > 0 {
+        if timeout.is_none() {
+            b.push_str(REQUEUE_FN);
+        }
+        // grep reads all of its input (no -q): under pipefail, a grep that quits at the first
+        // match can leave tail writing into a closed pipe, and tail's SIGPIPE would fail the
+        // test that decides to requeue.
         // Detection on the cluster: a failure whose log shows the infrastructure's fault (GPU
         // fell off the bus, Xid, ECC, NCCL/InfiniBand, CUDA init) requeues the job in place,
         // so retries do not wait for anyone's hoist to poll.
         b.push_str(&format!(
-            "if [ \"$rc\" -ne 0 ] && [ \"$rc\" -ne 124 ] && [ \"${{SLURM_RESTART_COUNT:-0}}\" -lt {max} ] && tail -n 500 \"$LOGDIR/main.err\" \"$LOGDIR/main.out\" 2>/dev/null | grep -Eiq {pat}; then\n  echo \"hoist: infrastructure failure (exit $rc); requeueing, run $(( ${{SLURM_RESTART_COUNT:-0}} + 2 )) of at most {runs}\" >&2\n  scontrol requeue \"$SLURM_JOB_ID\" && exit 0\nfi\n",
+            "if [ \"$rc\" -ne 0 ] && [ \"$rc\" -ne 124 ] && [ \"${{SLURM_RESTART_COUNT:-0}}\" -lt {max} ] && tail -n 500 \"$LOGDIR/main.err\" \"$LOGDIR/main.out\" 2>/dev/null | grep -Ei {pat} >/dev/null; then\n  echo \"hoist: infrastructure failure (exit $rc); requeueing, run $(( ${{SLURM_RESTART_COUNT:-0}} + 2 )) of at most {runs}\" >&2\n  hoist_requeue && exit 0\nfi\n",
             max = s.max_retries,
             runs = s.max_retries + 1,
             pat = q(&hoist_core::failure::retry_patterns_ere())
@@ -344,7 +358,7 @@ pub fn shown_env(req: &SubmitRequest) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use hoist_core::JobSpec;
     use std::collections::BTreeMap;
