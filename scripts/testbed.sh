@@ -139,6 +139,7 @@ declare -A NEED=(
   [sacctmgr]=slurm-client
   [ch-run]=charliecloud-runtime         # unprivileged containers inside SLURM jobs
   [mksquashfs]=squashfs-tools           # squashfs images for them
+  [chromium]=chromium                   # headless, for hoist ui's browser tests (DevTools protocol)
 )
 
 missing=()

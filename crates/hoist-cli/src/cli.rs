@@ -74,6 +74,9 @@ pub enum Cmd {
     /// Workflow runs (hoist launch of a pipeline, DAG or sweep): list them, show one as a
     /// tree of its jobs, cancel its active jobs, remove its folder.
     Runs(RunsArgs),
+    /// Serve a live dashboard in the browser: jobs, runs, platforms, logs, cancel (loopback
+    /// and an access token by default).
+    Ui(UiArgs),
     /// (internal) copy this binary into DIR as DIR/hoist (an init container's job).
     #[command(name = "__install", hide = true)]
     Install {
@@ -349,6 +352,19 @@ pub struct PlatformsArgs {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct UiArgs {
+    /// Address to serve on; port 0 picks a free one. Anything but loopback needs --token.
+    #[arg(long, default_value = "127.0.0.1:8421", value_name = "ADDR:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Open the dashboard in the browser (xdg-open).
+    #[arg(long)]
+    pub open: bool,
+    /// The access token every request needs (default: a random one, printed in the URL).
+    #[arg(long, env = "HOIST_UI_TOKEN", hide_env_values = true, value_name = "T")]
+    pub token: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -140,6 +140,7 @@ async fn run(
         Cmd::Platforms(a) => c::platforms::run(&h, a),
         Cmd::Instances(a) => c::instances::run(&h, a).await,
         Cmd::Runs(a) => c::runs::run(&h, a).await,
+        Cmd::Ui(a) => c::ui::run(h, a).await,
         Cmd::Config(ConfigCmd::Show(a)) => c::config::show(&h, a, &flags),
         Cmd::Completions { .. }
         | Cmd::Supervise { .. }

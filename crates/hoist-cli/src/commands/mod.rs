@@ -19,6 +19,7 @@ pub mod runs;
 pub mod show;
 pub mod status;
 pub mod sweep;
+pub mod ui;
 pub mod wait;
 pub mod why;
 pub mod why_pending;
