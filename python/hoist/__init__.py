@@ -14,6 +14,8 @@ failure analysis as the ``hoist`` CLI, with no subprocess in between.
 same library: a TAO script moves to hoist by changing its import line.
 """
 
+import os as _os
+
 from hoist._client import Hoist
 from hoist._job import Job, Run
 from hoist._native import (
@@ -25,6 +27,13 @@ from hoist._native import (
     StoreError,
 )
 from hoist._native import __version__ as __version__
+from hoist._native import forked as _forked
+
+# A child forked after hoist was used in its parent inherits the runtime without its threads
+# and the store connection mid-use: every hoist call there raises RuntimeError instead of
+# hanging (README, Python: fork).
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_forked)
 
 __all__ = [
     "CredentialError",

@@ -10,6 +10,10 @@ from typing import Any, final
 
 __version__: str
 
+def forked() -> None:
+    """Run in a forked child (``os.register_at_fork``): once the parent had used hoist, every
+    later call in the child raises ``RuntimeError``."""
+
 JsonValue = Any
 """A JSON-like value: None, bool, int, float, str, list, or dict with str keys."""
 

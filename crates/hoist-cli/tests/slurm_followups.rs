@@ -187,3 +187,89 @@ fn a_home_too_deep_for_a_socket_path_still_shares_one_connection() {
         remote(&format!("scancel {id}"));
     }
 }
+
+#[test]
+fn gc_removes_an_ended_jobs_folder_on_the_cluster_and_keeps_logs_why_and_show() {
+    let e = senv();
+    let old = e.ssubmit(
+        &["--name", "gc-old"],
+        &[
+            "sh",
+            "-c",
+            "echo from-old; echo 'ValueError: bad' >&2; exit 3",
+        ],
+    );
+    assert_eq!(e.srun(&["wait", &old]).code(), 3);
+    let live = e.ssubmit(&["--name", "gc-live"], &["sleep", "600"]);
+    let base = e.show(&old)["results_location"]
+        .as_str()
+        .and_then(|r| r.strip_prefix("lustre://"))
+        .and_then(|r| r.strip_suffix(&format!("/results/{old}")))
+        .map(str::to_string)
+        .expect("results location under the base");
+    let folder = format!("{base}/jobs/{old}");
+    let exists = |d: &str| remote(&format!("test -d {d} && echo yes")).contains("yes");
+    assert!(exists(&folder));
+    let why_before = e.srun(&["why", &old, "--json"]).stdout();
+
+    // The default retention (7d) keeps it; a dry run names it and removes nothing.
+    assert_eq!(e.srun(&["gc", "--platform", "slurm"]).code(), 0);
+    assert!(exists(&folder));
+    let o = e.srun(&[
+        "gc",
+        "--platform",
+        "slurm",
+        "--older-than",
+        "0",
+        "--dry-run",
+        "--json",
+    ]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&o.stdout()).expect("json");
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["job_id"] == old.as_str() && c["removed"] == false),
+        "{listed:?}"
+    );
+    assert!(exists(&folder));
+
+    let o = e.srun(&["gc", "--platform", "slurm", "--older-than", "0", "--json"]);
+    assert_eq!(o.code(), 0, "{}", o.stderr());
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&o.stdout()).expect("json");
+    assert!(
+        listed
+            .iter()
+            .any(|c| c["job_id"] == old.as_str() && c["removed"] == true),
+        "{listed:?}"
+    );
+    assert!(
+        !listed.iter().any(|c| c["job_id"] == live.as_str()),
+        "a running job is never collected: {listed:?}"
+    );
+    assert!(!exists(&folder), "the ended job's folder is gone");
+    assert!(exists(&format!("{base}/jobs/{live}")));
+
+    // What was saved answers for it, with no remote folder left.
+    let logs = e.srun(&["logs", &old]).stdout();
+    assert!(
+        logs.contains("from-old") && logs.contains("ValueError: bad"),
+        "{logs}"
+    );
+    let last = e.srun(&["logs", &old, "--tail", "1"]).stdout();
+    assert_eq!(last.lines().count(), 1, "{last}");
+    assert!(logs.ends_with(&last), "{last} of {logs}");
+    let st = e.show(&old);
+    assert_eq!(
+        (st["status"].as_str(), st["exit_code"].as_i64()),
+        (Some("Error"), Some(3))
+    );
+    let why = e.srun(&["why", &old, "--json"]);
+    assert_eq!(why.code(), 0, "{}", why.stderr());
+    let (a, b): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_str(&why_before).expect("why before"),
+        serde_json::from_str(&why.stdout()).expect("why after"),
+    );
+    assert_eq!(a, b, "the same answer from the saved output");
+    e.srun(&["cancel", &live]);
+}

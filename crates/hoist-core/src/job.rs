@@ -17,6 +17,15 @@ pub enum LaunchState {
     Abandoned,
 }
 
+/// Where the facade notes a job whose launch was fenced off (abandoned, or removed before it
+/// launched): `$HOIST_HOME/fenced/<id>.json`, swept by later commands for what a create still
+/// in flight left behind. A platform that holds what it created back until the launch is
+/// settled (Kubernetes creates its Jobs suspended) reads it to tell a fenced launch from a
+/// live one.
+pub fn fence_marker(home: &std::path::Path, job_id: &str) -> std::path::PathBuf {
+    home.join("fenced").join(format!("{job_id}.json"))
+}
+
 impl LaunchState {
     /// Stable spelling for the store.
     pub fn as_str(self) -> &'static str {

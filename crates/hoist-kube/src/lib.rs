@@ -7,7 +7,9 @@
 #![deny(missing_docs)]
 
 mod client;
+mod fence;
 pub mod flags;
+mod gc;
 mod logs;
 pub mod manifest;
 pub mod pending;
@@ -46,6 +48,11 @@ pub struct KubePlatform {
     env: SharedEnv,
     conn: OnceCell<client::Conn>,
     identity: OnceCell<String>,
+    /// `$HOIST_HOME`: where `hoist gc` saves what it removes, and where the facade notes
+    /// fenced launches. `None` (a bare platform): gc refuses, fences are not looked up.
+    home: Option<std::path::PathBuf>,
+    /// How long ended jobs' objects are kept (the `retain` setting).
+    retain: Option<std::time::Duration>,
 }
 
 impl KubePlatform {
@@ -56,13 +63,27 @@ impl KubePlatform {
             .namespace
             .clone()
             .unwrap_or_else(|| "default".into());
+        // Checked when the settings were read (`KubeSettings::from_map`); one that was not
+        // and does not read leaves gc to its own --older-than.
+        let retain = settings
+            .retain
+            .as_deref()
+            .and_then(|r| hoist_core::age::parse_age("kubernetes setting retain", r).ok());
         KubePlatform {
             settings,
             namespace,
             env: std::sync::Arc::new(MapEnv::default()),
             conn: OnceCell::new(),
             identity: OnceCell::new(),
+            home: None,
+            retain,
         }
+    }
+
+    /// The same platform keeping its local files under `home` (`$HOIST_HOME`).
+    pub fn with_home(mut self, home: std::path::PathBuf) -> KubePlatform {
+        self.home = Some(home);
+        self
     }
 
     /// The same platform reading registry logins from `env` (the build context's).
@@ -173,6 +194,11 @@ impl Platform for KubePlatform {
                     .and_then(|l| l.get(labels::LAUNCH_TOKEN))
                     == Some(&job.launch_token) =>
             {
+                // Adopting is what lets a held Job run; one fenced off meanwhile (another
+                // reconciler looked before it landed) is deleted instead.
+                if !self.resume(client, &job.job_id, &j).await? {
+                    return Ok(LaunchRecovery::NotLaunched);
+                }
                 Ok(LaunchRecovery::Adopted(Submitted {
                     backend_job_id: name,
                     backend_identity: self.identity().await?,
@@ -247,6 +273,7 @@ impl Platform for KubePlatform {
                         k,
                         &status::current_pods(k, pods.get(&name).map(Vec::as_slice).unwrap_or(&[])),
                     )),
+                    None if let Some(saved) = self.saved(&j.job_id) => Ok(saved.report),
                     None if j.status == JobStatus::Canceling => Ok(StatusReport {
                         status: JobStatus::Canceled,
                         message: "canceled".into(),
@@ -271,6 +298,9 @@ impl Platform for KubePlatform {
     }
 
     async fn logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<String, PlatformError> {
+        if let Some(saved) = self.saved_logs(&job.job_id, tail) {
+            return Ok(saved);
+        }
         let client = self.client().await?;
         let pods = self.pods_of(client.clone(), &job_name(&job.job_id)).await?;
         self.log_text(client, &pods, tail).await
@@ -281,6 +311,9 @@ impl Platform for KubePlatform {
         job: &JobRecord,
         tail: Option<usize>,
     ) -> Result<BoxLogStream, PlatformError> {
+        if let Some(saved) = self.saved_logs(&job.job_id, tail) {
+            return Ok(futures::stream::once(async move { Ok(saved) }).boxed());
+        }
         self.follow(job, tail).await
     }
 
@@ -377,8 +410,9 @@ impl Platform for KubePlatform {
             self.delete_quietly(&services, &name, &DeleteParams::default())
                 .await?;
             // A cancel already took the Job away: the job ended canceled, as `status` says,
-            // rather than being lost.
-            let canceled = job.cancel_requested
+            // rather than being lost. One gc collected had ended anyway.
+            let canceled = self.saved(&job.job_id).is_some()
+                || job.cancel_requested
                 || matches!(job.status, JobStatus::Canceling | JobStatus::Canceled);
             return Ok(if canceled {
                 CancelOutcome::AlreadyFinished
@@ -436,6 +470,9 @@ impl Platform for KubePlatform {
     }
 
     async fn failure_input(&self, job: &JobRecord) -> Result<FailureInput, PlatformError> {
+        if let Some(saved) = self.saved(&job.job_id) {
+            return Ok(saved.failure_input(self.saved_logs(&job.job_id, None)));
+        }
         let client = self.client().await?;
         let name = job_name(&job.job_id);
         let jobs: Api<Job> = self.api(client.clone());
@@ -492,6 +529,9 @@ impl Platform for KubePlatform {
     }
 
     async fn details(&self, job: &JobRecord) -> Result<Option<Details>, PlatformError> {
+        if let Some(saved) = self.saved(&job.job_id) {
+            return Ok(Some(saved.details));
+        }
         let replicas = self.replicas(job).await?;
         Ok(Some(Details {
             fields: BTreeMap::from([
@@ -528,6 +568,16 @@ impl Platform for KubePlatform {
         self.delete_quietly(&jobs, &name, &DeleteParams::background())
             .await?;
         self.delete_companions(client, &job.job_id, client::Companions::ALL)
-            .await
+            .await?;
+        self.forget_saved(&job.job_id);
+        Ok(())
+    }
+
+    async fn collect(&self, jobs: &[JobRecord], dry_run: bool) -> Vec<Result<bool, PlatformError>> {
+        self.collect_ended(jobs, dry_run).await
+    }
+
+    fn retention(&self) -> Option<std::time::Duration> {
+        self.retain
     }
 }

@@ -43,6 +43,13 @@ pub const SETTINGS: &[SettingDoc] = &[
     )
     .default("3600"),
     SettingDoc::new(
+        "retain",
+        SettingKind::String,
+        "how long an ended job's Job, pods, Service and Secrets are kept (90s, 12h, 7d, 2w) before hoist gc removes them, saving logs and what why and show need first; hoist gc --older-than overrides it (ttl_seconds may remove the Job sooner, logs and all)",
+    )
+    .env(&["HOIST_K8S_RETAIN"])
+    .default("7d"),
+    SettingDoc::new(
         "node_selector",
         SettingKind::Map,
         "node labels the pods need, KEY=VALUE",
@@ -103,6 +110,8 @@ pub struct KubeSettings {
     pub runner_image: Option<String>,
     /// Seconds a finished Job is kept (default 3600).
     pub ttl_seconds: Option<i32>,
+    /// How long an ended job's objects are kept before `hoist gc` removes them.
+    pub retain: Option<String>,
     /// Node labels the pods need (per job: read back from the job's options).
     pub node_selector: Option<BTreeMap<String, String>>,
     /// Tolerations (per job: read back from the job's options).
@@ -126,6 +135,9 @@ impl KubeSettings {
                 format!("kubernetes setting ttl_seconds is {t}, below 0"),
                 "set ttl_seconds to the seconds a finished Job is kept, e.g. 3600",
             ));
+        }
+        if let Some(r) = &s.retain {
+            hoist_core::age::parse_age("kubernetes setting retain", r)?;
         }
         for t in s.tolerations.iter().flatten() {
             parse_toleration(t)?;
@@ -201,7 +213,11 @@ impl PlatformDescriptor for Descriptor {
         }
         // The build context's environment is where a task launcher overlays its registry
         // login (SKYPILOT_DOCKER_*): the pull Secret is made from it.
-        Ok(Box::new(KubePlatform::new(s).with_env(ctx.env.clone())))
+        Ok(Box::new(
+            KubePlatform::new(s)
+                .with_env(ctx.env.clone())
+                .with_home(ctx.home.clone()),
+        ))
     }
 
     fn readiness(&self, ctx: &BuildContext, _settings: &SettingsMap) -> Readiness {
@@ -256,13 +272,15 @@ mod tests {
     fn check_refuses_bad_tolerations_and_unknown_keys() {
         let d = Descriptor;
         d.check(&map(json!({"namespace": "ml", "ttl_seconds": 60, "tolerations": ["a:NoSchedule"],
-            "node_selector": {"k": "v"}, "image_pull_secret": "ngc", "context": "c", "runner_image": "r"})))
+            "node_selector": {"k": "v"}, "image_pull_secret": "ngc", "context": "c", "runner_image": "r", "retain": "12h"})))
             .expect("good");
         let e = d
             .check(&map(json!({"tolerations": ["k:Sometimes"]})))
             .expect_err("effect");
         assert!(e.message.contains("Sometimes"), "{}", e.message);
         assert!(d.check(&map(json!({"ttl_seconds": -1}))).is_err());
+        let e = d.check(&map(json!({"retain": "soon"}))).expect_err("age");
+        assert!(e.message.contains("retain"), "{}", e.message);
         assert!(d.check(&map(json!({"namespase": "x"}))).is_err());
     }
 

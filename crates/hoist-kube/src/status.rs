@@ -216,6 +216,10 @@ pub fn report(job: &Job, pods: &[Pod]) -> StatusReport {
     }
     r.message = match pods.iter().find_map(pod_issue) {
         Some(issue) => issue,
+        // Created held back and not resumed: its launcher died before it could (see fence.rs).
+        None if pods.is_empty() && condition(job, "Suspended").is_some() => {
+            "held (suspended) until hoist settles its launch: the next hoist command resumes or removes it".into()
+        }
         None if pods.is_empty() => "waiting for the Job controller to create pods".into(),
         None => "pods are being created".into(),
     };

@@ -1,6 +1,7 @@
 //! A real submit: the inputs checked, the registry password resolved, the nodes read once
 //! (capacity and GPU model placement), then the Secrets, the Service and the Job created in
-//! the order the pods need them, and the companions handed to the Job.
+//! the order the pods need them, the companions handed to the Job, and the Job (created held
+//! back, see `fence.rs`) let run once nothing fenced its launch off.
 
 use crate::KubePlatform;
 use crate::client::Companions;
@@ -77,7 +78,7 @@ impl KubePlatform {
             return Err(self.err("create the headless Service", e));
         }
         made.service = m.service.is_some();
-        let created = match jobs.create(&pp, &m.job).await {
+        let created = match jobs.create(&pp, &crate::fence::held(m.job.clone())).await {
             Ok(j) => j,
             Err(kube::Error::Api(s)) if s.code == 409 => {
                 // Already there: ours (a retried submit) or someone else's name clash.
@@ -135,6 +136,15 @@ impl KubePlatform {
                 "hand the Secrets and Service to the Job",
             )
             .await?;
+        }
+        if !self.resume(client, &req.job_id, &created).await? {
+            return Err(PlatformError::Failed {
+                message: format!(
+                    "the launch of job {} was fenced off (abandoned or removed) while its Job was being created; the Job was deleted before any pod ran",
+                    req.job_id
+                ),
+                hint: "submit the job again".into(),
+            });
         }
         Ok(Submitted {
             backend_job_id: name,

@@ -61,7 +61,26 @@ fn missing_variable(e: &LibInput) -> bool {
 
 /// The exception for a library error.
 pub fn to_py(e: &LibError) -> PyErr {
-    let text = with_hint(&e.to_string(), e.hint().as_deref());
+    classed(e, with_hint(&e.to_string(), e.hint().as_deref()))
+}
+
+/// The exception for a library error met while doing `context`, worded as the CLI words it
+/// (`submit failed: …`).
+pub fn to_py_in(context: &str, e: &LibError) -> PyErr {
+    classed(
+        e,
+        with_hint(&format!("{context}: {e}"), e.hint().as_deref()),
+    )
+}
+
+/// A missing credential, in these words: a submit that could not reach a platform this
+/// machine is not set up for (no kubeconfig and no service account).
+pub fn credential(text: String) -> PyErr {
+    CredentialError::new_err(text)
+}
+
+/// `text` raised as the exception class for `e`.
+fn classed(e: &LibError, text: String) -> PyErr {
     let input = match e {
         LibError::Input(i) | LibError::Platform(LibPlatform::Input(i)) => Some(i),
         _ => None,
@@ -77,6 +96,8 @@ pub fn to_py(e: &LibError) -> PyErr {
             CredentialError::new_err(text)
         }
         LibError::Store(LibStore::NotFound(_)) => NotFoundError::new_err(text),
+        // An id prefix that fits several jobs is the caller's to fix, as the CLI's exit 2 says.
+        LibError::Store(LibStore::Ambiguous { .. }) => InputError::new_err(text),
         LibError::Store(_) => StoreError::new_err(text),
         _ if e.exit_code() == 2 => InputError::new_err(text),
         LibError::Platform(_) | LibError::Staging(_) => PlatformError::new_err(text),

@@ -1,7 +1,7 @@
 //! `hoist._native.Hoist`: one handle on the store and the platforms, with the CLI's verbs.
 
 use crate::convert::{job_dict, job_value, ser_to_py, to_py as json_to_py};
-use crate::errors::{HoistError as PyHoistError, refuse, to_py, with_hint};
+use crate::errors::{HoistError as PyHoistError, refuse, to_py, to_py_in, with_hint};
 use crate::follow::LogLines;
 use crate::{block, interruptible, launch, request};
 use hoist::core::{CancelOutcome, JobStatus};
@@ -54,6 +54,33 @@ fn seconds(what: &str, s: Option<f64>) -> PyResult<Option<Duration>> {
         })
     })
     .transpose()
+}
+
+impl Hoist {
+    /// A failed submit as the CLI says it (`submit failed: …`), classed as TAO's SDKs class
+    /// it: a platform that could not be reached from a machine not set up for it (no
+    /// kubeconfig and no service account, say) lacks a credential rather than being down.
+    fn submit_error(&self, req: &hoist::JobRequest, e: &HoistError) -> PyErr {
+        use hoist::core::PlatformError;
+        if matches!(e, HoistError::Platform(PlatformError::Unreachable { .. }))
+            && let Some(why) = self.not_set_up(req)
+        {
+            let text = with_hint(&format!("submit failed: {e}"), e.hint().as_deref());
+            return crate::errors::credential(format!("{text}\n  ({why})"));
+        }
+        to_py_in("submit failed", e)
+    }
+
+    /// Why the platform `req` goes to does not look set up on this machine (from settings,
+    /// environment and files, as `hoist platforms` decides), or `None` when it does.
+    fn not_set_up(&self, req: &hoist::JobRequest) -> Option<String> {
+        let name = self.inner.prepare(req).ok()?.platform;
+        self.inner
+            .platforms()
+            .into_iter()
+            .find(|p| p.name == name && !p.readiness.configured)
+            .map(|p| p.readiness.reason)
+    }
 }
 
 #[pymethods]
@@ -109,7 +136,8 @@ impl Hoist {
         kwargs: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let req = request::build(&self.inner, command, kwargs, "run")?;
-        let job = block(py, self.inner.create_job(req))?.map_err(|e| to_py(&e))?;
+        let job = block(py, self.inner.create_job(req.clone()))?
+            .map_err(|e| self.submit_error(&req, &e))?;
         job_dict(py, &job)
     }
 
@@ -146,6 +174,7 @@ impl Hoist {
     /// The job's output line by line from its last `tail` lines, until it ends.
     #[pyo3(signature = (id, tail=None))]
     fn follow(&self, id: &str, tail: Option<usize>) -> PyResult<LogLines> {
+        crate::usable()?;
         let job = self.inner.resolve(id).map_err(|e| to_py(&e))?;
         LogLines::start(self.inner.clone(), job, tail)
     }

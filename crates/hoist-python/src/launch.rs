@@ -45,6 +45,7 @@ pub struct Opened {
 
 /// Plan and submit one task, or start a workflow run.
 pub fn launch(py: Python<'_>, h: &Arc<Hoist>, opened: &Opened, a: Args) -> PyResult<Value> {
+    crate::usable()?;
     let shown = a.path.display().to_string();
     let text = std::fs::read_to_string(&a.path).map_err(|e| {
         refuse(
@@ -81,7 +82,9 @@ pub fn launch(py: Python<'_>, h: &Arc<Hoist>, opened: &Opened, a: Args) -> PyRes
     };
     let own = with_registry(h, &p, opened).map_err(|e| to_py(&e))?;
     let hh: &Hoist = own.as_ref().unwrap_or(h);
-    let job = block(py, hh.create_job(p.request))?.map_err(|e| to_py(&e))?;
+    // Worded as `hoist launch` words it.
+    let job = block(py, hh.create_job(p.request))?
+        .map_err(|e| crate::errors::to_py_in("submit failed", &e))?;
     Ok(json!({"kind": "job", "job": job_value(&job)}))
 }
 

@@ -7,6 +7,11 @@
 //! a call blocks on it with the GIL released. Waits that can last (`wait`, `follow`,
 //! `wait_run`) wake every [`TICK`] to let Python handle Ctrl-C, which stops the wait and
 //! leaves the job alone.
+//!
+//! A process forked after that (`os.fork`, multiprocessing's `fork` start method) inherits
+//! the runtime without its threads and the store connection mid-use: the package registers
+//! [`forked`] to run in the child, and every later call there raises `RuntimeError` rather
+//! than hang.
 
 mod convert;
 mod errors;
@@ -19,6 +24,7 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use std::future::Future;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
@@ -27,8 +33,32 @@ const TICK: Duration = Duration::from_millis(100);
 
 static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
 
+/// This process is a fork of one that had started the runtime.
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+/// Called in a forked child (`os.register_at_fork(after_in_child=…)`): once the parent had
+/// used hoist, the child cannot (the runtime's threads stayed in the parent).
+#[pyfunction]
+fn forked() {
+    if RUNTIME.get().is_some() {
+        FORKED.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Refuse every call in a child forked after hoist was used, before it touches the runtime or
+/// the store.
+pub(crate) fn usable() -> PyResult<()> {
+    if FORKED.load(Ordering::SeqCst) {
+        return Err(PyRuntimeError::new_err(
+            "hoist cannot be used in this process: it was forked (os.fork, or multiprocessing's fork start method) after hoist was used in its parent, and hoist's runtime threads and store connection do not survive a fork; use hoist in the parent only, or start the workers with multiprocessing.get_context(\"spawn\") or \"forkserver\"",
+        ));
+    }
+    Ok(())
+}
+
 /// The module's runtime, started on first use.
 fn runtime() -> PyResult<&'static Runtime> {
+    usable()?;
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
@@ -95,6 +125,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<handle::Hoist>()?;
     m.add_class::<follow::LogLines>()?;
+    m.add_function(wrap_pyfunction!(forked, m)?)?;
     m.add("HoistError", py.get_type::<errors::HoistError>())?;
     m.add("InputError", py.get_type::<errors::InputError>())?;
     m.add("CredentialError", py.get_type::<errors::CredentialError>())?;

@@ -150,6 +150,7 @@ pub fn build(
     kwargs: Option<&Bound<'_, PyDict>>,
     verb: &'static str,
 ) -> PyResult<JobRequest> {
+    crate::usable()?;
     if let Some(d) = kwargs {
         for k in d.keys() {
             let k = k.extract::<String>().unwrap_or_default();
@@ -209,6 +210,9 @@ pub fn build(
         });
     }
     req.env = kw.pairs("env", parse_env_arg)?;
+    for (name, _) in &req.env {
+        env_name(name).map_err(|e| input(&e))?;
+    }
     req.labels = kw.str_map("labels")?;
     req.inputs = bindings(&kw, "inputs", "--input", true)?;
     req.outputs = bindings(&kw, "outputs", "--output", false)?;
@@ -337,4 +341,25 @@ fn by_platform(
         out.entry(owner.to_string()).or_default().insert(k, v);
     }
     Ok(out)
+}
+
+/// Check a name given as a dict key as the command line checks `--env NAME`, so both refuse a
+/// bad one in the same words (the value stays out of the message: it may be a secret).
+fn env_name(name: &str) -> Result<(), InputError> {
+    match parse_env_arg(name) {
+        Ok((parsed, None)) if parsed == name => Ok(()),
+        // `NAME=…` in a key: the parser would split it; the name as given is what is wrong.
+        Ok(_) => {
+            let why = hoist::core::command::validate_env_name(name)
+                .err()
+                .map(|e| e.message)
+                .unwrap_or_default();
+            let hint = parse_env_arg("=").err().map(|e| e.hint).unwrap_or_default();
+            Err(InputError::new(
+                format!("malformed --env {name:?}: {why}"),
+                hint,
+            ))
+        }
+        Err(e) => Err(e),
+    }
 }

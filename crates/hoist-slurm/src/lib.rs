@@ -11,6 +11,8 @@
 mod batch;
 mod cluster;
 pub mod flags;
+mod gc;
+mod logs;
 pub mod pending;
 mod preflight;
 mod queue;
@@ -60,6 +62,8 @@ pub struct SlurmPlatform {
     hosts: Hosts,
     cluster: OnceCell<ClusterInfo>,
     cache_dir: std::path::PathBuf,
+    /// `$HOIST_HOME/jobs`: what `gc` saved of jobs whose folders it removed.
+    saved_dir: std::path::PathBuf,
     /// Where registry logins are read (the library's environment).
     env: hoist_core::SharedEnv,
 }
@@ -111,6 +115,7 @@ impl SlurmPlatform {
             hosts: Hosts { targets, options },
             cluster: OnceCell::new(),
             cache_dir: home.join("cache"),
+            saved_dir: home.join("jobs"),
             env: std::sync::Arc::new(hoist_core::ProcessEnv),
         })
     }
@@ -408,17 +413,10 @@ impl Platform for SlurmPlatform {
     }
 
     async fn logs(&self, job: &JobRecord, tail: Option<usize>) -> Result<String, PlatformError> {
-        let Some(dir) = Self::log_dir(job) else {
-            return Ok(String::new());
-        };
-        let files = format!("{d}/main.out {d}/main.err", d = sh_quote(&dir));
-        let cmd = match tail {
-            Some(n) => {
-                format!("for f in {files}; do [ -f \"$f\" ] && tail -n {n} \"$f\"; done; true")
-            }
-            None => format!("for f in {files}; do [ -f \"$f\" ] && cat \"$f\"; done; true"),
-        };
-        Ok(self.run(&cmd).await?.stdout)
+        if let Some(saved) = self.saved_logs(job, tail) {
+            return Ok(saved);
+        }
+        self.remote_logs(job, tail).await
     }
 
     async fn follow_logs(
@@ -426,44 +424,18 @@ impl Platform for SlurmPlatform {
         job: &JobRecord,
         tail: Option<usize>,
     ) -> Result<BoxLogStream, PlatformError> {
-        let Some(dir) = Self::log_dir(job) else {
-            return Ok(futures::stream::empty().boxed());
-        };
-        let id = job.backend_job_id.clone().unwrap_or_default();
-        let start = tail.map(|n| n.to_string()).unwrap_or_else(|| "+1".into());
-        let remote = queue::follow_script(&dir, &id, &start, self.settings.follow_poll());
-        // The first login host that answers (failover), then one long-lived session on it.
-        let alive = self.run("true").await?;
-        let target = self
-            .hosts
-            .targets
-            .iter()
-            .find(|t| t.display() == alive.host)
-            .cloned()
-            .ok_or_else(|| self.unreachable("no login host answered"))?;
-        let mut child = self
-            .hosts
-            .options
-            .command(&target, &remote)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| PlatformError::io("running ssh", e))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| self.unreachable("no output pipe"))?;
-        let reader = tokio::io::BufReader::new(stdout);
-        let stream = futures::stream::unfold((reader, child), |(mut r, child)| async move {
-            use tokio::io::AsyncBufReadExt;
-            let mut line = String::new();
-            match r.read_line(&mut line).await {
-                Ok(0) | Err(_) => None,
-                Ok(_) => Some((Ok(line), (r, child))),
-            }
-        });
-        Ok(stream.boxed())
+        if let Some(saved) = self.saved_logs(job, tail) {
+            return Ok(futures::stream::once(async move { Ok(saved) }).boxed());
+        }
+        self.follow(job, tail).await
+    }
+
+    async fn collect(&self, jobs: &[JobRecord], dry_run: bool) -> Vec<Result<bool, PlatformError>> {
+        self.collect_ended(jobs, dry_run).await
+    }
+
+    fn retention(&self) -> Option<std::time::Duration> {
+        self.settings.retention()
     }
 
     async fn retry(&self, job: &JobRecord) -> Result<Option<Submitted>, PlatformError> {

@@ -139,6 +139,13 @@ pub const SETTINGS: &[SettingDoc] = &[
     .env(&["HOIST_MAX_RETRIES"])
     .default("10"),
     SettingDoc::new(
+        "retain",
+        SettingKind::String,
+        "how long an ended job's folder on the cluster (batch script, env file, logs) is kept (90s, 12h, 7d, 2w) before hoist gc removes it, saving its logs first; hoist gc --older-than overrides it",
+    )
+    .env(&["HOIST_SLURM_RETAIN"])
+    .default("7d"),
+    SettingDoc::new(
         "follow_poll_seconds",
         SettingKind::Number,
         "how often a log follow asks squeue whether the job is still queued, seconds (a job that ends by its script wakes it at once)",
@@ -210,6 +217,8 @@ pub struct SlurmSettings {
     pub max_retries: Option<u32>,
     /// Seconds between a log follow's squeue checks (default 2).
     pub follow_poll_seconds: Option<f64>,
+    /// How long `gc` keeps an ended job's folder (default 7d).
+    pub retain: Option<String>,
 }
 
 impl SlurmSettings {
@@ -250,7 +259,19 @@ impl SlurmSettings {
                 "set HOIST_SLURM_FOLLOW_POLL to e.g. 2",
             ));
         }
+        if let Some(r) = &s.retain {
+            hoist_core::age::parse_age("slurm setting retain", r)?;
+        }
         Ok(s)
+    }
+
+    /// How long `gc` keeps an ended job's folder (checked in [`Self::from_map`]).
+    pub(crate) fn retention(&self) -> Option<std::time::Duration> {
+        hoist_core::age::parse_age(
+            "slurm setting retain",
+            self.retain.as_deref().unwrap_or("7d"),
+        )
+        .ok()
     }
 
     /// The login hosts (none when unset).

@@ -2,7 +2,9 @@
 //! them in one batched refresh, and taking back the jobs an earlier driver of the same run
 //! submitted (the step fence of a resume).
 
-use super::{Follow, Observer, RunFolder, Slot, State, event, safe_name};
+use super::journal::event;
+use super::schedule::safe_name;
+use super::{Follow, Observer, RunFolder, Slot, State};
 use hoist::core::{JobRecord, JobStatus};
 use hoist::store::ListFilter;
 use hoist::{Hoist, HoistError};

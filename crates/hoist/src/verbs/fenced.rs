@@ -36,7 +36,7 @@ impl Hoist {
             let body = serde_json::to_vec(job).map_err(std::io::Error::other)?;
             let tmp = dir.join(format!(".{}.tmp", job.job_id));
             std::fs::write(&tmp, body)?;
-            std::fs::rename(tmp, dir.join(format!("{}.json", job.job_id)))
+            std::fs::rename(tmp, hoist_core::job::fence_marker(self.home(), &job.job_id))
         };
         if let Err(e) = write() {
             self.reporter.report(ReportEvent::Step {

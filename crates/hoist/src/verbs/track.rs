@@ -117,6 +117,14 @@ impl Hoist {
                 if jobs[i].status == JobStatus::Canceling && !rep.status.is_terminal() {
                     continue;
                 }
+                // What the row already says needs no write transaction: a poll of hundreds of
+                // unchanged jobs would otherwise take the store's write lock once per job.
+                if rep.status == jobs[i].status
+                    && rep.message == jobs[i].message
+                    && rep.exit_code == jobs[i].exit_code
+                {
+                    continue;
+                }
                 let (changed, after) = self.store.apply_report(&jobs[i].job_id, None, &rep)?;
                 if changed && after.status != jobs[i].status {
                     self.reporter.report(ReportEvent::Status {
