@@ -10,14 +10,6 @@ use std::time::{Duration, Instant};
 /// engine, not on a poll.
 const POLL_MS: &str = "10000";
 
-fn dsubmit(e: &DEnv, extra: &[&str], cmd: &[&str]) -> String {
-    let mut a = vec!["--platform", "docker", "--image", IMG];
-    a.extend_from_slice(extra);
-    a.push("--");
-    a.extend_from_slice(cmd);
-    e.submit(&a)
-}
-
 fn container_exists(id: &str) -> bool {
     std::process::Command::new("docker")
         .args(["container", "inspect", &format!("hoist-job-{id}")])

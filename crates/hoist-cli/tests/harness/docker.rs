@@ -1,7 +1,7 @@
 //! Docker test stores: the testbed's image, and a store whose containers are removed when the
 //! test ends, pass or fail, on whichever daemon each job was pinned to.
 
-use super::Env;
+use super::{Env, Out};
 use std::collections::BTreeMap;
 
 /// The image scripts/testbed.sh builds.
@@ -61,4 +61,41 @@ pub fn denv() -> DEnv {
         "test image {IMG} is missing: run scripts/testbed.sh"
     );
     DEnv(Env::new())
+}
+
+/// `docker ARGS`, which must succeed; its trimmed stdout.
+pub fn docker(args: &[&str]) -> String {
+    let o = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI (run scripts/testbed.sh)");
+    assert!(
+        o.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// `docker inspect -f FMT` of a job's container.
+pub fn inspect(id: &str, fmt: &str) -> String {
+    docker(&["inspect", "-f", fmt, &format!("hoist-job-{id}")])
+}
+
+/// An attached docker run of the testbed image.
+pub fn drun(e: &DEnv, extra: &[&str], cmd: &[&str]) -> Out {
+    let mut a = vec!["run", "--platform", "docker", "--image", IMG];
+    a.extend_from_slice(extra);
+    a.push("--");
+    a.extend_from_slice(cmd);
+    e.run(&a)
+}
+
+/// A detached docker run of the testbed image; the job id.
+pub fn dsubmit(e: &DEnv, extra: &[&str], cmd: &[&str]) -> String {
+    let mut a = vec!["--platform", "docker", "--image", IMG];
+    a.extend_from_slice(extra);
+    a.push("--");
+    a.extend_from_slice(cmd);
+    e.submit(&a)
 }
