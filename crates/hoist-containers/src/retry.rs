@@ -205,16 +205,7 @@ impl ContainerJobs {
         {
             return Ok(());
         }
-        let rep = StatusReport {
-            status: job.status,
-            message: job.message.clone(),
-            exit_code: job.exit_code,
-            started_at: job.started_at,
-            finished_at: job.finished_at,
-            retriable: false,
-            restarts: None,
-        };
-        self.save_and_remove(job, &rep).await
+        self.save_and_remove(job, &job.as_report()).await
     }
 }
 

@@ -126,26 +126,12 @@ impl ContainerJobs {
                 Some("running" | "paused" | "restarting") => Ok(false),
                 Some(_) if dry_run => Ok(true),
                 Some(_) => self
-                    .save_and_remove(job, &ended_report(job))
+                    .save_and_remove(job, &job.as_report())
                     .await
                     .map(|()| true),
             });
         }
         out
-    }
-}
-
-/// What a removed container's job ended with, from its record: what `status` answers for
-/// it afterwards.
-fn ended_report(job: &JobRecord) -> StatusReport {
-    StatusReport {
-        status: job.status,
-        message: job.message.clone(),
-        exit_code: job.exit_code,
-        started_at: job.started_at,
-        finished_at: job.finished_at,
-        retriable: false,
-        restarts: None,
     }
 }
 

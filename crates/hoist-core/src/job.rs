@@ -121,6 +121,21 @@ pub struct JobRecord {
 }
 
 impl JobRecord {
+    /// The record's own word on how the job stands, as a backend report: what `status`
+    /// answers for a job whose backend object is gone (collected, or removed after its logs
+    /// and exit were kept).
+    pub fn as_report(&self) -> crate::platform::StatusReport {
+        crate::platform::StatusReport {
+            status: self.status,
+            message: self.message.clone(),
+            exit_code: self.exit_code,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            retriable: false,
+            restarts: None,
+        }
+    }
+
     /// A new record for a job about to be launched: `Pending`, launch fence open, created now.
     pub fn pending(job_id: String, platform: String, spec: JobSpec, launch_token: String) -> Self {
         let now = crate::now();

@@ -144,17 +144,7 @@ impl KubePlatform {
             (Ok(j), Ok(p)) => (j.items, p.items),
             (Err(e), _) | (_, Err(e)) => return each_failed(self.err("list jobs and pods", e)),
         };
-        let mut pods: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
-        for p in pl {
-            if let Some(n) = p
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::JOB_NAME))
-            {
-                pods.entry(n.clone()).or_default().push(p);
-            }
-        }
+        let pods = status::pods_by_job(pl);
         let mut out = Vec::with_capacity(jobs.len());
         for job in jobs {
             let name = job_name(&job.job_id);
@@ -194,15 +184,7 @@ impl KubePlatform {
         let log = self.log_text(client.clone(), pods, None).await?;
         let (findings, events, exit_code) = status::findings(k, pods);
         let saved = Saved {
-            report: StatusReport {
-                status: job.status,
-                message: job.message.clone(),
-                exit_code: job.exit_code,
-                started_at: job.started_at,
-                finished_at: job.finished_at,
-                retriable: false,
-                restarts: None,
-            },
+            report: job.as_report(),
             exit_code,
             findings,
             events,

@@ -254,17 +254,7 @@ impl Platform for KubePlatform {
                     .collect();
             }
         };
-        let mut pods: BTreeMap<String, Vec<Pod>> = BTreeMap::new();
-        for p in pl {
-            if let Some(n) = p
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(labels::JOB_NAME))
-            {
-                pods.entry(n.clone()).or_default().push(p);
-            }
-        }
+        let pods = status::pods_by_job(pl);
         jobs.iter()
             .map(|j| {
                 let name = job_name(&j.job_id);

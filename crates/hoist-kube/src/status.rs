@@ -83,6 +83,23 @@ pub fn pod_issue(p: &Pod) -> Option<String> {
     None
 }
 
+/// Pods grouped by the name of the Job that made them (its `job-name` label), from one
+/// listing of every hoist pod, so a batch of jobs costs one list call.
+pub(crate) fn pods_by_job(pods: Vec<Pod>) -> std::collections::BTreeMap<String, Vec<Pod>> {
+    let mut by_job: std::collections::BTreeMap<String, Vec<Pod>> = Default::default();
+    for p in pods {
+        if let Some(n) = p
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(crate::labels::JOB_NAME))
+        {
+            by_job.entry(n.clone()).or_default().push(p);
+        }
+    }
+    by_job
+}
+
 /// The pods of this incarnation of the Job: after a re-run, pods of the deleted Job linger
 /// for a while with the same `job-name` label; the controller's uid label tells them apart
 /// (pods without it are kept).

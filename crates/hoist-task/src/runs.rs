@@ -66,6 +66,20 @@ fn read_json(p: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(p).ok()?).ok()
 }
 
+impl Run {
+    /// Each submitted job's status, exit code and message as the store has them now, in place
+    /// of what `status.json` said when the driver last wrote it (it may be gone).
+    pub fn refresh_from(&mut self, now: &[hoist::core::JobSummary]) {
+        for j in &mut self.jobs {
+            if let Some(rec) = now.iter().find(|r| Some(&r.job_id) == j.job_id.as_ref()) {
+                j.status = rec.status.as_str().to_string();
+                j.exit_code = rec.exit_code.map(i64::from);
+                j.message = rec.message.clone();
+            }
+        }
+    }
+}
+
 /// The run in `dir`, if it is one.
 pub fn read(root: &Path, dir: &Path) -> Option<Run> {
     let meta = read_json(&dir.join("metadata.json"))?;

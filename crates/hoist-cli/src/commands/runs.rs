@@ -20,13 +20,7 @@ async fn fresh(h: &Hoist, mut run: Run) -> anyhow::Result<Run> {
             ..Default::default()
         })
         .await?;
-    for j in &mut run.jobs {
-        if let Some(rec) = now.iter().find(|r| Some(&r.job_id) == j.job_id.as_ref()) {
-            j.status = rec.status.as_str().to_string();
-            j.exit_code = rec.exit_code.map(i64::from);
-            j.message = rec.message.clone();
-        }
-    }
+    run.refresh_from(&now);
     Ok(run)
 }
 
