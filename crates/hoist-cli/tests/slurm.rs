@@ -319,8 +319,12 @@ fn infrastructure_failures_run_again_on_the_cluster_and_program_failures_do_not(
     // First run: an NCCL failure (infrastructure). The job script sees it and requeues itself.
     let flaky = e.ssubmit(&["--name", "flaky"], &["sh", "-c", "if [ \"${SLURM_RESTART_COUNT:-0}\" -eq 0 ]; then echo 'misc/socket.cc:50 NCCL WARN Net : Connect to node2 failed' >&2; exit 1; fi; echo recovered"]);
     let w = e.srun(&["wait", &flaky]);
-    assert_eq!(w.code(), 0, "{}", w.stderr());
-    assert!(e.srun(&["logs", &flaky]).stdout().contains("recovered"));
+    assert_eq!(w.code(), 0, "{}\n{}", w.stderr(), e.evidence(&flaky));
+    assert!(
+        e.srun(&["logs", &flaky]).stdout().contains("recovered"),
+        "{}",
+        e.evidence(&flaky)
+    );
     let show: serde_json::Value =
         serde_json::from_str(&e.srun(&["show", &flaky, "--json"]).stdout()).expect("show");
     assert_eq!(show["retry_count"], 1, "{show}");

@@ -204,7 +204,11 @@ pub(crate) fn follow_script(dir: &str, id: &str, start: &str, poll: f64) -> Stri
 /// has been restarted is touched: hoist never submits with a begin time of its own.
 // Only a hold SLURM's own requeue set (a begin time about two minutes out) is lifted: a start
 // time someone chose further out (`scontrol update StartTime=now+1hour`) is theirs to keep.
-pub(crate) const RELEASE_REQUEUED: &str = "l=$(scontrol show job -o {id} 2>/dev/null); case \"$l\" in *\" Restarts=\"[1-9]*) s=${l##* StartTime=}; s=${s%% *}; t=$(date -d \"$s\" +%s 2>/dev/null) && [ $((t - $(date +%s))) -le 300 ] && scontrol update JobId={id} StartTime=now >/dev/null 2>&1;; esac";
+// And not in the requeue's own second or the next (SubmitTime is the requeue's time): the
+// nodes revoked the last run's credential at that time, to the second, and a run launched
+// with a credential no newer is refused there ("already killed, do not launch batch job") and
+// ends FAILED. SLURM's own hold is that rule with two minutes to spare.
+pub(crate) const RELEASE_REQUEUED: &str = "l=$(scontrol show job -o {id} 2>/dev/null); case \"$l\" in *\" Restarts=\"[1-9]*) s=${l##* StartTime=}; s=${s%% *}; u=${l##* SubmitTime=}; u=${u%% *}; n=$(date +%s); t=$(date -d \"$s\" +%s 2>/dev/null) && v=$(date -d \"$u\" +%s 2>/dev/null) && [ $((t - n)) -le 300 ] && [ $((n - v)) -ge 2 ] && scontrol update JobId={id} StartTime=now >/dev/null 2>&1;; esac";
 
 #[cfg(test)]
 mod tests {
@@ -233,14 +237,14 @@ mod tests {
         };
         write(
             "squeue",
-            "printf '10|RUNNING|None\\n11|PENDING|BeginTime\\n12|PENDING|BeginTime\\n15|PENDING|BeginTime\\n99|PENDING|Priority\\n'",
+            "printf '10|RUNNING|None\\n11|PENDING|BeginTime\\n12|PENDING|BeginTime\\n15|PENDING|BeginTime\\n16|PENDING|BeginTime\\n99|PENDING|Priority\\n'",
         );
         write(
             "scontrol",
-            "soon=$(date -d '+100 seconds' +%Y-%m-%dT%H:%M:%S); later=$(date -d '+1 hour' +%Y-%m-%dT%H:%M:%S); case \"$*\" in 'show job -o 11') echo \"JobId=11 JobState=PENDING Restarts=1 StartTime=$soon EndTime=x\";; 'show job -o 12') echo \"JobId=12 JobState=PENDING Restarts=0 StartTime=$soon\";; 'show job -o 15') echo \"JobId=15 JobState=PENDING Restarts=1 StartTime=$later EndTime=x\";; 'show job -o 13') echo 'JobId=13 JobState=COMPLETED ExitCode=0:0';; esac",
+            "soon=$(date -d '+100 seconds' +%Y-%m-%dT%H:%M:%S); later=$(date -d '+1 hour' +%Y-%m-%dT%H:%M:%S); ago=$(date -d '-20 seconds' +%Y-%m-%dT%H:%M:%S); now=$(date +%Y-%m-%dT%H:%M:%S); case \"$*\" in 'show job -o 11') echo \"JobId=11 JobState=PENDING Restarts=1 SubmitTime=$ago StartTime=$soon EndTime=x\";; 'show job -o 12') echo \"JobId=12 JobState=PENDING Restarts=0 SubmitTime=$ago StartTime=$soon\";; 'show job -o 15') echo \"JobId=15 JobState=PENDING Restarts=1 SubmitTime=$ago StartTime=$later EndTime=x\";; 'show job -o 16') echo \"JobId=16 JobState=PENDING Restarts=1 SubmitTime=$now StartTime=$soon EndTime=x\";; 'show job -o 13') echo 'JobId=13 JobState=COMPLETED ExitCode=0:0';; esac",
         );
         write("id", "echo me");
-        let ids: Vec<String> = ["10", "11", "12", "13", "14", "15"]
+        let ids: Vec<String> = ["10", "11", "12", "13", "14", "15", "16"]
             .map(String::from)
             .to_vec();
         let out = std::process::Command::new("sh")
@@ -250,7 +254,7 @@ mod tests {
             .output()
             .expect("sh");
         let map = parse_states(&String::from_utf8_lossy(&out.stdout), &ids);
-        assert_eq!(map.len(), 5, "14 is purged: {map:?}");
+        assert_eq!(map.len(), 6, "14 is purged: {map:?}");
         assert_eq!(map["10"].state, "RUNNING");
         assert_eq!(map["11"].reason, "BeginTime");
         assert_eq!(map["13"].exit_code, Some(0));
@@ -268,6 +272,10 @@ mod tests {
         assert!(
             !calls.contains("JobId=15 StartTime"),
             "a start time someone set an hour out is kept\n{calls}"
+        );
+        assert!(
+            !calls.contains("JobId=16 StartTime"),
+            "requeued this very second: the nodes would refuse its launch\n{calls}"
         );
         assert!(
             !calls.contains("show job -o 10"),

@@ -153,6 +153,23 @@ impl SEnv {
             .to_string()
     }
 
+    /// Everything that tells what became of a job, for a failed assertion: hoist's record and
+    /// log, and the controller's and the accounting's view of its SLURM job.
+    pub fn evidence(&self, job: &str) -> String {
+        let id = self.slurm_id(job);
+        let q = sh_word(&id);
+        format!(
+            "--- show\n{}\n--- logs\n{}{}\n--- scontrol\n{}--- sacct\n{}",
+            self.srun(&["show", job, "--json"]).stdout(),
+            self.srun(&["logs", job]).stdout(),
+            self.srun(&["logs", job]).stderr(),
+            remote(&format!("scontrol show job -o {q}")),
+            remote(&format!(
+                "sacct -n -P -D -j {q} -o JobIDRaw,State,ExitCode,Start,End,NodeList"
+            )),
+        )
+    }
+
     /// The programs of the ssh round trips `args` made (HOIST_SSH_TRACE).
     pub fn traced(&self, name: &str, args: &[&str]) -> (Out, Vec<String>) {
         let trace = self.path(name);
@@ -168,4 +185,9 @@ impl SEnv {
             .collect();
         (out, words)
     }
+}
+
+/// A SLURM job id as one shell word (ids are digits; anything else is quoted away).
+fn sh_word(id: &str) -> String {
+    format!("'{}'", id.replace('\'', "'\\''"))
 }
