@@ -35,17 +35,7 @@ fn pull_run(
         "echo",
         "pulled",
     ]);
-    c.env("DOCKER_CONFIG", &cfg);
-    for k in [
-        "DOCKER_USERNAME",
-        "DOCKER_PASSWORD",
-        "DOCKER_SERVER",
-        "SKYPILOT_DOCKER_USERNAME",
-        "SKYPILOT_DOCKER_PASSWORD",
-        "NGC_KEY",
-    ] {
-        c.env_remove(k);
-    }
+    without_registry_logins(&mut c).env("DOCKER_CONFIG", &cfg);
     for (k, v) in env {
         c.env(k, v);
     }

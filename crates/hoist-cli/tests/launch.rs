@@ -280,18 +280,10 @@ fn a_private_registry_login_from_the_task_with_a_command_password() {
         "--env",
         "SKYPILOT_DOCKER_PASSWORD=$(printf hoist-registry-pass)",
     ]);
-    c.current_dir(e.dir.path())
+    harness::docker::without_registry_logins(&mut c)
+        .current_dir(e.dir.path())
         .env("DOCKER_CONFIG", &cfg)
         .env("DOCKER_PULL_POLICY", "always");
-    for k in [
-        "DOCKER_USERNAME",
-        "DOCKER_PASSWORD",
-        "DOCKER_SERVER",
-        "SKYPILOT_DOCKER_USERNAME",
-        "SKYPILOT_DOCKER_PASSWORD",
-    ] {
-        c.env_remove(k);
-    }
     let o = Out(c.output().expect("hoist"));
     assert_eq!(o.code(), 0, "{}", o.stderr());
     assert!(o.stdout().contains("pulled-from-the-registry"));

@@ -99,3 +99,19 @@ pub fn dsubmit(e: &DEnv, extra: &[&str], cmd: &[&str]) -> String {
     a.extend_from_slice(cmd);
     e.submit(&a)
 }
+
+/// `c` without any registry login from the environment (Docker's, SkyPilot's, NGC's), so a
+/// test's pull uses only the credentials it gives.
+pub fn without_registry_logins(c: &mut std::process::Command) -> &mut std::process::Command {
+    for k in [
+        "DOCKER_USERNAME",
+        "DOCKER_PASSWORD",
+        "DOCKER_SERVER",
+        "SKYPILOT_DOCKER_USERNAME",
+        "SKYPILOT_DOCKER_PASSWORD",
+        "NGC_KEY",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}

@@ -3,6 +3,7 @@
 //! and a store whose SLURM jobs are cancelled when the test ends, pass or fail.
 
 use super::{Env, Out};
+use hoist::core::spec::sh_quote;
 use std::process::Command;
 
 /// The login node's ssh alias.
@@ -156,16 +157,19 @@ impl SEnv {
     /// Everything that tells what became of a job, for a failed assertion: hoist's record and
     /// log, and the controller's and the accounting's view of its SLURM job.
     pub fn evidence(&self, job: &str) -> String {
-        let id = self.slurm_id(job);
-        let q = sh_word(&id);
+        let show = self.srun(&["show", job, "--json"]).stdout();
+        let id = serde_json::from_str::<serde_json::Value>(&show)
+            .ok()
+            .and_then(|v| v["backend_job_id"].as_str().map(sh_quote))
+            .unwrap_or_default();
+        let logs = self.srun(&["logs", job]);
         format!(
-            "--- show\n{}\n--- logs\n{}{}\n--- scontrol\n{}--- sacct\n{}",
-            self.srun(&["show", job, "--json"]).stdout(),
-            self.srun(&["logs", job]).stdout(),
-            self.srun(&["logs", job]).stderr(),
-            remote(&format!("scontrol show job -o {q}")),
+            "--- show\n{show}\n--- logs\n{}{}\n--- scontrol\n{}--- sacct\n{}",
+            logs.stdout(),
+            logs.stderr(),
+            remote(&format!("scontrol show job -o {id}")),
             remote(&format!(
-                "sacct -n -P -D -j {q} -o JobIDRaw,State,ExitCode,Start,End,NodeList"
+                "sacct -n -P -D -j {id} -o JobIDRaw,State,ExitCode,Start,End,NodeList"
             )),
         )
     }
@@ -185,9 +189,4 @@ impl SEnv {
             .collect();
         (out, words)
     }
-}
-
-/// A SLURM job id as one shell word (ids are digits; anything else is quoted away).
-fn sh_word(id: &str) -> String {
-    format!("'{}'", id.replace('\'', "'\\''"))
 }
